@@ -1,0 +1,178 @@
+/**
+ * The loaded, validated and resolved shapes of chainup's two input files.
+ * The zod schemas in `inventory.ts` / `playbook.ts` produce exactly these (durations already in ms,
+ * paths already absolute). Code past the loader trusts these types (STYLE.md "validate once, at the edge").
+ * Field reference: docs/inventory.md, docs/playbook.md.
+ */
+
+/** Fault switches of the simulated Catalyst 9000 (lab only). */
+export const LAB_FAULTS = [
+  /** Reloads and never listens again. */
+  'never_returns',
+  /** Reloads and comes back on the version it had before. */
+  'old_version',
+  /** `install add ... activate commit` never finishes and never reloads. */
+  'hang_install',
+  /** Boots `slow_boot_factor` (default 10) times slower than `boot_time`. */
+  'slow_boot',
+  /** `install add ... activate commit` prints success but the device never reloads. */
+  'no_reload',
+  /** The target image is not on flash: (so readiness fails). */
+  'missing_image',
+] as const
+export type LabFault = (typeof LAB_FAULTS)[number]
+
+/** Lab settings for one simulated device (merged over the inventory-wide `lab`). */
+export interface LabDeviceSettings {
+  /** Software version the simulated device runs when the lab starts, e.g. "17.06.05". */
+  version?: string
+  /** How long a reload keeps the device down, in ms. */
+  boot_time?: number
+  /** Fault switches to turn on. */
+  faults?: LabFault[]
+}
+
+/** Inventory-wide lab settings (only used by `--lab`). */
+export interface LabSettings {
+  /** Version every simulated device starts on. @default "17.06.05" */
+  version: string
+  /** Reload down-time in ms. @default 3000 (PT3S) */
+  boot_time: number
+}
+
+export interface DeviceEntry {
+  /** Unique name in the stack, `[A-Za-z0-9][A-Za-z0-9._-]*`; also the ChainSync node name. */
+  name: string
+  /** Hostname or IP address of the device's SSH service. */
+  host: string
+  /** SSH port. @default 22 */
+  port: number
+  /** Expected host key fingerprint as `ssh-keygen -lf` prints it: `SHA256:<base64 without padding>`. */
+  host_key?: string
+  /** Lab overrides for this device. */
+  lab?: LabDeviceSettings
+}
+
+export interface TrapReceiver {
+  host: string
+  /** UDP port. @default 162 */
+  port: number
+  version: '2c'
+  /** Community given literally (it is not a secret in v2c, but prefer community_env). */
+  community?: string
+  /** Name of the environment variable holding the community. */
+  community_env?: string
+}
+
+export interface Inventory {
+  /** Absolute path of the inventory file. */
+  file: string
+  /** Chain name, e.g. "access-stack-1". */
+  stack: string
+  /** Absolute path of the playbook (written relative to the inventory file). */
+  playbook: string
+  target: {
+    /** Version string as `show version` prints it, e.g. "17.09.05". */
+    version: string
+    /** Image file name on the device's flash:, e.g. "cat9k_iosxe.17.09.05.SPA.bin". */
+    image: string
+  }
+  ssh: {
+    username: string
+    /** Environment variable holding the password. */
+    password_env?: string
+    /** Absolute path of a file holding the password (first line). */
+    password_file?: string
+    /** Absolute path of an OpenSSH private key. */
+    private_key?: string
+    /** Environment variable holding the private key's passphrase. */
+    passphrase_env?: string
+    /** Absolute path of an OpenSSH known_hosts file. */
+    known_hosts?: string
+  }
+  /** All in milliseconds, parsed from ISO 8601 durations. */
+  timeouts: {
+    /** Per device command. @default 120000 (PT2M) */
+    command: number
+    /** A reloaded device must be back (SSH login + new boot time) within this. @default 900000 (PT15M) */
+    boot: number
+    /** A successor halts the chain when its immediate predecessor works on its device longer than this. @default 1200000 (PT20M) */
+    predecessor: number
+    /** Default gate timeout (a gate that exceeds it vetoes). @default 60000 (PT1M) */
+    gate: number
+    /** SSH connect/handshake timeout per attempt. @default 15000 (PT15S) */
+    connect: number
+  }
+  snmp: {traps: TrapReceiver[]}
+  lab: LabSettings
+  /** Chain order: first = Head, last = Tail. At least one device. Names and host:port pairs unique. */
+  devices: DeviceEntry[]
+}
+
+/** One command sent to the device. `{{ ... }}` placeholders are expanded before sending (docs/playbook.md). */
+export interface PlaybookStep {
+  name: string
+  /** The command line sent with SSH exec. */
+  command: string
+  /** Regular expression (JavaScript syntax, multiline) the output must match; placeholders are regex-escaped. */
+  expect?: string
+  /** Regular expression that must NOT match the output. */
+  reject?: string
+  /** This command makes the device reload: the connection drop is expected; chainup then waits for the device to come back. */
+  reload?: boolean
+  /** Overrides timeouts.command for this step, ms. */
+  timeout?: number
+}
+
+interface GateBase {
+  name: string
+  /** Gate timeout in ms; a gate that exceeds it vetoes. Defaults to the inventory's timeouts.gate. */
+  timeout?: number
+}
+/** Local command gate: exit 0 = allow, anything else = veto; first line of stdout = reason. Run with /bin/sh -c in the playbook's directory. */
+export interface CommandGate extends GateBase {
+  kind: 'command'
+  run: string
+}
+/** Device command gate: the command's output must match `expect` (and must not match `reject`). */
+export interface DeviceCommandGate extends GateBase {
+  kind: 'device_command'
+  device_command: string
+  expect: string
+  reject?: string
+}
+export type Gate = CommandGate | DeviceCommandGate
+
+export interface Playbook {
+  /** Absolute path of the playbook file. */
+  file: string
+  name: string
+  description?: string
+  /** Free text, e.g. "ios-xe". */
+  platform?: string
+  /** How to read the device's facts; patterns use named groups `version`, `uptime`, `restarted_at`. */
+  facts: {
+    command: string
+    version: string
+    uptime?: string
+    restarted_at?: string
+  }
+  /** Any match in any command's output fails the step (e.g. IOS's `% Invalid input`). @default ["^%\\s*(Invalid|Incomplete|Ambiguous|Error)"] */
+  error_patterns: string[]
+  /** Skip the upgrade task of a device whose facts already show target.version. @default true */
+  skip_if_on_target: boolean
+  /** Read-only checks that make a device locally ready (draft §6.1). */
+  readiness: PlaybookStep[]
+  /** The device's task, run when its node enters START (draft §6.3). */
+  upgrade: PlaybookStep[]
+  gates: {
+    /** scope stack: once, before any device is touched (only `command` gates). scope device: per device, part of readiness. */
+    before: Array<Gate & {scope: 'stack' | 'device'}>
+    /** Per device, after its task. */
+    after: Gate[]
+    /** Per device, when its task fails: allow = continue with the next device, veto = halt. */
+    on_error: Gate[]
+    /** Once, after all devices are done (only `command` gates). */
+    final: Gate[]
+  }
+}
