@@ -1,0 +1,98 @@
+/**
+ * Host key verification against an OpenSSH known_hosts file or a `SHA256:` fingerprint
+ * (the form `ssh-keygen -lf` prints). chainup never accepts an unknown or changed key.
+ */
+import {createHash, createHmac} from 'node:crypto'
+import {readFileSync} from 'node:fs'
+
+/** `SHA256:` + unpadded base64 of the SHA-256 of the key blob, exactly as `ssh-keygen -lf` prints it. */
+export function fingerprintOf(keyBlob: Buffer): string {
+  return 'SHA256:' + createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')
+}
+
+export interface KnownHostKey {
+  /** Key type, e.g. `ssh-ed25519`. */
+  type: string
+  /** The raw key blob (what the server sends). */
+  blob: Buffer
+}
+
+/** The name known_hosts uses for a host: `host` on port 22, `[host]:port` otherwise. */
+function hostPattern(host: string, port: number): string {
+  return port === 22 ? host : `[${host}]:${port}`
+}
+
+function matchesHost(field: string, name: string): boolean {
+  if (field.startsWith('|1|')) {
+    // Hashed entry: |1|base64(salt)|base64(HMAC-SHA1(salt, name))
+    const [, , salt, hash] = field.split('|')
+    if (!salt || !hash) return false
+    return createHmac('sha1', Buffer.from(salt, 'base64')).update(name).digest('base64') === hash
+  }
+  let matched = false
+  for (const pattern of field.split(',')) {
+    const negated = pattern.startsWith('!')
+    const p = negated ? pattern.slice(1) : pattern
+    const re = new RegExp('^' + p.replace(/[.+^${}()|\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.').replace(/\[/g, '\\[').replace(/\]/g, '\\]') + '$')
+    if (re.test(name)) {
+      if (negated) return false
+      matched = true
+    }
+  }
+  return matched
+}
+
+/**
+ * The keys a known_hosts file lists for host:port (markers `@revoked` entries are returned separately).
+ * @throws Error when the file cannot be read.
+ */
+export function lookupKnownHosts(file: string, host: string, port: number): {keys: KnownHostKey[]; revoked: KnownHostKey[]} {
+  const text = readFileSync(file, 'utf8')
+  const name = hostPattern(host, port)
+  const keys: KnownHostKey[] = []
+  const revoked: KnownHostKey[] = []
+  for (const raw of text.split('\n')) {
+    const line = raw.trim()
+    if (!line || line.startsWith('#')) continue
+    const fields = line.split(/\s+/)
+    let marker: string | undefined
+    if (fields[0]?.startsWith('@')) marker = fields.shift()
+    const [hosts, type, b64] = fields
+    if (!hosts || !type || !b64) continue
+    if (!matchesHost(hosts, name)) continue
+    const entry = {type, blob: Buffer.from(b64, 'base64')}
+    if (marker === '@revoked') revoked.push(entry)
+    else if (marker === undefined) keys.push(entry)
+  }
+  return {keys, revoked}
+}
+
+/** Where a device's expected host key comes from. */
+export type HostKeySource = {kind: 'fingerprint'; fingerprint: string} | {kind: 'known_hosts'; file: string}
+
+/**
+ * Builds the check for one device. `verify(blob)` returns undefined when the key is the expected one,
+ * or the reason it is refused (unknown host, changed key, revoked key).
+ * `algorithms` lists the key types to ask the server for (those known_hosts has), or undefined for any.
+ */
+export function hostKeyCheck(source: HostKeySource, host: string, port: number): {verify: (blob: Buffer) => string | undefined; algorithms: string[] | undefined} {
+  if (source.kind === 'fingerprint') {
+    return {
+      algorithms: undefined,
+      verify: (blob) => {
+        const got = fingerprintOf(blob)
+        return got === source.fingerprint ? undefined : `host key changed: expected ${source.fingerprint}, the device offered ${got}`
+      },
+    }
+  }
+  const {keys, revoked} = lookupKnownHosts(source.file, host, port)
+  return {
+    algorithms: keys.length > 0 ? [...new Set(keys.map((k) => k.type))] : undefined,
+    verify: (blob) => {
+      if (revoked.some((k) => k.blob.equals(blob))) return `host key ${fingerprintOf(blob)} is marked @revoked in ${source.file}`
+      if (keys.length === 0) return `unknown host key ${fingerprintOf(blob)}: ${hostPattern(host, port)} is not in ${source.file}`
+      if (keys.some((k) => k.blob.equals(blob))) return undefined
+      return `host key changed: ${hostPattern(host, port)} offered ${fingerprintOf(blob)}, ${source.file} lists ${keys.map((k) => fingerprintOf(k.blob)).join(', ')}`
+    },
+  }
+}

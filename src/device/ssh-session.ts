@@ -1,0 +1,210 @@
+/**
+ * A device session over SSH exec (ssh2). One connection per session; each command is one exec channel.
+ * A reload drops the connection: {@link ExecResult.dropped} says so instead of throwing.
+ */
+import {ChainupError} from '../errors.js'
+import {hostKeyCheck, type HostKeySource} from './known-hosts.js'
+
+/** Credentials; secret fields are non-enumerable so they never reach a log, a journal or JSON. */
+export class Credentials {
+  readonly username: string
+  declare readonly password: string | undefined
+  declare readonly privateKey: Buffer | undefined
+  declare readonly passphrase: string | undefined
+
+  constructor(username: string, secrets: {password?: string; privateKey?: Buffer; passphrase?: string}) {
+    this.username = username
+    for (const k of ['password', 'privateKey', 'passphrase'] as const) {
+      Object.defineProperty(this, k, {value: secrets[k], enumerable: false, writable: false})
+    }
+  }
+
+  toJSON(): object {
+    return {username: this.username, password: this.password ? '[redacted]' : undefined, privateKey: this.privateKey ? '[redacted]' : undefined}
+  }
+}
+
+export interface ExecResult {
+  /** stdout and stderr as the device printed them, CRLF normalised to LF. */
+  output: string
+  /** The exit status, or undefined when the channel closed without one (dropped connection). */
+  exitCode: number | undefined
+  /** The connection dropped before the command finished (expected after a reload). */
+  dropped: boolean
+}
+
+/** The port the device task uses; {@link SshDeviceSession} satisfies it, a test may pass anything that does. */
+export interface DeviceSession {
+  /**
+   * Runs one command.
+   * @param timeoutMs a command still running after this many ms is abandoned (its channel closed)
+   * @throws CommandTimeoutError past timeoutMs; SessionClosedError when the session is already gone
+   */
+  exec(command: string, timeoutMs: number): Promise<ExecResult>
+  /** Closes the connection; idempotent. */
+  close(): void
+}
+
+export class CommandTimeoutError extends ChainupError {
+  constructor(command: string, timeoutMs: number, readonly partialOutput: string) {
+    super(`command "${command}" did not finish within ${Math.round(timeoutMs / 1000)}s`, {code: 'COMMAND_TIMEOUT'})
+  }
+}
+
+export class SessionClosedError extends ChainupError {
+  constructor(device: string) {
+    super(`SSH session to ${device} is closed`, {code: 'SESSION_CLOSED'})
+  }
+}
+
+export class ConnectError extends ChainupError {
+  constructor(message: string, readonly kind: 'host_key' | 'auth' | 'unreachable' | 'timeout', cause?: unknown) {
+    super(message, {code: kind === 'host_key' ? 'HOST_KEY_REJECTED' : kind === 'auth' ? 'AUTH_FAILED' : 'CONNECT_FAILED', cause})
+  }
+}
+
+export interface ConnectOptions {
+  /** Device name, for messages. */
+  device: string
+  host: string
+  port: number
+  credentials: Credentials
+  hostKey: HostKeySource
+  /** Handshake + authentication timeout, ms. */
+  timeoutMs: number
+}
+
+const RSA_ALGOS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
+
+/**
+ * Opens an SSH connection and verifies the host key before authenticating.
+ * @throws ConnectError (kind `host_key` for an unknown or changed key, `auth`, `unreachable`, `timeout`)
+ */
+export async function connectDevice(opts: ConnectOptions): Promise<SshDeviceSession> {
+  const {Client} = await import('ssh2')
+  const check = hostKeyCheck(opts.hostKey, opts.host, opts.port)
+  const client = new Client()
+  let hostKeyProblem: string | undefined
+  await new Promise<void>((resolve, reject) => {
+    let settled = false
+    const fail = (error: Error & {level?: string}) => {
+      if (settled) return
+      settled = true
+      client.end()
+      if (hostKeyProblem !== undefined) return reject(new ConnectError(`${opts.device}: ${hostKeyProblem}`, 'host_key'))
+      if (error.level === 'client-authentication') return reject(new ConnectError(`${opts.device}: authentication as ${opts.credentials.username} failed`, 'auth', error))
+      if (/Timed out/i.test(error.message)) return reject(new ConnectError(`${opts.device}: SSH handshake with ${opts.host}:${opts.port} timed out after ${Math.round(opts.timeoutMs / 1000)}s`, 'timeout', error))
+      reject(new ConnectError(`${opts.device}: cannot connect to ${opts.host}:${opts.port}: ${error.message}`, 'unreachable', error))
+    }
+    client.once('ready', () => {
+      settled = true
+      resolve()
+    })
+    client.on('error', fail)
+    client.once('close', () => fail(new Error('connection closed during handshake')))
+    const serverHostKey = check.algorithms?.flatMap((t) => (t === 'ssh-rsa' ? RSA_ALGOS : [t]))
+    client.connect({
+      host: opts.host,
+      port: opts.port,
+      username: opts.credentials.username,
+      readyTimeout: opts.timeoutMs,
+      keepaliveInterval: 5000,
+      keepaliveCountMax: 3,
+      ...(opts.credentials.password === undefined ? {} : {password: opts.credentials.password}),
+      ...(opts.credentials.privateKey === undefined ? {} : {privateKey: opts.credentials.privateKey}),
+      ...(opts.credentials.passphrase === undefined ? {} : {passphrase: opts.credentials.passphrase}),
+      ...(serverHostKey ? {algorithms: {serverHostKey: serverHostKey as never}} : {}),
+      hostVerifier: (key: Buffer) => {
+        hostKeyProblem = check.verify(key)
+        return hostKeyProblem === undefined
+      },
+    })
+  })
+  return new SshDeviceSession(opts.device, client)
+}
+
+type Ssh2Client = import('ssh2').Client
+
+/** A live SSH connection to one device. */
+export class SshDeviceSession implements DeviceSession {
+  private closed = false
+  private readonly dropWaiters = new Set<() => void>()
+
+  constructor(
+    readonly device: string,
+    private readonly client: Ssh2Client,
+  ) {
+    // The server side going away (reload) gives `end`/`close`, never necessarily `error` (FIELD-NOTES).
+    client.on('close', () => this.markClosed())
+    client.on('end', () => this.markClosed())
+    client.on('error', () => this.markClosed())
+  }
+
+  /** True once the connection is gone (closed by us or dropped by the device). */
+  get isClosed(): boolean {
+    return this.closed
+  }
+
+  /** Resolves when the connection drops (immediately if it already has). */
+  waitForDrop(): Promise<void> {
+    if (this.closed) return Promise.resolve()
+    return new Promise((resolve) => this.dropWaiters.add(resolve))
+  }
+
+  exec(command: string, timeoutMs: number): Promise<ExecResult> {
+    if (this.closed) return Promise.reject(new SessionClosedError(this.device))
+    return new Promise((resolve, reject) => {
+      let output = ''
+      let exitCode: number | undefined
+      let done = false
+      const finish = (dropped: boolean) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        this.dropWaiters.delete(onDrop)
+        resolve({output: output.replace(/\r\n/g, '\n'), exitCode, dropped})
+      }
+      const onDrop = () => finish(true)
+      const timer = setTimeout(() => {
+        if (done) return
+        done = true
+        this.dropWaiters.delete(onDrop)
+        reject(new CommandTimeoutError(command, timeoutMs, output))
+        // Abandon the channel: a hung command must not keep the connection busy.
+        this.close()
+      }, timeoutMs)
+      this.dropWaiters.add(onDrop)
+      this.client.exec(command, (err, stream) => {
+        if (err) {
+          if (done) return
+          done = true
+          clearTimeout(timer)
+          this.dropWaiters.delete(onDrop)
+          return this.closed ? resolve({output: '', exitCode: undefined, dropped: true}) : reject(err)
+        }
+        stream.on('data', (d: Buffer) => (output += d.toString('utf8')))
+        stream.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')))
+        stream.on('exit', (code: number | null) => {
+          if (typeof code === 'number') exitCode = code
+        })
+        stream.on('close', () => {
+          if (exitCode !== undefined || this.closed) return finish(exitCode === undefined)
+          // A channel closed without exit status: the connection is usually about to drop (reload). Give it a moment.
+          setTimeout(() => finish(this.closed), 250)
+        })
+        stream.resume()
+      })
+    })
+  }
+
+  close(): void {
+    if (!this.closed) this.client.end()
+    this.markClosed()
+  }
+
+  private markClosed(): void {
+    this.closed = true
+    for (const w of this.dropWaiters) w()
+    this.dropWaiters.clear()
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * The gate engine (DEC-002 "Gates"): evaluates one gate and returns a binding allow/veto.
+ * Two kinds: a local command (exit 0 = allow) and a device command whose output must match a pattern.
+ */
+import {spawn} from 'node:child_process'
+import {dirname} from 'node:path'
+
+import type {Gate} from '../config/types.js'
+import type {DeviceSession} from '../device/ssh-session.js'
+import type {GateEvaluation, GateType} from '../run/result.js'
+
+export interface GateContext {
+  runId: string
+  stack: string
+  type: GateType
+  /** Device name, or null for stack-wide gates. */
+  device: string | null
+  /** Playbook file; local commands run in its directory. */
+  playbookFile: string
+  /** Timeout when the gate gives none, ms. */
+  defaultTimeoutMs: number
+  /** For device_command gates. */
+  session?: DeviceSession
+  /** Expands `{{ }}` placeholders; mode regex escapes inserted values. */
+  expand: (text: string, mode: 'text' | 'regex') => string
+  /** Environment variable names that must not reach a gate (secrets). */
+  hiddenEnv?: readonly string[]
+  /** Extra environment for local command gates (e.g. `CHAINUP_ERROR` for on_error gates). */
+  extraEnv?: Record<string, string>
+  signal?: AbortSignal
+}
+
+/**
+ * Evaluates one gate. Never throws: every problem (timeout, spawn failure, lost session) is a veto with its reason.
+ * Local command gates get `CHAINUP_RUN_ID`, `CHAINUP_STACK`, `CHAINUP_DEVICE` (empty for stack gates), `CHAINUP_GATE` (the type).
+ */
+export async function evaluateGate(gate: Gate, ctx: GateContext): Promise<GateEvaluation> {
+  const timeoutMs = gate.timeout ?? ctx.defaultTimeoutMs
+  const base = {type: ctx.type, name: gate.name, device: ctx.device}
+  try {
+    const verdict = gate.kind === 'command' ? await runCommandGate(gate.run, ctx, timeoutMs) : await runDeviceGate(gate, ctx, timeoutMs)
+    return {...base, ...verdict}
+  } catch (error) {
+    return {...base, decision: 'veto', reason: `gate could not be evaluated: ${(error as Error).message}`}
+  }
+}
+
+function runCommandGate(command: string, ctx: GateContext, timeoutMs: number): Promise<Pick<GateEvaluation, 'decision' | 'reason'>> {
+  const env: NodeJS.ProcessEnv = {...process.env}
+  for (const name of ctx.hiddenEnv ?? []) delete env[name]
+  Object.assign(env, ctx.extraEnv)
+  env.CHAINUP_RUN_ID = ctx.runId
+  env.CHAINUP_STACK = ctx.stack
+  env.CHAINUP_DEVICE = ctx.device ?? ''
+  env.CHAINUP_GATE = ctx.type
+  return new Promise((resolve, reject) => {
+    const child = spawn('/bin/sh', ['-c', ctx.expand(command, 'text')], {cwd: dirname(ctx.playbookFile), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+    let stdout = ''
+    let timedOut = false
+    const kill = () => {
+      try {
+        // The whole process group: a gate script's children must not outlive it.
+        if (child.pid) process.kill(-child.pid, 'SIGKILL')
+      } catch {
+        child.kill('SIGKILL')
+      }
+    }
+    const timer = setTimeout(() => {
+      timedOut = true
+      kill()
+    }, timeoutMs)
+    const onAbort = () => kill()
+    ctx.signal?.addEventListener('abort', onAbort, {once: true})
+    child.stdout.on('data', (d: Buffer) => {
+      if (stdout.length < 65_536) stdout += d.toString('utf8')
+    })
+    child.stderr.resume()
+    child.once('error', (err) => {
+      clearTimeout(timer)
+      reject(err)
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      ctx.signal?.removeEventListener('abort', onAbort)
+      const firstLine = stdout.split('\n').find((l) => l.trim() !== '')?.trim()
+      if (timedOut) return resolve({decision: 'veto', reason: `gate timed out after ${Math.round(timeoutMs / 1000)}s`})
+      if (ctx.signal?.aborted) return resolve({decision: 'veto', reason: 'run halted while the gate ran'})
+      if (code === 0) return resolve({decision: 'allow', reason: firstLine ?? 'exit 0'})
+      resolve({decision: 'veto', reason: firstLine ?? (signal ? `killed by ${signal}` : `exit ${code}`)})
+    })
+  })
+}
+
+async function runDeviceGate(gate: Extract<Gate, {kind: 'device_command'}>, ctx: GateContext, timeoutMs: number): Promise<Pick<GateEvaluation, 'decision' | 'reason'>> {
+  if (!ctx.session) return {decision: 'veto', reason: 'no device session for a device_command gate'}
+  const command = ctx.expand(gate.device_command, 'text')
+  const result = await ctx.session.exec(command, timeoutMs)
+  if (result.dropped) return {decision: 'veto', reason: `connection dropped while running "${command}"`}
+  const expect = new RegExp(ctx.expand(gate.expect, 'regex'), 'm')
+  if (!expect.test(result.output)) return {decision: 'veto', reason: `"${command}" output does not match /${expect.source}/`}
+  if (gate.reject !== undefined) {
+    const reject = new RegExp(ctx.expand(gate.reject, 'regex'), 'm')
+    const m = reject.exec(result.output)
+    if (m) return {decision: 'veto', reason: `"${command}" output matches /${reject.source}/: ${m[0].trim().slice(0, 120)}`}
+  }
+  return {decision: 'allow', reason: `"${command}" output matches /${expect.source}/`}
+}

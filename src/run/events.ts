@@ -1,0 +1,38 @@
+/**
+ * The run's event stream. The engine emits; the UI renderers, the result builder and the notifier observe
+ * (STYLE.md "observers, not tangles"). The engine imports none of its observers.
+ */
+import {EventEmitter} from 'node:events'
+
+import type {NodeState} from '../protocol/state-machine.js'
+import type {ChainExecutionResult, GateEvaluation, StepExecution} from './result.js'
+
+/** What a device is doing right now, for progress displays. */
+export const DevicePhase = {
+  readiness: 'readiness',
+  ready: 'ready',
+  upgrading: 'upgrading',
+  rebooting: 'rebooting',
+  verifying: 'verifying',
+  gates: 'gates',
+  upgraded: 'upgraded',
+  skipped: 'skipped',
+  failed: 'failed',
+  cancelled: 'cancelled',
+} as const
+export type DevicePhase = (typeof DevicePhase)[keyof typeof DevicePhase]
+
+export interface RunEventMap {
+  runStarted: [{runId: string; stack: string; devices: string[]; target: {version: string; image: string}}]
+  /** A device's ChainSync node changed state (draft §4). */
+  nodeState: [{device: string; state: NodeState}]
+  devicePhase: [{device: string; phase: DevicePhase; detail: string}]
+  stepStarted: [{device: string; order: number; action: string; phase: StepExecution['phase']; command: string | null}]
+  stepFinished: [StepExecution]
+  gateEvaluated: [GateEvaluation]
+  trapSent: [ChainExecutionResult['traps'][number]]
+  log: [{level: 'info' | 'warn' | 'error'; device: string | null; message: string}]
+  runFinished: [ChainExecutionResult]
+}
+
+export class RunEvents extends EventEmitter<RunEventMap> {}

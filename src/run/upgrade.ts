@@ -1,0 +1,267 @@
+/**
+ * `chainup upgrade`: one run = one ChainSync round over the stack (draft-dohmeyer-chainsync-03 §6) with the
+ * device tasks of DeviceWorker and the gates of DEC-002. Embedded mode: every node in this process on loopback.
+ */
+import {randomUUID} from 'node:crypto'
+import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+
+import {expandTemplate} from '../config/template.js'
+import type {Inventory, Playbook} from '../config/types.js'
+import type {HostKeySource} from '../device/known-hosts.js'
+import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError} from '../device/worker.js'
+import {evaluateGate} from '../gates/engine.js'
+import type {ChainTrap} from '../notify/snmp.js'
+import {closeChain, startLocalChain} from '../protocol/local-chain.js'
+import type {ChainSyncNode} from '../protocol/node.js'
+import {ResultCollector} from './collector.js'
+import {DevicePhase, RunEvents} from './events.js'
+import type {ChainExecutionResult, ChainStatus} from './result.js'
+import type {ResolvedSecrets} from './secrets.js'
+
+export interface UpgradeOptions {
+  inventory: Inventory
+  playbook: Playbook
+  secrets: ResolvedSecrets
+  /** Per device host key source; defaults to the inventory's host_key / known_hosts. */
+  hostKeys?: ReadonlyMap<string, HostKeySource>
+  events?: RunEvents
+  /** Where the result JSON is written (`<stateDir>/runs/<execution_id>.json`). */
+  stateDir: string
+  /** Send chainup's ChainSync extensions. @default true */
+  extensions?: boolean
+  /** Run id (= ROUND-ID); a new UUID by default. */
+  runId?: string
+}
+
+type DeviceOutcome = ChainExecutionResult['devices'][number]['status']
+
+/**
+ * Runs the upgrade of one stack and returns its DEC-002 result. Never throws for device or gate outcomes
+ * (they are in the result); throws only for problems before the run starts (e.g. a port already in use).
+ */
+export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionResult> {
+  const {inventory, playbook, secrets} = opts
+  const events = opts.events ?? new RunEvents()
+  const collector = new ResultCollector(events)
+  const runId = opts.runId ?? randomUUID()
+  const startedAt = new Date()
+  const names = inventory.devices.map((d) => d.name)
+  const outcomes = new Map<string, DeviceOutcome>(names.map((n) => [n, 'not_started']))
+  const halt = new AbortController()
+  let haltCause: {status: ChainStatus; reason: string} | undefined
+  const pending: Array<Promise<unknown>> = []
+  let order = 0
+  const nextOrder = () => ++order
+  const log = (level: 'info' | 'warn' | 'error', device: string | null, message: string) => events.emit('log', {level, device, message})
+
+  events.emit('runStarted', {runId, stack: inventory.stack, devices: names, target: inventory.target})
+  const workers = new Map(
+    inventory.devices.map((device) => [
+      device.name,
+      new DeviceWorker({
+        runId,
+        inventory,
+        playbook,
+        device,
+        credentials: secrets.credentials,
+        hostKey: opts.hostKeys?.get(device.name) ?? defaultHostKey(inventory, device.name),
+        events,
+        nextOrder,
+        hiddenEnv: secrets.hiddenEnv,
+        signal: halt.signal,
+      }),
+    ]),
+  )
+  let chainNodes: ChainSyncNode[] = []
+
+  const sendTrap = (trap: ChainTrap) => {
+    const p = (async () => {
+      const {SnmpNotifier} = await import('../notify/snmp.js')
+      const notifier = new SnmpNotifier(secrets.trapTargets)
+      try {
+        const receivers = await notifier.send(trap)
+        events.emit('trapSent', {kind: trap.kind, reporter: trap.reporter, reason: trap.reason, receivers})
+      } finally {
+        notifier.close()
+      }
+    })().catch((error: Error) => log('error', trap.reporter, `cannot send SNMP trap: ${error.message}`))
+    pending.push(p)
+  }
+
+  const stackVars = {stack: inventory.stack, target: inventory.target, device: {name: '', host: ''}}
+  const stackGate = async (type: 'before' | 'final', gates: Playbook['gates']['final']) => {
+    for (const gate of gates) {
+      const evaluation = await evaluateGate(gate, {
+        runId,
+        stack: inventory.stack,
+        type,
+        device: null,
+        playbookFile: playbook.file,
+        defaultTimeoutMs: inventory.timeouts.gate,
+        expand: (text, mode) => expandTemplate(text, stackVars, mode),
+        hiddenEnv: secrets.hiddenEnv,
+      })
+      events.emit('gateEvaluated', evaluation)
+      if (evaluation.decision === 'veto') return evaluation
+    }
+    return undefined
+  }
+
+  // DEC-002 phase 1: stack-wide before gates, before any device is touched.
+  const beforeVeto = await stackGate('before', playbook.gates.before.filter((g) => g.scope === 'stack'))
+  if (beforeVeto) {
+    haltCause = {status: 'vetoed', reason: `before gate "${beforeVeto.name}" vetoed: ${beforeVeto.reason}`}
+  } else {
+    await runChain()
+    if (!haltCause) {
+      // DEC-002 phase 3: final after gates once every device is done.
+      const finalVeto = await stackGate('final', playbook.gates.final)
+      if (finalVeto) haltCause = {status: 'vetoed', reason: `final gate "${finalVeto.name}" vetoed: ${finalVeto.reason}`}
+    }
+  }
+  await Promise.all(pending)
+
+  const failedDevices = names.filter((n) => outcomes.get(n) === 'failed')
+  const status: ChainStatus = haltCause?.status ?? (failedDevices.length > 0 ? 'failed' : 'completed')
+  const reason = haltCause?.reason ?? (failedDevices.length > 0 ? `failed on ${failedDevices.join(', ')} (on_error gates allowed the chain to continue)` : null)
+  const completedAt = new Date()
+  const result: ChainExecutionResult = {
+    execution_id: runId,
+    chain_id: inventory.stack,
+    status,
+    started_at: startedAt.toISOString(),
+    completed_at: completedAt.toISOString(),
+    duration_ms: completedAt.getTime() - startedAt.getTime(),
+    steps: collector.orderedSteps(),
+    gates: collector.gates,
+    reason,
+    devices: workersSummary(),
+    traps: collector.traps,
+  }
+  saveResult(opts.stateDir, result)
+  events.emit('runFinished', result)
+  return result
+
+  // --- the ChainSync round ---------------------------------------------------
+
+  function workersSummary(): ChainExecutionResult['devices'] {
+    return names.map((name) => {
+      const w = workers.get(name)
+      return {name, status: outcomes.get(name)!, version_before: w?.factsBefore?.version ?? null, version_after: w?.factsAfter?.version ?? null}
+    })
+  }
+
+  async function runChain(): Promise<void> {
+    const nodes = (chainNodes = await startLocalChain({
+      names,
+      predecessorTimeoutMs: inventory.timeouts.predecessor,
+      connectTimeoutMs: 10_000,
+      ...(opts.extensions === undefined ? {} : {extensions: opts.extensions}),
+      log: (e) => log(e.level === 'debug' ? 'info' : e.level, e.node, `chainsync: ${e.message}`),
+    }))
+    try {
+      const finished = new Promise<void>((resolve) => {
+        nodes[0]!.on('exit', ({chainDone}) => chainDone && resolve())
+        for (const node of nodes) node.on('halted', () => resolve())
+      })
+      const haltChain = (index: number, status: ChainStatus, reason: string) => {
+        if (!haltCause) haltCause = {status, reason}
+        log(status === 'vetoed' ? 'warn' : 'error', names[index]!, `halting the chain: ${reason}`)
+        nodes[index]!.abort(runId, reason)
+        if (!halt.signal.aborted) halt.abort(reason)
+      }
+      const tasks: Array<Promise<void>> = []
+      nodes.forEach((node, i) => {
+        const device = inventory.devices[i]!
+        const worker = workers.get(device.name)!
+        node.join(runId)
+        node.on('state', ({state}) => events.emit('nodeState', {device: device.name, state}))
+        node.on('halted', ({reason}) => {
+          if (!halt.signal.aborted) halt.abort(reason)
+        })
+        node.on('predecessorTimeout', ({predecessor, waitedMs}) => {
+          const reason = `predecessor ${predecessor} did not complete its task within ${Math.round(waitedMs / 1000)}s (timeouts.predecessor)`
+          if (!haltCause) haltCause = {status: 'failed', reason}
+          log('error', device.name, reason)
+          sendTrap({kind: 'predecessor_timeout', runId, stack: inventory.stack, predecessor, reporter: device.name, reason, waitedSeconds: Math.round(waitedMs / 1000)})
+        })
+        // Readiness for every device at once: read-only, and the barrier is the READY wave.
+        tasks.push(
+          worker.prepare().then(
+            () => node.locallyReady(runId),
+            (error: Error) => {
+              if (error instanceof HaltedError) return
+              if (error instanceof GateVetoError) return haltChain(i, 'vetoed', error.message)
+              haltChain(i, 'failed', `${device.name} is not ready: ${error.message.replace(`${device.name}: `, '')}`)
+            },
+          ),
+        )
+        node.on('startTask', () => {
+          tasks.push(runTask(i, worker, haltChain))
+        })
+      })
+      await finished
+      if (!halt.signal.aborted && haltCause) halt.abort(haltCause.reason)
+      // Let in-flight tasks see the halt and settle before the nodes go away (a task may still push its on_error work).
+      for (let settled = 0; settled < tasks.length; ) {
+        const n = tasks.length
+        await Promise.allSettled(tasks.slice(settled))
+        settled = n
+      }
+    } finally {
+      await closeChain(nodes)
+      for (const w of workers.values()) w.closeSession()
+    }
+  }
+
+  async function runTask(i: number, worker: DeviceWorker, haltChain: (i: number, status: ChainStatus, reason: string) => void): Promise<void> {
+    const name = names[i]!
+    const node = nodeFor(i)
+    try {
+      outcomes.set(name, await worker.upgrade())
+      node.taskFinished(runId)
+    } catch (error) {
+      if (error instanceof HaltedError) {
+        outcomes.set(name, 'cancelled')
+        events.emit('devicePhase', {device: name, phase: DevicePhase.cancelled, detail: error.message})
+        return
+      }
+      outcomes.set(name, 'failed')
+      events.emit('devicePhase', {device: name, phase: DevicePhase.failed, detail: (error as Error).message})
+      if (error instanceof GateVetoError) return haltChain(i, 'vetoed', error.message)
+      const decision = await worker.onError(error as Error)
+      if (decision === 'allow') {
+        log('warn', name, `task failed, on_error gates allow continuing: ${(error as Error).message}`)
+        node.taskFinished(runId)
+        return
+      }
+      const message = error instanceof DeviceTaskError ? error.message : `${name}: ${(error as Error).message}`
+      if (decision === 'veto') return haltChain(i, 'vetoed', `on_error gate vetoed after: ${message}`)
+      haltChain(i, 'failed', message)
+      sendTrap({kind: 'chain_halted', runId, stack: inventory.stack, reporter: name, reason: message})
+    }
+  }
+
+  function nodeFor(i: number) {
+    return chainNodes[i]!
+  }
+}
+
+/** The host key source the inventory gives a device: its own `host_key`, else the known_hosts file. */
+export function defaultHostKey(inventory: Inventory, device: string): HostKeySource {
+  const entry = inventory.devices.find((d) => d.name === device)
+  if (entry?.host_key) return {kind: 'fingerprint', fingerprint: entry.host_key}
+  if (inventory.ssh.known_hosts) return {kind: 'known_hosts', file: inventory.ssh.known_hosts}
+  throw new Error(`${device}: no host key source (the inventory loader should have refused this)`)
+}
+
+/** Writes the result as `<stateDir>/runs/<execution_id>.json`, private to the user. */
+export function saveResult(stateDir: string, result: ChainExecutionResult): string {
+  const dir = join(stateDir, 'runs')
+  mkdirSync(dir, {recursive: true, mode: 0o700})
+  chmodSync(stateDir, 0o700)
+  const file = join(dir, `${result.execution_id}.json`)
+  writeFileSync(file, JSON.stringify(result, null, 2) + '\n', {mode: 0o600})
+  return file
+}

@@ -1,0 +1,104 @@
+/**
+ * Terminal progress with listr2: the stack, and under it each device with its ChainSync state (draft §4)
+ * and its current step. Only used on a TTY; cron and CI get {@link attachPlainReporter}.
+ */
+import type {RunEvents} from '../run/events.js'
+import type {NodeState} from '../protocol/state-machine.js'
+
+interface DeviceView {
+  state: NodeState | '-'
+  detail: string
+  settle?: (outcome: {kind: 'ok' | 'skip' | 'fail'; message: string}) => void
+  final?: {kind: 'ok' | 'skip' | 'fail'; message: string}
+  title?: (t: string) => void
+}
+
+/**
+ * Attaches a listr2 display to the run. Resolves `done` once the display has drawn the run's end.
+ * listr2 is imported lazily so that other commands do not pay for it.
+ */
+export function attachListrReporter(events: RunEvents): {done: Promise<void>} {
+  let resolveDone: () => void = () => undefined
+  const done = new Promise<void>((r) => (resolveDone = r))
+  const views = new Map<string, DeviceView>()
+  const title = (name: string, v: DeviceView) => `${name.padEnd(8)} ${`[${v.state}]`.padEnd(11)} ${v.detail}`
+  const refresh = (name: string) => {
+    const v = views.get(name)
+    if (v?.title) v.title(title(name, v))
+  }
+  const settle = (name: string, kind: 'ok' | 'skip' | 'fail', message: string) => {
+    const v = views.get(name)
+    if (!v || v.final) return
+    v.final = {kind, message}
+    v.settle?.(v.final)
+  }
+
+  events.once('runStarted', (run) => {
+    for (const d of run.devices) views.set(d, {state: '-', detail: 'waiting'})
+    void (async () => {
+      const {Listr} = await import('listr2')
+      const list = new Listr(
+        [
+          {
+            title: `Upgrade ${run.stack} to ${run.target.version} (run ${run.runId})`,
+            task: (_ctx, task) =>
+              task.newListr(
+                run.devices.map((name) => ({
+                  title: name,
+                  task: (_c: unknown, t: {title: string; skip: (m: string) => void}) =>
+                    new Promise<void>((resolve, reject) => {
+                      const v = views.get(name)!
+                      v.title = (s) => (t.title = s)
+                      refresh(name)
+                      const finish = (o: {kind: 'ok' | 'skip' | 'fail'; message: string}) => {
+                        t.title = `${name.padEnd(8)} ${o.message}`
+                        if (o.kind === 'ok') resolve()
+                        else if (o.kind === 'skip') {
+                          t.skip(`${name.padEnd(8)} ${o.message}`)
+                          resolve()
+                        } else reject(new Error(`${name}: ${o.message}`))
+                      }
+                      if (v.final) finish(v.final)
+                      else v.settle = finish
+                    }),
+                })),
+                {concurrent: true, exitOnError: false},
+              ),
+          },
+        ],
+        {exitOnError: false, rendererOptions: {collapseSubtasks: false, collapseErrors: false}},
+      )
+      await list.run().catch(() => undefined)
+      resolveDone()
+    })()
+  })
+  events.on('nodeState', (e) => {
+    const v = views.get(e.device)
+    if (v) v.state = e.state
+    refresh(e.device)
+  })
+  events.on('devicePhase', (e) => {
+    const v = views.get(e.device)
+    if (!v) return
+    v.detail = `${e.phase}: ${e.detail}`
+    refresh(e.device)
+    if (e.phase === 'upgraded') settle(e.device, 'ok', `upgraded, ${e.detail}`)
+    if (e.phase === 'skipped' && e.detail.startsWith('running')) settle(e.device, 'skip', `already on target, ${e.detail}`)
+  })
+  events.on('stepStarted', (s) => {
+    const v = views.get(s.device)
+    if (!v) return
+    v.detail = `${s.action}${s.command ? ` (${s.command})` : ''}`
+    refresh(s.device)
+  })
+  events.on('runFinished', (r) => {
+    for (const d of r.devices) {
+      if (d.status === 'upgraded') settle(d.name, 'ok', `upgraded ${d.version_before ?? '?'} -> ${d.version_after ?? '?'}`)
+      else if (d.status === 'skipped') settle(d.name, 'skip', `already on ${d.version_after ?? r.chain_id}`)
+      else if (d.status === 'failed') settle(d.name, 'fail', views.get(d.name)?.detail ?? 'failed')
+      else settle(d.name, 'skip', d.status === 'cancelled' ? 'cancelled: the chain halted' : 'not started: the chain halted')
+    }
+    if (views.size === 0) resolveDone()
+  })
+  return {done}
+}
