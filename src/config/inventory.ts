@@ -1,0 +1,174 @@
+/**
+ * The inventory file: which stack, which devices in which order, how to log in, which target (docs/inventory.md).
+ * {@link inventorySchema} checks one field at a time; {@link checkInventory} checks the rules that span fields.
+ * Both always run, so one load reports every problem of the file. Loading and positions: load.ts.
+ */
+import {z} from 'zod'
+
+import {type Inventory, LAB_FAULTS} from './types.js'
+import {
+  type CheckIssue,
+  type LineOf,
+  describeValue,
+  durationSchema,
+  envNameSchema,
+  existingFileSchema,
+  hostSchema,
+  isRecord,
+  nameSchema,
+  portSchema,
+  textSchema,
+} from './common.js'
+
+/** `ssh-keygen -lf` output for a SHA-256 fingerprint: `SHA256:` and 43 base64 characters without padding. */
+const HOST_KEY_PATTERN = /^SHA256:[A-Za-z0-9+/]{43}$/
+
+/** The fields of `ssh` that choose how to log in; exactly one must be set. */
+const AUTH_METHODS = ['password_env', 'password_file', 'private_key'] as const
+
+// Both end up in device commands and, in `run` gates, in shell command lines: no spaces, no shell syntax.
+const versionSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._+()-]*$/, 'expected a version as `show version` prints it, e.g. "17.09.05" (letters, digits, ".", "_", "-", "+", "(", ")")')
+
+const imageSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9][A-Za-z0-9._+-]*$/,
+    'expected a plain file name such as "cat9k_iosxe.17.09.05.SPA.bin" (letters, digits, ".", "_", "-", "+"; no "/" or ":": chainup looks for it on flash:)',
+  )
+
+const faultSchema = z.enum(LAB_FAULTS, {error: (iss) => `unknown fault ${describeValue(iss.input)}; known: ${LAB_FAULTS.join(', ')}`})
+
+const labDeviceSchema = z.strictObject({
+  version: versionSchema.exactOptional(),
+  boot_time: durationSchema.exactOptional(),
+  faults: z.array(faultSchema).exactOptional(),
+})
+
+const deviceSchema = z.strictObject({
+  name: nameSchema('device name'),
+  host: hostSchema,
+  port: portSchema.default(22),
+  host_key: z.string().regex(HOST_KEY_PATTERN, 'expected a SHA256: fingerprint as ssh-keygen -lf prints it').exactOptional(),
+  lab: labDeviceSchema.exactOptional(),
+})
+
+const trapSchema = z.strictObject({
+  host: hostSchema,
+  port: portSchema.default(162),
+  version: z.literal('2c', {error: (iss) => `expected "2c" (the only SNMP version supported for now), got ${describeValue(iss.input)}`}).default('2c'),
+  // Its value never appears in a message.
+  community: z
+    .string({error: (iss) => (iss.input === undefined ? undefined : 'expected the community as a string (in quotes)')})
+    .min(1, 'expected a non-empty community')
+    .exactOptional(),
+  community_env: envNameSchema.exactOptional(),
+})
+
+/**
+ * The zod schema of one inventory file. Paths are resolved against `baseDir` (the inventory file's directory)
+ * and must name existing files; durations come out in milliseconds; defaults are filled in.
+ * The output is an {@link Inventory} without `file` (the loader adds it).
+ */
+export function inventorySchema(baseDir: string) {
+  return z.strictObject({
+    stack: nameSchema('stack name'),
+    playbook: existingFileSchema(baseDir, 'playbook file'),
+    target: z.strictObject({version: versionSchema, image: imageSchema}),
+    ssh: z.strictObject({
+      username: textSchema('user name'),
+      password_env: envNameSchema.exactOptional(),
+      password_file: existingFileSchema(baseDir, 'password file').exactOptional(),
+      private_key: existingFileSchema(baseDir, 'private key file').exactOptional(),
+      passphrase_env: envNameSchema.exactOptional(),
+      known_hosts: existingFileSchema(baseDir, 'known_hosts file').exactOptional(),
+    }),
+    timeouts: z
+      .strictObject({
+        command: durationSchema.default(120_000),
+        boot: durationSchema.default(900_000),
+        predecessor: durationSchema.default(1_200_000),
+        gate: durationSchema.default(60_000),
+        connect: durationSchema.default(15_000),
+      })
+      .prefault({}),
+    snmp: z.strictObject({traps: z.array(trapSchema).default([])}).prefault({}),
+    lab: z.strictObject({version: versionSchema.default('17.06.05'), boot_time: durationSchema.default(3000)}).prefault({}),
+    devices: z.array(deviceSchema).min(1, 'at least one device is required'),
+  })
+}
+
+// Compile-time proof that the schema produces exactly the contract of types.ts.
+type SchemaOutput = z.output<ReturnType<typeof inventorySchema>>
+const _producesInventory = (x: SchemaOutput): Omit<Inventory, 'file'> => x
+const _coversInventory = (x: Omit<Inventory, 'file'>): SchemaOutput => x
+void _producesInventory
+void _coversInventory
+
+/**
+ * The rules of an inventory that span fields: one login method, a host key source for every device,
+ * unique device names and addresses, one community per trap receiver.
+ * Works on the raw parsed YAML and skips whatever is malformed (the schema reports that).
+ */
+export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): CheckIssue[] {
+  const issues: CheckIssue[] = []
+  const {ssh, devices} = raw
+
+  if (isRecord(ssh)) {
+    const methods = AUTH_METHODS.filter((m) => m in ssh)
+    if (methods.length === 0) {
+      issues.push({path: ['ssh'], message: 'no login method: set one of password_env, password_file or private_key'})
+    }
+    for (const extra of methods.slice(1)) {
+      issues.push({path: ['ssh', extra], at: 'key', message: `set only one of password_env, password_file or private_key (${methods[0]} is set too)`})
+    }
+    if ('passphrase_env' in ssh && !('private_key' in ssh)) {
+      issues.push({path: ['ssh', 'passphrase_env'], at: 'key', message: 'passphrase_env only applies together with private_key'})
+    }
+    if (!('known_hosts' in ssh) && Array.isArray(devices)) {
+      devices.forEach((device, i) => {
+        if (isRecord(device) && !('host_key' in device)) {
+          issues.push({path: ['devices', i], message: `no host key: set devices[${i}].host_key or ssh.known_hosts`})
+        }
+      })
+    }
+  }
+
+  if (Array.isArray(devices)) {
+    const names = new Map<string, number>()
+    const addresses = new Map<string, number>()
+    devices.forEach((device, i) => {
+      if (!isRecord(device)) return
+      const {name, host, port = 22} = device
+      if (typeof name === 'string') {
+        const first = names.get(name)
+        if (first === undefined) names.set(name, i)
+        else issues.push({path: ['devices', i, 'name'], message: `duplicate device name "${name}"${firstAt(lineOf(['devices', first, 'name']))}`})
+      }
+      if (typeof host === 'string' && typeof port === 'number') {
+        const address = host.includes(':') ? `[${host.toLowerCase()}]:${port}` : `${host.toLowerCase()}:${port}`
+        const first = addresses.get(address)
+        if (first === undefined) addresses.set(address, i)
+        else issues.push({path: ['devices', i, 'host'], message: `duplicate host:port ${address}${firstAt(lineOf(['devices', first, 'host']))}`})
+      }
+    })
+  }
+
+  const traps = isRecord(raw['snmp']) ? raw['snmp']['traps'] : undefined
+  if (Array.isArray(traps)) {
+    traps.forEach((trap, i) => {
+      if (!isRecord(trap)) return
+      if ('community' in trap && 'community_env' in trap) {
+        issues.push({path: ['snmp', 'traps', i, 'community_env'], at: 'key', message: 'set community or community_env, not both'})
+      } else if (!('community' in trap) && !('community_env' in trap)) {
+        issues.push({path: ['snmp', 'traps', i], message: 'no community: set community or community_env'})
+      }
+    })
+  }
+  return issues
+}
+
+function firstAt(line: number | undefined): string {
+  return line === undefined ? '' : ` (first at line ${line})`
+}

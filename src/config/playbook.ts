@@ -1,0 +1,226 @@
+/**
+ * The playbook file: how to read a device's facts, the readiness checks, the upgrade task and the gates
+ * (docs/playbook.md). {@link playbookSchema} checks one field at a time (including every placeholder and
+ * regular expression); {@link checkPlaybook} checks the rules that span fields. Loading and positions: load.ts.
+ */
+import {z} from 'zod'
+
+import type {Gate, Playbook, PlaybookStep} from './types.js'
+import {type CheckIssue, type LineOf, REPORTED_BY_CHECKS, durationSchema, isRecord, textSchema} from './common.js'
+import {type TemplateVars, expandTemplate, unknownPlaceholderMessage, unknownPlaceholders} from './template.js'
+
+/** Flags every playbook pattern is compiled with: JavaScript syntax, `^` and `$` match at line breaks. */
+export const PATTERN_FLAGS = 'm'
+
+/** The default of `error_patterns`: IOS's `% Invalid input`, `% Incomplete command`, `% Ambiguous command`, `% Error ...`. */
+export const DEFAULT_ERROR_PATTERNS = ['^%\\s*(Invalid|Incomplete|Ambiguous|Error)']
+
+/** Values used to expand placeholders when checking patterns without an inventory. */
+export const DUMMY_VARS: TemplateVars = {
+  stack: 'stack-1',
+  target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
+  device: {name: 'sw1', host: '192.0.2.1'},
+}
+
+const GATE_LISTS = ['before', 'after', 'on_error', 'final'] as const
+
+/** Text sent to a device or a shell: every placeholder must be known. */
+function commandSchema(what: string) {
+  return textSchema(what).superRefine((text, ctx) => {
+    for (const p of unknownPlaceholders(text)) ctx.addIssue({code: 'custom', message: unknownPlaceholderMessage(p), input: text})
+  })
+}
+
+/**
+ * A regular expression: every placeholder must be known, and the pattern must compile with {@link PATTERN_FLAGS}
+ * after expansion with each of `varsList` (values regex-escaped). With `group`, it must define that named group.
+ */
+function patternSchema(varsList: readonly TemplateVars[], group?: string) {
+  return z
+    .string()
+    .min(1, 'expected a regular expression, got an empty string')
+    .superRefine((text, ctx) => {
+      const unknown = unknownPlaceholders(text)
+      for (const p of unknown) ctx.addIssue({code: 'custom', message: unknownPlaceholderMessage(p), input: text})
+      if (unknown.length > 0) return
+      for (const vars of varsList) {
+        const expanded = expandTemplate(text, vars, 'regex')
+        let re: RegExp
+        try {
+          re = new RegExp(expanded, PATTERN_FLAGS)
+        } catch (error: unknown) {
+          ctx.addIssue({code: 'custom', message: `invalid regular expression: ${regexErrorText(error)}`, input: text})
+          return
+        }
+        if (group !== undefined && !definesGroup(re, group)) {
+          ctx.addIssue({code: 'custom', message: `the pattern must capture the ${group} in a named group: (?<${group}>...)`, input: text})
+          return
+        }
+      }
+    })
+}
+
+/** Strips V8's `Invalid regular expression: /src/flags: ` prefix, leaving e.g. `Unterminated group`. */
+function regexErrorText(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error)
+  const match = /^Invalid regular expression: \/[\s\S]*\/[a-z]*: ([^\n]*)$/.exec(message)
+  return match?.[1] ?? message
+}
+
+/** True when `re` defines the named group `name` (an empty alternative makes it match anywhere; `groups` lists every name). */
+function definesGroup(re: RegExp, name: string): boolean {
+  const probe = new RegExp(`(?:${re.source})|`, re.flags).exec('')
+  return probe?.groups !== undefined && name in probe.groups
+}
+
+/** The zod schema of one step (`readiness`, `upgrade`). */
+function stepSchema(varsList: readonly TemplateVars[]) {
+  return z
+    .strictObject({
+      name: textSchema('step name'),
+      command: commandSchema('command'),
+      expect: patternSchema(varsList).exactOptional(),
+      reject: patternSchema(varsList).exactOptional(),
+      reload: z.boolean().exactOptional(),
+      timeout: durationSchema.exactOptional(),
+    })
+    .transform((s): PlaybookStep => s)
+}
+
+/** The zod schema of one gate as written (`run` or `device_command`), turned into the `kind`-tagged {@link Gate}. */
+function gateSchema(varsList: readonly TemplateVars[]) {
+  return z
+    .strictObject({
+      name: textSchema('gate name'),
+      scope: z.enum(['stack', 'device']).exactOptional(),
+      run: commandSchema('command').exactOptional(),
+      device_command: commandSchema('command').exactOptional(),
+      expect: patternSchema(varsList).exactOptional(),
+      reject: patternSchema(varsList).exactOptional(),
+      timeout: durationSchema.exactOptional(),
+    })
+    .transform((g, ctx): Gate & {scope: 'stack' | 'device'} => {
+      const scope = g.scope ?? 'device'
+      const timeout = g.timeout === undefined ? {} : {timeout: g.timeout}
+      if (g.run !== undefined) return {kind: 'command', name: g.name, run: g.run, ...timeout, scope}
+      if (g.device_command !== undefined && g.expect !== undefined) {
+        return {
+          kind: 'device_command',
+          name: g.name,
+          device_command: g.device_command,
+          expect: g.expect,
+          ...(g.reject === undefined ? {} : {reject: g.reject}),
+          ...timeout,
+          scope,
+        }
+      }
+      // checkPlaybook reports the exact problem; this only keeps the parse from succeeding.
+      ctx.issues.push({code: 'custom', message: REPORTED_BY_CHECKS, input: g, continue: false})
+      return z.NEVER
+    })
+}
+
+/** Drops `scope` from a gate outside `before` (checkPlaybook reports it when it was written there). */
+function withoutScope(gate: Gate & {scope: 'stack' | 'device'}): Gate {
+  const {scope: _scope, ...rest} = gate
+  return rest
+}
+
+/**
+ * The zod schema of one playbook file. Patterns are checked by expanding their placeholders with each of
+ * `varsList` (use {@link DUMMY_VARS} when no inventory is at hand). Durations come out in milliseconds;
+ * defaults are filled in. The output is a {@link Playbook} without `file` (the loader adds it).
+ */
+export function playbookSchema(varsList: readonly TemplateVars[] = [DUMMY_VARS]) {
+  const gate = gateSchema(varsList)
+  const gateList = z.array(gate.transform(withoutScope)).default([])
+  return z.strictObject({
+    name: textSchema('playbook name'),
+    description: z.string().exactOptional(),
+    platform: z.string().exactOptional(),
+    facts: z.strictObject({
+      command: commandSchema('command'),
+      version: patternSchema(varsList, 'version'),
+      uptime: patternSchema(varsList, 'uptime').exactOptional(),
+      restarted_at: patternSchema(varsList, 'restarted_at').exactOptional(),
+    }),
+    error_patterns: z.array(patternSchema(varsList)).default(() => [...DEFAULT_ERROR_PATTERNS]),
+    skip_if_on_target: z.boolean().default(true),
+    readiness: z.array(stepSchema(varsList)).default([]),
+    upgrade: z.array(stepSchema(varsList)).min(1, 'at least one upgrade step is required'),
+    gates: z
+      .strictObject({
+        before: z.array(gate).default([]),
+        after: gateList,
+        on_error: gateList,
+        final: gateList,
+      })
+      .prefault({}),
+  })
+}
+
+// Compile-time proof that the schema produces exactly the contract of types.ts.
+type SchemaOutput = z.output<ReturnType<typeof playbookSchema>>
+const _producesPlaybook = (x: SchemaOutput): Omit<Playbook, 'file'> => x
+const _coversPlaybook = (x: Omit<Playbook, 'file'>): SchemaOutput => x
+void _producesPlaybook
+void _coversPlaybook
+
+/**
+ * The rules of a playbook that span fields: a gate runs either `run` or `device_command` (the latter with
+ * `expect`), `scope` only under `before`, no device command in a stack-wide gate, unique step and gate names
+ * per list. Works on the raw parsed YAML and skips whatever is malformed (the schema reports that).
+ */
+export function checkPlaybook(raw: Record<string, unknown>, lineOf: LineOf): CheckIssue[] {
+  const issues: CheckIssue[] = []
+  for (const list of ['readiness', 'upgrade'] as const) uniqueNames(raw[list], [list], 'step', lineOf, issues)
+
+  const gates = raw['gates']
+  if (!isRecord(gates)) return issues
+  for (const list of GATE_LISTS) {
+    const entries = gates[list]
+    uniqueNames(entries, ['gates', list], 'gate', lineOf, issues)
+    if (!Array.isArray(entries)) continue
+    entries.forEach((g, i) => {
+      if (!isRecord(g)) return
+      const at = ['gates', list, i]
+      const hasRun = 'run' in g
+      const hasDevice = 'device_command' in g
+      if (hasRun && hasDevice) {
+        issues.push({path: [...at, 'device_command'], at: 'key', message: 'a gate has either run (a local command) or device_command, not both'})
+      } else if (!hasRun && !hasDevice) {
+        issues.push({path: at, message: 'a gate needs either run (a local command) or device_command (a command on the device, with expect)'})
+      } else if (hasDevice && !('expect' in g)) {
+        issues.push({path: [...at, 'expect'], message: 'missing required field "expect" (a device_command gate passes when its output matches expect)'})
+      } else if (hasRun) {
+        for (const field of ['expect', 'reject'] as const) {
+          if (field in g) issues.push({path: [...at, field], at: 'key', message: `${field} only applies to device_command gates (a run gate allows with exit code 0)`})
+        }
+      }
+      if ('scope' in g && list !== 'before') {
+        issues.push({path: [...at, 'scope'], at: 'key', message: `scope is only allowed under gates.before (gates.${list} gates have a fixed scope)`})
+      }
+      const stackWide = list === 'final' || (list === 'before' && g['scope'] === 'stack')
+      if (stackWide && hasDevice) {
+        issues.push({path: [...at, 'device_command'], at: 'key', message: 'a stack-wide gate cannot run a device command'})
+      }
+    })
+  }
+  return issues
+}
+
+function uniqueNames(entries: unknown, at: (string | number)[], what: string, lineOf: LineOf, issues: CheckIssue[]): void {
+  if (!Array.isArray(entries)) return
+  const seen = new Map<string, number>()
+  entries.forEach((entry, i) => {
+    if (!isRecord(entry) || typeof entry['name'] !== 'string') return
+    const name = entry['name']
+    const first = seen.get(name)
+    if (first === undefined) {
+      seen.set(name, i)
+      return
+    }
+    const line = lineOf([...at, first, 'name'])
+    issues.push({path: [...at, i, 'name'], message: `duplicate ${what} name "${name}"${line === undefined ? '' : ` (first at line ${line})`}`})
+  })
+}

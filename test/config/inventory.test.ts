@@ -1,0 +1,396 @@
+import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {isAbsolute, join, relative, resolve} from 'node:path'
+import {afterAll, beforeAll, describe, expect, it} from 'vitest'
+
+import {loadInventory} from '../../src/config/index.js'
+import {ExitCode, InputError} from '../../src/errors.js'
+
+let dir: string
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'chainup-inventory-'))
+  writeFileSync(join(dir, 'pb.yml'), 'name: only has to exist\n')
+  writeFileSync(join(dir, 'kh'), '')
+  writeFileSync(join(dir, 'key'), '')
+  writeFileSync(join(dir, 'pw'), '')
+})
+afterAll(() => rmSync(dir, {recursive: true, force: true}))
+
+/** Writes `text` to the tmp dir and returns the path relative to the current directory (as a user would type it). */
+function write(name: string, text: string): string {
+  const abs = join(dir, name)
+  writeFileSync(abs, text)
+  return relative(process.cwd(), abs)
+}
+
+async function loadError(path: string): Promise<InputError> {
+  const error: unknown = await loadInventory(path).then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (!(error instanceof InputError)) throw new Error(`expected an InputError, got ${String(error)}`)
+  return error
+}
+
+// A valid inventory; every case below changes a line or two of it.
+const VALID = `stack: s1
+playbook: ./pb.yml
+target: {version: "17.09.05", image: cat9k.bin}
+ssh: {username: u, password_env: PW, known_hosts: ./kh}
+devices:
+  - {name: sw1, host: 10.0.0.1}
+  - {name: sw2, host: 10.0.0.2}
+`
+
+/** Replaces line `n` (1-based) of VALID; `undefined` deletes it. */
+function withLine(n: number, line: string | undefined, base = VALID): string {
+  const lines = base.split('\n')
+  if (line === undefined) lines.splice(n - 1, 1)
+  else lines[n - 1] = line
+  return lines.join('\n')
+}
+
+const SSH_NO_KH = 'ssh: {username: u, password_env: PW}'
+
+interface Case {
+  name: string
+  yaml: string
+  /** Every problem of the file, without the `FILE:` prefix, in order. A RegExp matches one line. */
+  problems: Array<string | RegExp>
+}
+
+const CASES: Case[] = [
+  {
+    name: 'unknown top-level field',
+    yaml: `${VALID}colour: red\n`,
+    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, lab, devices'],
+  },
+  {
+    name: 'unknown top-level field close to a known one',
+    yaml: withLine(2, 'playbok: ./pb.yml'),
+    problems: ['1:1 playbook: missing required field "playbook"', '2:1 playbok: unknown field (did you mean "playbook"?)'],
+  },
+  {
+    name: 'typo in a device field',
+    yaml: withLine(6, '  - {name: sw1, hots: 10.0.0.1}'),
+    problems: ['6:5 devices[0].host: missing required field "host"', '6:17 devices[0].hots: unknown field (did you mean "host"?)'],
+  },
+  {
+    name: 'bad host',
+    yaml: withLine(6, '  - {name: sw1, host: bad_host!}'),
+    problems: ['6:23 devices[0].host: expected a hostname or IP address'],
+  },
+  {
+    name: 'IPv4 address out of range',
+    yaml: withLine(6, '  - {name: sw1, host: 10.0.0.300}'),
+    problems: ['6:23 devices[0].host: expected a hostname or IP address'],
+  },
+  {
+    name: 'port out of range',
+    yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, port: 0}'),
+    problems: ['6:39 devices[0].port: expected a port number from 1 to 65535'],
+  },
+  {
+    name: 'port as a string',
+    yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, port: "22"}'),
+    problems: ['6:39 devices[0].port: expected a port number from 1 to 65535, got "22"'],
+  },
+  {
+    name: 'duplicate device names',
+    yaml: withLine(7, '  - {name: sw1, host: 10.0.0.2}'),
+    problems: ['7:12 devices[1].name: duplicate device name "sw1" (first at line 6)'],
+  },
+  {
+    name: 'duplicate host:port (default port 22 and explicit 22)',
+    yaml: withLine(7, '  - {name: sw2, host: 10.0.0.1, port: 22}'),
+    problems: ['7:23 devices[1].host: duplicate host:port 10.0.0.1:22 (first at line 6)'],
+  },
+  {
+    name: 'bad duration',
+    yaml: `${VALID}timeouts: {boot: 15 minutes}\n`,
+    problems: ['8:18 timeouts.boot: expected an ISO 8601 duration such as PT5M, got "15 minutes"'],
+  },
+  {
+    name: 'zero duration',
+    yaml: `${VALID}timeouts:\n  gate: PT0S\n`,
+    problems: ['9:9 timeouts.gate: expected a duration greater than zero, got "PT0S"'],
+  },
+  {
+    name: 'duration in months',
+    yaml: `${VALID}lab: {boot_time: P1M}\n`,
+    problems: [/^8:18 lab\.boot_time: expected a duration in weeks, days, hours, minutes or seconds/],
+  },
+  {
+    name: 'missing stack',
+    yaml: withLine(1, undefined),
+    problems: ['1:1 stack: missing required field "stack"'],
+  },
+  {
+    name: 'bad stack name',
+    yaml: withLine(1, 'stack: "-stack one"'),
+    problems: ['1:8 stack: expected a stack name of letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64 characters'],
+  },
+  {
+    name: 'missing devices',
+    yaml: VALID.split('devices:')[0] ?? '',
+    problems: ['1:1 devices: missing required field "devices"'],
+  },
+  {
+    name: 'empty device list',
+    yaml: `${VALID.split('devices:')[0] ?? ''}devices: []\n`,
+    problems: ['5:10 devices: at least one device is required'],
+  },
+  {
+    name: 'devices left empty',
+    yaml: `${VALID.split('devices:')[0] ?? ''}devices:\n`,
+    problems: ['5:1 devices: expected a list, got an empty value'],
+  },
+  {
+    name: 'bad host_key',
+    yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, host_key: "SHA256:abc"}'),
+    problems: ['6:43 devices[0].host_key: expected a SHA256: fingerprint as ssh-keygen -lf prints it'],
+  },
+  {
+    name: 'two login methods',
+    yaml: withLine(4, 'ssh: {username: u, password_env: PW, private_key: ./key, known_hosts: ./kh}'),
+    problems: ['4:38 ssh.private_key: set only one of password_env, password_file or private_key (password_env is set too)'],
+  },
+  {
+    name: 'no login method',
+    yaml: withLine(4, 'ssh: {username: u, known_hosts: ./kh}'),
+    problems: ['4:6 ssh: no login method: set one of password_env, password_file or private_key'],
+  },
+  {
+    name: 'a password written in the inventory (its value never shows)',
+    yaml: withLine(4, 'ssh: {username: u, password: hunter2, known_hosts: ./kh}'),
+    problems: [
+      '4:6 ssh: no login method: set one of password_env, password_file or private_key',
+      '4:20 ssh.password: unknown field: the password is never written in the inventory; use password_env (names an environment variable) or password_file',
+    ],
+  },
+  {
+    name: 'community that YAML reads as a number (its value never shows)',
+    yaml: `${VALID}snmp: {traps: [{host: 192.0.2.1, community: 4711}]}\n`,
+    problems: ['8:45 snmp.traps[0].community: expected the community as a string (in quotes)'],
+  },
+  {
+    name: 'passphrase_env without private_key',
+    yaml: withLine(4, 'ssh: {username: u, password_file: ./pw, passphrase_env: PP, known_hosts: ./kh}'),
+    problems: ['4:41 ssh.passphrase_env: passphrase_env only applies together with private_key'],
+  },
+  {
+    name: 'bad environment variable name',
+    yaml: withLine(4, 'ssh: {username: u, password_env: 9LIVES, known_hosts: ./kh}'),
+    problems: ['4:34 ssh.password_env: expected an environment variable name (letters, digits and "_", not starting with a digit)'],
+  },
+  {
+    name: 'no host key source for a device',
+    yaml: withLine(4, SSH_NO_KH, withLine(6, '  - {name: sw1, host: 10.0.0.1, host_key: "SHA256:uNiVztksCsDhcc0u9e8BujQXVUpKZIDTMczCvj3tD2s"}')),
+    problems: ['7:5 devices[1]: no host key: set devices[1].host_key or ssh.known_hosts'],
+  },
+  {
+    name: 'no host key source at all: one problem per device',
+    yaml: withLine(4, SSH_NO_KH),
+    problems: ['6:5 devices[0]: no host key: set devices[0].host_key or ssh.known_hosts', '7:5 devices[1]: no host key: set devices[1].host_key or ssh.known_hosts'],
+  },
+  {
+    name: 'image with a slash',
+    yaml: withLine(3, 'target: {version: "17.09.05", image: flash:/cat9k.bin}'),
+    problems: ['3:38 target.image: expected a plain file name such as "cat9k_iosxe.17.09.05.SPA.bin" (letters, digits, ".", "_", "-", "+"; no "/" or ":": chainup looks for it on flash:)'],
+  },
+  {
+    name: 'shell syntax in the target version',
+    yaml: withLine(3, 'target: {version: "17.09.05;reload", image: cat9k.bin}'),
+    problems: ['3:19 target.version: expected a version as `show version` prints it, e.g. "17.09.05" (letters, digits, ".", "_", "-", "+", "(", ")")'],
+  },
+  {
+    name: 'version YAML reads as a number',
+    yaml: withLine(3, 'target: {version: 17.10, image: cat9k.bin}'),
+    problems: ['3:19 target.version: expected a string, got the number 17.1 (write it in quotes: "17.10")'],
+  },
+  {
+    name: 'missing playbook file',
+    yaml: withLine(2, 'playbook: ./nope.yml'),
+    problems: [/^2:11 playbook: playbook file not found: \.\/nope\.yml \(resolved to \/.*\/nope\.yml\)$/],
+  },
+  {
+    name: 'missing known_hosts file',
+    yaml: withLine(4, 'ssh: {username: u, password_env: PW, known_hosts: ./missing_kh}'),
+    problems: [/^4:51 ssh\.known_hosts: known_hosts file not found: \.\/missing_kh \(resolved to .*\)$/],
+  },
+  {
+    name: 'YAML syntax error',
+    yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1'),
+    problems: ['7:3 (yaml): YAML syntax error: Flow map in block collection must be sufficiently indented and end with a }'],
+  },
+  {
+    name: 'duplicate YAML key',
+    yaml: `${VALID}stack: s2\n`,
+    problems: ['8:1 (yaml): YAML syntax error: Map keys must be unique'],
+  },
+  {
+    name: 'trap with community and community_env',
+    yaml: `${VALID}snmp:\n  traps:\n    - {host: 127.0.0.1, community: public, community_env: COMMUNITY}\n`,
+    problems: ['10:44 snmp.traps[0].community_env: set community or community_env, not both'],
+  },
+  {
+    name: 'trap without a community',
+    yaml: `${VALID}snmp:\n  traps:\n    - {host: 127.0.0.1, port: 10162}\n`,
+    problems: ['10:7 snmp.traps[0]: no community: set community or community_env'],
+  },
+  {
+    name: 'trap with SNMP version 3',
+    yaml: `${VALID}snmp:\n  traps:\n    - {host: 127.0.0.1, version: 3, community: public}\n`,
+    problems: ['10:34 snmp.traps[0].version: expected "2c" (the only SNMP version supported for now), got the number 3'],
+  },
+  {
+    name: 'unknown fault',
+    yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, lab: {faults: [slow_boot, explode]}}'),
+    problems: ['6:59 devices[0].lab.faults[1]: unknown fault "explode"; known: never_returns, old_version, hang_install, slow_boot, no_reload, missing_image'],
+  },
+  {
+    name: 'device that is not a mapping',
+    yaml: `${VALID}  - sw3\n`,
+    problems: ['8:5 devices[2]: expected a mapping (key: value), got "sw3"'],
+  },
+  {
+    name: 'empty file',
+    yaml: '# nothing yet\n',
+    problems: ['1:1 (file): the file is empty; an inventory needs at least stack, playbook, target, ssh and devices'],
+  },
+  {
+    name: 'top level is a list',
+    yaml: '- sw1\n- sw2\n',
+    problems: ['1:1 (root): expected a mapping (key: value lines) at the top level, got a list'],
+  },
+]
+
+describe('loadInventory', () => {
+  it('loads the quick-start lab inventory with durations in ms, absolute paths and defaults', async () => {
+    const inventory = await loadInventory('inventories/lab.yml')
+    expect(inventory).toEqual({
+      file: resolve('inventories/lab.yml'),
+      stack: 'lab-stack',
+      playbook: resolve('playbooks/ios-xe-install.yml'),
+      target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
+      ssh: {username: 'netops', password_env: 'CHAINUP_LAB_PASSWORD', known_hosts: resolve('inventories/lab_known_hosts')},
+      timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000},
+      snmp: {traps: [{host: '127.0.0.1', port: 10162, version: '2c', community: 'public'}]},
+      lab: {version: '17.06.05', boot_time: 3000},
+      devices: [1, 2, 3, 4].map((i) => ({name: `sw${i}`, host: '127.0.0.1', port: 10020 + i})),
+    })
+  })
+
+  it('does not need the password variable at load time', async () => {
+    const saved = process.env['CHAINUP_LAB_PASSWORD']
+    delete process.env['CHAINUP_LAB_PASSWORD']
+    try {
+      await expect(loadInventory('inventories/lab.yml')).resolves.toMatchObject({ssh: {password_env: 'CHAINUP_LAB_PASSWORD'}})
+    } finally {
+      if (saved !== undefined) process.env['CHAINUP_LAB_PASSWORD'] = saved
+    }
+  })
+
+  it('loads the example inventory (host keys per device, IPv6, hostnames, community_env)', async () => {
+    const inventory = await loadInventory('inventories/examples/access-stack-1.yml')
+    expect(inventory.devices.map((d) => `${d.name}@${d.host}:${d.port}`)).toEqual([
+      'acc1-sw1@10.20.0.11:22',
+      'acc1-sw2@10.20.0.12:22',
+      'acc1-sw3@acc1-sw3.mgmt.example.net:2222',
+      'acc1-sw4@2001:db8:20::14:22',
+    ])
+    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 1_200_000, gate: 60_000, connect: 15_000})
+    expect(inventory.snmp.traps).toEqual([{host: 'noc-traps.example.net', port: 162, version: '2c', community_env: 'CHAINUP_SNMP_COMMUNITY'}])
+    expect(inventory.playbook).toBe(resolve('playbooks/ios-xe-install.yml'))
+  })
+
+  it('fills every default of a minimal inventory and leaves unset optional fields out', async () => {
+    const inventory = await loadInventory(write('minimal.yml', VALID))
+    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 1_200_000, gate: 60_000, connect: 15_000})
+    expect(inventory.lab).toEqual({version: '17.06.05', boot_time: 3000})
+    expect(inventory.snmp).toEqual({traps: []})
+    expect(inventory.devices[0]).toEqual({name: 'sw1', host: '10.0.0.1', port: 22})
+    expect(Object.keys(inventory.ssh)).toEqual(['username', 'password_env', 'known_hosts'])
+    expect(inventory.ssh.known_hosts).toBe(join(dir, 'kh'))
+  })
+
+  it('resolves key, password and known_hosts paths relative to the inventory file', async () => {
+    const yaml = withLine(4, 'ssh: {username: u, private_key: key, passphrase_env: PP, known_hosts: ./kh}')
+    const inventory = await loadInventory(write('keys.yml', yaml))
+    expect(inventory.ssh).toEqual({username: 'u', private_key: join(dir, 'key'), passphrase_env: 'PP', known_hosts: join(dir, 'kh')})
+    expect(isAbsolute(inventory.playbook)).toBe(true)
+    expect(inventory.file).toBe(join(dir, 'keys.yml'))
+  })
+
+  it('keeps per-device lab settings, boot_time in ms', async () => {
+    const yaml = withLine(6, '  - {name: sw1, host: 10.0.0.1, lab: {version: "16.12.04", boot_time: PT2S, faults: [never_returns]}}')
+    const inventory = await loadInventory(write('lab-device.yml', yaml))
+    expect(inventory.devices[0]?.lab).toEqual({version: '16.12.04', boot_time: 2000, faults: ['never_returns']})
+  })
+
+  it.each(CASES)('reports: $name', async ({name, yaml, problems}) => {
+    const file = write(`${name.replace(/\W+/g, '-')}.yml`, yaml)
+    const error = await loadError(file)
+    expect(error.code).toBe('INVENTORY_INVALID')
+    expect(error.exitCode).toBe(ExitCode.badInput)
+    expect(error.message).toBe(`${file}: ${problems.length} problem${problems.length === 1 ? '' : 's'}`)
+    expect(error.problems).toHaveLength(problems.length)
+    problems.forEach((expected, i) => {
+      const actual = error.problems[i] ?? ''
+      expect(actual.startsWith(`${file}:`), actual).toBe(true)
+      const rest = actual.slice(file.length + 1)
+      if (typeof expected === 'string') expect(rest).toBe(expected)
+      else expect(rest).toMatch(expected)
+    })
+  })
+
+  it('has a table of at least 18 broken inventories', () => {
+    expect(CASES.length).toBeGreaterThanOrEqual(18)
+  })
+
+  it('reports every problem of a file at once, in file order', async () => {
+    const yaml = `stack: s1
+playbook: ./pb.yml
+target: {version: "17.09.05", image: a/b.bin}
+ssh: {username: u, password_env: PW}
+timeouts: {command: 2m}
+devices:
+  - {name: sw1, host: 10.0.0.1, port: 70000}
+  - {name: sw1, host: 10.0.0.2, hots: x}
+`
+    const file = write('many.yml', yaml)
+    const error = await loadError(file)
+    expect(error.problems).toEqual(
+      [
+        '3:38 target.image: expected a plain file name such as "cat9k_iosxe.17.09.05.SPA.bin" (letters, digits, ".", "_", "-", "+"; no "/" or ":": chainup looks for it on flash:)',
+        '5:21 timeouts.command: expected an ISO 8601 duration such as PT5M, got "2m"',
+        '7:5 devices[0]: no host key: set devices[0].host_key or ssh.known_hosts',
+        '7:39 devices[0].port: expected a port number from 1 to 65535',
+        '8:5 devices[1]: no host key: set devices[1].host_key or ssh.known_hosts',
+        '8:12 devices[1].name: duplicate device name "sw1" (first at line 7)',
+        '8:33 devices[1].hots: unknown field (did you mean "host"?)',
+      ].map((p) => `${file}:${p}`),
+    )
+    expect(error.message).toBe(`${file}: 7 problems`)
+  })
+
+  it('names the file as given: absolute stays absolute', async () => {
+    const file = join(dir, 'absolute.yml')
+    writeFileSync(file, withLine(1, 'stack: "bad stack"'))
+    const error = await loadError(file)
+    expect(error.problems[0]).toMatch(new RegExp(`^${file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}:1:8 stack: `))
+  })
+
+  it('throws FILE_UNREADABLE for a missing file', async () => {
+    const error = await loadError('inventories/does-not-exist.yml')
+    expect(error.code).toBe('FILE_UNREADABLE')
+    expect(error.exitCode).toBe(ExitCode.badInput)
+    expect(error.problems).toEqual(['inventories/does-not-exist.yml:1:1 (file): cannot read the file: no such file'])
+  })
+
+  it('throws FILE_UNREADABLE for a directory', async () => {
+    const error = await loadError('inventories')
+    expect(error.code).toBe('FILE_UNREADABLE')
+  })
+})
