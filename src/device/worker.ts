@@ -63,12 +63,22 @@ export class DeviceWorker {
   private session: SshDeviceSession | undefined
   private readonly vars: TemplateVars
   private readonly name: string
+  /** The playbook's facts with this device's placeholders expanded. */
+  private readonly facts: Playbook['facts']
 
   constructor(private readonly ctx: WorkerContext) {
     this.name = ctx.device.name
     // A halt closes the session, so a command in flight returns at once instead of at its timeout.
     ctx.signal.addEventListener('abort', () => this.closeSession(), {once: true})
     this.vars = {stack: ctx.inventory.stack, target: ctx.inventory.target, device: {name: ctx.device.name, host: ctx.device.host}}
+    const f = ctx.playbook.facts
+    const re = (p: string | undefined) => (p === undefined ? undefined : expandTemplate(p, this.vars, 'regex'))
+    this.facts = {
+      command: expandTemplate(f.command, this.vars, 'text'),
+      version: re(f.version)!,
+      ...(f.uptime === undefined ? {} : {uptime: re(f.uptime)!}),
+      ...(f.restarted_at === undefined ? {} : {restarted_at: re(f.restarted_at)!}),
+    }
   }
 
   /**
@@ -176,13 +186,13 @@ export class DeviceWorker {
 
   private async readFacts(phase: StepExecution['phase'], recordStep = true): Promise<DeviceFacts> {
     const session = await this.connect(phase)
-    const command = this.ctx.playbook.facts.command
+    const command = this.facts.command
     const started = Date.now()
     const order = recordStep ? this.startStep('facts', phase, command) : 0
     try {
       const result = await session.exec(command, this.ctx.inventory.timeouts.command)
       if (result.dropped) throw new Error(`connection dropped during "${command}"`)
-      const facts = parseFacts(result.output, this.ctx.playbook.facts)
+      const facts = parseFacts(result.output, this.facts)
       if (recordStep) this.finishStep(order, {action: 'facts', phase, command, status: 'completed', output: summarizeFacts(facts), error: null}, started)
       return facts
     } catch (error) {
@@ -271,12 +281,12 @@ export class DeviceWorker {
           hostKey: this.ctx.hostKey,
           timeoutMs: Math.max(500, Math.min(timeouts.connect, remaining)),
         })
-        const result = await this.session.exec(this.ctx.playbook.facts.command, Math.max(500, Math.min(timeouts.command, deadline - Date.now())))
+        const result = await this.session.exec(this.facts.command, Math.max(500, Math.min(timeouts.command, deadline - Date.now())))
         if (result.dropped) {
           sawDown = true
           this.closeSession()
         } else {
-          const facts = parseFacts(result.output, this.ctx.playbook.facts)
+          const facts = parseFacts(result.output, this.facts)
           if (rebootedSince(before, facts, Date.now() - reloadSentAt, sawDown)) {
             const waited = Date.now() - reloadSentAt
             this.finishStep(order, {action: 'wait for reload', phase: 'reboot', command: null, status: 'completed', output: `back after ${formatMs(waited)}, ${summarizeFacts(facts)}`, error: null}, reloadSentAt)
