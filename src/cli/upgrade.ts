@@ -51,7 +51,7 @@ export async function upgradeCommand(opts: UpgradeCommandOptions): Promise<{resu
   let env: NodeJS.ProcessEnv = process.env
   if (opts.lab) {
     const {startLab} = await import('../lab/lab.js')
-    lab = await startLab(inventory, (line) => note(`trap receiver: ${line}`))
+    lab = await startLab(inventory, {onTrap: (line) => note(`trap receiver: ${line}`)})
     env = {...process.env, ...lab.env}
     note(`started ${lab.switches.length} simulated Catalyst 9000 switches (${lab.switches.map((s) => `${s.port}`).join(', ')}) and ${lab.receivers.length} trap receiver(s)`)
   }

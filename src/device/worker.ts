@@ -20,7 +20,7 @@ const OUTPUT_CAP = 65_536
 /** A device step failed; the chain's on_error gates decide what happens next. */
 export class DeviceTaskError extends ChainupError {
   constructor(readonly device: string, message: string, cause?: unknown) {
-    super(`${device}: ${message}`, {code: 'DEVICE_TASK_FAILED', cause})
+    super(`${device}: ${message.startsWith(`${device}: `) ? message.slice(device.length + 2) : message}`, {code: 'DEVICE_TASK_FAILED', cause})
   }
 }
 

@@ -29,12 +29,22 @@ export function isLoopback(host: string): boolean {
   return isIP(host) === 4 && host.startsWith('127.')
 }
 
+export interface LabOptions {
+  /** Called with one readable line per trap the lab's receivers get. */
+  onTrap?: (line: string) => void
+  /** Start a trap receiver for each loopback trap target. @default true */
+  trapReceivers?: boolean
+  /** Environment to read secrets from. @default process.env */
+  env?: NodeJS.ProcessEnv
+}
+
 /**
  * Starts the lab for an inventory.
- * @param onTrap called with one readable line per trap the lab receivers get
- * @throws InputError when a device or trap target is not on loopback (the lab never binds other addresses)
+ * @throws InputError when a device is not on loopback (the lab never binds other addresses); the listen error when a port is taken
  */
-export async function startLab(inventory: Inventory, onTrap: (line: string) => void = () => undefined, env: NodeJS.ProcessEnv = process.env): Promise<Lab> {
+export async function startLab(inventory: Inventory, options: LabOptions = {}): Promise<Lab> {
+  const env = options.env ?? process.env
+  const onTrap = options.onTrap ?? (() => undefined)
   const problems = inventory.devices.filter((d) => !isLoopback(d.host)).map((d) => `${inventory.file} devices: ${d.name} is on ${d.host}; --lab only simulates devices on loopback (127.0.0.1)`)
   if (problems.length > 0) throw new InputError(`${inventory.file}: not a lab inventory`, {code: 'LAB_NOT_LOOPBACK', problems})
 
@@ -82,7 +92,7 @@ export async function startLab(inventory: Inventory, onTrap: (line: string) => v
       switches.push(sim)
       await sim.start()
     }
-    for (const target of inventory.snmp.traps) {
+    for (const target of options.trapReceivers === false ? [] : inventory.snmp.traps) {
       if (!isLoopback(target.host)) continue
       const community = target.community ?? (target.community_env ? env[target.community_env] : undefined)
       const receiver = new TrapReceiver({host: target.host, port: target.port, ...(community === undefined ? {} : {community})})
