@@ -1,0 +1,126 @@
+import {execFile} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {beforeAll, describe, expect, it} from 'vitest'
+import {parse, stringify} from 'yaml'
+
+import {freePorts, ROOT} from '../helpers/lab-stack.js'
+
+interface Run {
+  code: number
+  stdout: string
+  stderr: string
+}
+
+/** Runs the built CLI as a user would (no TTY: plain output). */
+function chainup(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {cwd: ROOT, env: {...process.env, CI: 'true', ...env}, timeout: 120_000}, (error, stdout, stderr) => {
+      resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr})
+    })
+  })
+}
+
+/** A lab inventory like inventories/lab.yml but on free ports, with overrides. */
+async function labInventory(dir: string, patch: (inv: Record<string, any>) => void = () => undefined): Promise<string> {
+  const inv = parse(readFileSync(join(ROOT, 'inventories/lab.yml'), 'utf8')) as Record<string, any>
+  const ports = await freePorts(inv.devices.length + 1)
+  inv.playbook = join(ROOT, 'playbooks/ios-xe-install.yml')
+  inv.ssh.known_hosts = join(ROOT, 'inventories/lab_known_hosts')
+  inv.lab.boot_time = 'PT0.3S'
+  inv.devices.forEach((d: Record<string, unknown>, i: number) => (d.port = ports[i]))
+  inv.snmp.traps[0].port = ports.at(-1)
+  patch(inv)
+  const file = join(dir, 'stack.yml')
+  writeFileSync(file, stringify(inv))
+  return file
+}
+
+const ISO_LINE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ /
+
+describe('chainup CLI', () => {
+  let dir: string
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist/commands/upgrade.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) before the CLI tests')
+    dir = mkdtempSync(join(tmpdir(), 'chainup-cli-'))
+  })
+
+  it('quick start: upgrade inventories/lab.yml --lab --json exits 0 with a completed ChainExecutionResult', async () => {
+    const state = join(dir, 'quick-state')
+    const r = await chainup(['upgrade', 'inventories/lab.yml', '--lab', '--json', '--state-dir', state])
+    expect(r.code, r.stderr).toBe(0)
+    const result = JSON.parse(r.stdout)
+    expect(result).toMatchObject({chain_id: 'lab-stack', status: 'completed'})
+    expect(Object.keys(result)).toEqual(expect.arrayContaining(['execution_id', 'chain_id', 'status', 'started_at', 'completed_at', 'duration_ms', 'steps', 'gates']))
+    expect(result.devices.map((d: {status: string}) => d.status)).toEqual(['upgraded', 'upgraded', 'upgraded', 'upgraded'])
+    expect(existsSync(join(state, 'runs', `${result.execution_id}.json`))).toBe(true)
+    // Progress went to stderr as plain timestamped lines: no colour, no spinner.
+    const lines = r.stderr.trim().split('\n')
+    expect(lines.length).toBeGreaterThan(20)
+    for (const line of lines) expect(line).toMatch(ISO_LINE)
+    expect(r.stderr).not.toMatch(/\x1b\[/)
+  })
+
+  it('without --json prints plain progress on stdout and never prints the password', async () => {
+    const file = await labInventory(dir, (inv) => (inv.devices = inv.devices.slice(0, 2)))
+    const r = await chainup(['upgrade', file, '--lab', '--state-dir', join(dir, 's2')], {CHAINUP_LAB_PASSWORD: 'N0t-in-any-output!'})
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/run [0-9a-f-]{36} completed/)
+    expect(r.stdout + r.stderr).not.toContain('N0t-in-any-output!')
+    const runId = /run ([0-9a-f-]{36}) completed/.exec(r.stdout)![1]!
+    const saved = readFileSync(join(dir, 's2', 'runs', `${runId}.json`), 'utf8')
+    expect(saved).not.toContain('N0t-in-any-output!')
+  })
+
+  it('exit 1 when the run fails (a device is not ready), and nothing reboots', async () => {
+    const file = await labInventory(dir, (inv) => (inv.devices[1].lab = {faults: ['missing_image']}))
+    const r = await chainup(['upgrade', file, '--lab', '--json', '--state-dir', join(dir, 's3')])
+    expect(r.code).toBe(1)
+    const result = JSON.parse(r.stdout)
+    expect(result.status).toBe('failed')
+    expect(result.steps.filter((s: {action: string}) => s.action === 'install image')).toEqual([])
+  })
+
+  it('exit 3 when a gate vetoes', async () => {
+    const pb = parse(readFileSync(join(ROOT, 'playbooks/ios-xe-install.yml'), 'utf8')) as Record<string, any>
+    pb.gates.before = [{name: 'change window', scope: 'stack', run: 'echo closed; exit 1'}]
+    writeFileSync(join(dir, 'veto.yml'), stringify(pb))
+    const file = await labInventory(dir, (inv) => (inv.playbook = join(dir, 'veto.yml')))
+    const r = await chainup(['upgrade', file, '--lab', '--json', '--state-dir', join(dir, 's4')])
+    expect(r.code).toBe(3)
+    expect(JSON.parse(r.stdout)).toMatchObject({status: 'vetoed', gates: [{type: 'before', name: 'change window', device: null, decision: 'veto', reason: 'closed'}]})
+  })
+
+  it('exit 2 with file:line:col for a bad inventory, from validate and from upgrade', async () => {
+    const bad = join(dir, 'bad.yml')
+    writeFileSync(bad, readFileSync(join(ROOT, 'inventories/lab.yml'), 'utf8').replace('host: 127.0.0.1, port: 10022', 'host: "not a host!", port: 10022'))
+    for (const args of [['validate', bad], ['upgrade', bad, '--lab']]) {
+      const r = await chainup(args)
+      expect(r.code).toBe(2)
+      expect(r.stderr).toMatch(new RegExp(`${bad.replace(/[.]/g, '\\.')}:\\d+:\\d+ devices\\[1\\]\\.host: expected a hostname or IP address`))
+      expect(r.stdout).toBe('')
+    }
+  })
+
+  it('exit 2 naming the variable when a secret is missing, before touching any device', async () => {
+    const file = await labInventory(dir)
+    const r = await chainup(['upgrade', file, '--state-dir', join(dir, 's5')], {CHAINUP_LAB_PASSWORD: ''})
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/ssh\.password_env: environment variable CHAINUP_LAB_PASSWORD is not set/)
+  })
+
+  it('validate accepts the shipped inventory and playbook', async () => {
+    const inv = await chainup(['validate', 'inventories/lab.yml'])
+    expect(inv.code, inv.stderr).toBe(0)
+    expect(inv.stdout).toMatch(/valid inventory for stack lab-stack: sw1 -> sw2 -> sw3 -> sw4/)
+    const pb = await chainup(['validate', 'playbooks/ios-xe-install.yml'])
+    expect(pb.code, pb.stderr).toBe(0)
+    expect(pb.stdout).toMatch(/valid playbook "ios-xe-install"/)
+  })
+
+  it('a missing argument is bad input (exit 2)', async () => {
+    expect((await chainup(['upgrade'])).code).toBe(2)
+  })
+})
