@@ -8,6 +8,7 @@ import {dirname} from 'node:path'
 import type {Gate} from '../config/types.js'
 import type {DeviceSession} from '../device/ssh-session.js'
 import type {GateEvaluation, GateType} from '../run/result.js'
+import {formatMs} from '../util/duration.js'
 
 export interface GateContext {
   runId: string
@@ -83,7 +84,7 @@ function runCommandGate(command: string, ctx: GateContext, timeoutMs: number): P
       clearTimeout(timer)
       ctx.signal?.removeEventListener('abort', onAbort)
       const firstLine = stdout.split('\n').find((l) => l.trim() !== '')?.trim()
-      if (timedOut) return resolve({decision: 'veto', reason: `gate timed out after ${Math.round(timeoutMs / 1000)}s`})
+      if (timedOut) return resolve({decision: 'veto', reason: `gate timed out after ${formatMs(timeoutMs)}`})
       if (ctx.signal?.aborted) return resolve({decision: 'veto', reason: 'run halted while the gate ran'})
       if (code === 0) return resolve({decision: 'allow', reason: firstLine ?? 'exit 0'})
       resolve({decision: 'veto', reason: firstLine ?? (signal ? `killed by ${signal}` : `exit ${code}`)})
@@ -101,7 +102,12 @@ async function runDeviceGate(gate: Extract<Gate, {kind: 'device_command'}>, ctx:
   if (gate.reject !== undefined) {
     const reject = new RegExp(ctx.expand(gate.reject, 'regex'), 'm')
     const m = reject.exec(result.output)
-    if (m) return {decision: 'veto', reason: `"${command}" output matches /${reject.source}/: ${m[0].trim().slice(0, 120)}`}
+    if (m) {
+      const start = result.output.lastIndexOf('\n', m.index) + 1
+      const end = result.output.indexOf('\n', m.index)
+      const line = result.output.slice(start, end === -1 ? undefined : end).trim().slice(0, 160)
+      return {decision: 'veto', reason: `"${command}" output matches /${reject.source}/: ${line}`}
+    }
   }
   return {decision: 'allow', reason: `"${command}" output matches /${expect.source}/`}
 }
