@@ -66,7 +66,11 @@ export async function upgradeCommand(opts: UpgradeCommandOptions): Promise<{resu
       extensions: opts.extensions,
       ...(lab ? {hostKeys: lab.hostKeys} : {}),
     })
-    if (listrDone) await listrDone
+    if (listrDone) {
+      await listrDone
+      const {formatMs} = await import('../util/duration.js')
+      opts.stdout.write(`run ${result.execution_id} ${result.status} in ${formatMs(result.duration_ms)}${result.reason ? `: ${result.reason}` : ''}\n`)
+    }
     if (lab) {
       // Give a trap in flight a moment to reach the lab receiver before it stops.
       if (result.traps.length > 0) await new Promise((r) => setTimeout(r, 200))

@@ -139,7 +139,8 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
     devices: workersSummary(),
     traps: collector.traps,
   }
-  saveResult(opts.stateDir, result)
+  const file = saveResult(opts.stateDir, result)
+  log('info', null, `result saved to ${file}`)
   events.emit('runFinished', result)
   return result
 
@@ -163,7 +164,13 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
     try {
       const finished = new Promise<void>((resolve) => {
         nodes[0]!.on('exit', ({chainDone}) => chainDone && resolve())
-        for (const node of nodes) node.on('halted', () => resolve())
+        for (const node of nodes) {
+          node.on('halted', ({reason}) => {
+            // A halt that did not come from this run's own bookkeeping (e.g. a lost connection) still fails the run.
+            if (!haltCause) haltCause = {status: 'failed', reason: `${node.name}: ${reason}`}
+            resolve()
+          })
+        }
       })
       const haltChain = (index: number, status: ChainStatus, reason: string) => {
         if (!haltCause) haltCause = {status, reason}
@@ -191,7 +198,7 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
           worker.prepare().then(
             () => node.locallyReady(runId),
             (error: Error) => {
-              if (error instanceof HaltedError) return
+              if (error instanceof HaltedError || halt.signal.aborted) return
               if (error instanceof GateVetoError) return haltChain(i, 'vetoed', error.message)
               haltChain(i, 'failed', `${device.name} is not ready: ${error.message.replace(`${device.name}: `, '')}`)
             },
@@ -222,9 +229,9 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
       outcomes.set(name, await worker.upgrade())
       node.taskFinished(runId)
     } catch (error) {
-      if (error instanceof HaltedError) {
+      if (error instanceof HaltedError || halt.signal.aborted) {
         outcomes.set(name, 'cancelled')
-        events.emit('devicePhase', {device: name, phase: DevicePhase.cancelled, detail: error.message})
+        events.emit('devicePhase', {device: name, phase: DevicePhase.cancelled, detail: (error as Error).message})
         return
       }
       outcomes.set(name, 'failed')
