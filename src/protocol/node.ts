@@ -4,10 +4,10 @@
  * persistent bidirectional connection (docs/chainsync.md "Connections").
  */
 import {EventEmitter} from 'node:events'
-import net from 'node:net'
 
 import {formatMessage, LineDecoder, parseMessage, ProtocolError, type Message} from './codec.js'
 import {initialRound, NodeState, transition, type RoundAction, type RoundEvent, type RoundSnapshot, type Side} from './state-machine.js'
+import {tcpTransport, type ChainSyncListener, type ChainSyncSocket, type ChainSyncTransport, type PeerInfo} from './transport.js'
 
 export interface NodeLogEntry {
   level: 'debug' | 'info' | 'warn' | 'error'
@@ -32,6 +32,8 @@ export interface ChainSyncNodeOptions {
   connectTimeoutMs?: number
   /** Receives log lines (violations, lost connections). */
   log?: (entry: NodeLogEntry) => void
+  /** TCP (default) or TLS. */
+  transport?: ChainSyncTransport
 }
 
 /** Events a node emits; the device agent and the UI observe them. */
@@ -51,7 +53,7 @@ export interface ChainSyncNodeEvents {
 }
 
 interface Link {
-  socket: net.Socket
+  socket: ChainSyncSocket
   decoder: LineDecoder
 }
 
@@ -68,7 +70,8 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   readonly name: string
   private readonly opts: ChainSyncNodeOptions
   private readonly extensions: boolean
-  private server: net.Server | undefined
+  private listener: ChainSyncListener | undefined
+  private readonly transport: ChainSyncTransport
   private links: Partial<Record<Side, Link>> = {}
   private pending: Record<Side, string[]> = {predecessor: [], successor: []}
   private readonly rounds = new Map<string, Round>()
@@ -80,13 +83,13 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     this.opts = opts
     this.name = opts.name
     this.extensions = opts.extensions ?? true
+    this.transport = opts.transport ?? tcpTransport
   }
 
   /** The address the node listens on (after {@link listen}). */
   get address(): {host: string; port: number} {
-    const a = this.server?.address()
-    if (!a || typeof a === 'string') throw new Error(`node ${this.name} is not listening`)
-    return {host: a.address, port: a.port}
+    if (!this.listener) throw new Error(`node ${this.name} is not listening`)
+    return this.listener.address
   }
 
   /** Sets the predecessor's port once it is known (embedded mode listens on ephemeral ports). */
@@ -95,18 +98,14 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     this.opts.predecessor = {...this.opts.predecessor, host, port}
   }
 
-  /** Starts the TCP listener. @throws the listen error (EADDRINUSE …). */
+  /** Starts the listener. @throws the listen error (EADDRINUSE …). */
   async listen(): Promise<void> {
-    const server = net.createServer((socket) => this.accept(socket))
-    this.server = server
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(this.opts.listen.port, this.opts.listen.host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    server.on('error', (err) => this.log('error', `listener error: ${err.message}`))
+    this.listener = await this.transport.listen(
+      this.opts.listen.host,
+      this.opts.listen.port,
+      (socket, peer) => this.accept(socket, peer),
+      (remote, reason) => this.log('warn', `refused connection from ${remote}: ${reason}`),
+    )
   }
 
   /**
@@ -166,8 +165,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     for (const link of Object.values(this.links)) link?.socket.destroy()
     this.links = {}
     for (const w of this.successorWaiters) w()
-    const server = this.server
-    if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
+    await this.listener?.close()
   }
 
   // --- connections -------------------------------------------------------
@@ -178,16 +176,9 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       if (this.closed) throw new Error(`node ${this.name} closed`)
       const pred = this.opts.predecessor!
       try {
-        const socket = await new Promise<net.Socket>((resolve, reject) => {
-          const s = net.connect({host: pred.host, port: pred.port})
-          s.once('connect', () => {
-            s.off('error', reject)
-            resolve(s)
-          })
-          s.once('error', reject)
-        })
-        socket.setNoDelay(true)
-        socket.setKeepAlive(true, 5000)
+        const socket = await this.transport.connect(pred.host, pred.port, pred.name)
+        socket.setNoDelay?.(true)
+        socket.setKeepAlive?.(true, 5000)
         if (this.extensions) socket.write(formatMessage({command: 'HELLO', node: this.name}))
         this.attach('predecessor', socket)
         return
@@ -215,15 +206,21 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     })
   }
 
-  private accept(socket: net.Socket): void {
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`
+  private accept(socket: ChainSyncSocket, info: PeerInfo): void {
+    const peer = info.remote
     if (this.closed || !this.opts.successor || this.links.successor) {
       this.log('warn', `refused connection from ${peer}: ${!this.opts.successor ? 'the Tail accepts no successor' : 'a successor is already connected'}`)
       socket.destroy()
       return
     }
-    socket.setNoDelay(true)
-    socket.setKeepAlive(true, 5000)
+    // An authenticated transport (TLS) names the peer: only the expected successor may take that position.
+    if (info.identity !== undefined && info.identity !== this.opts.successor.name) {
+      this.log('warn', `refused connection from ${peer}: authenticated as "${info.identity}", expected successor "${this.opts.successor.name}"`)
+      socket.destroy()
+      return
+    }
+    socket.setNoDelay?.(true)
+    socket.setKeepAlive?.(true, 5000)
     if (!this.extensions) {
       this.attach('successor', socket)
       return
@@ -256,7 +253,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     socket.on('error', () => socket.destroy())
   }
 
-  private attach(side: Side, socket: net.Socket): void {
+  private attach(side: Side, socket: ChainSyncSocket): void {
     const link: Link = {socket, decoder: new LineDecoder()}
     this.links[side] = link
     socket.on('data', (chunk: Buffer) => {
