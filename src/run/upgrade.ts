@@ -9,13 +9,12 @@ import {join} from 'node:path'
 import {expandTemplate} from '../config/template.js'
 import type {Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
-import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError} from '../device/worker.js'
 import {evaluateGate} from '../gates/engine.js'
 import type {ChainTrap} from '../notify/snmp.js'
 import {closeChain, startLocalChain} from '../protocol/local-chain.js'
-import type {ChainSyncNode} from '../protocol/node.js'
 import {ResultCollector} from './collector.js'
-import {DevicePhase, RunEvents} from './events.js'
+import {DeviceAgent} from './agent.js'
+import {RunEvents} from './events.js'
 import type {ChainExecutionResult, ChainStatus} from './result.js'
 import type {ResolvedSecrets} from './secrets.js'
 
@@ -34,8 +33,6 @@ export interface UpgradeOptions {
   runId?: string
 }
 
-type DeviceOutcome = ChainExecutionResult['devices'][number]['status']
-
 /**
  * Runs the upgrade of one stack and returns its DEC-002 result. Never throws for device or gate outcomes
  * (they are in the result); throws only for problems before the run starts (e.g. a port already in use).
@@ -47,7 +44,6 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
   const runId = opts.runId ?? randomUUID()
   const startedAt = new Date()
   const names = inventory.devices.map((d) => d.name)
-  const outcomes = new Map<string, DeviceOutcome>(names.map((n) => [n, 'not_started']))
   const halt = new AbortController()
   let haltCause: {status: ChainStatus; reason: string} | undefined
   const pending: Array<Promise<unknown>> = []
@@ -56,24 +52,10 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
   const log = (level: 'info' | 'warn' | 'error', device: string | null, message: string) => events.emit('log', {level, device, message})
 
   events.emit('runStarted', {runId, stack: inventory.stack, devices: names, target: inventory.target})
-  const workers = new Map(
-    inventory.devices.map((device) => [
-      device.name,
-      new DeviceWorker({
-        runId,
-        inventory,
-        playbook,
-        device,
-        credentials: secrets.credentials,
-        hostKey: opts.hostKeys?.get(device.name) ?? defaultHostKey(inventory, device.name),
-        events,
-        nextOrder,
-        hiddenEnv: secrets.hiddenEnv,
-        signal: halt.signal,
-      }),
-    ]),
-  )
-  let chainNodes: ChainSyncNode[] = []
+  const agents = new Map<string, DeviceAgent>()
+  const onHalt = (status: ChainStatus, reason: string) => {
+    if (!haltCause) haltCause = {status, reason}
+  }
 
   const sendTrap = (trap: ChainTrap) => {
     const p = (async () => {
@@ -122,7 +104,7 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
   }
   await Promise.all(pending)
 
-  const failedDevices = names.filter((n) => outcomes.get(n) === 'failed')
+  const failedDevices = names.filter((n) => agents.get(n)?.outcome === 'failed')
   const status: ChainStatus = haltCause?.status ?? (failedDevices.length > 0 ? 'failed' : 'completed')
   const reason = haltCause?.reason ?? (failedDevices.length > 0 ? `failed on ${failedDevices.join(', ')} (on_error gates allowed the chain to continue)` : null)
   const completedAt = new Date()
@@ -148,110 +130,52 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
 
   function workersSummary(): ChainExecutionResult['devices'] {
     return names.map((name) => {
-      const w = workers.get(name)
-      return {name, status: outcomes.get(name)!, version_before: w?.factsBefore?.version ?? null, version_after: w?.factsAfter?.version ?? null}
+      const a = agents.get(name)
+      return {name, status: a?.outcome ?? 'not_started', version_before: a?.worker.factsBefore?.version ?? null, version_after: a?.worker.factsAfter?.version ?? null}
     })
   }
 
   async function runChain(): Promise<void> {
-    const nodes = (chainNodes = await startLocalChain({
+    const nodes = await startLocalChain({
       names,
       predecessorTimeoutMs: inventory.timeouts.predecessor,
       connectTimeoutMs: 10_000,
       ...(opts.extensions === undefined ? {} : {extensions: opts.extensions}),
       log: (e) => log(e.level === 'debug' ? 'info' : e.level, e.node, `chainsync: ${e.message}`),
-    }))
+    })
     try {
       const finished = new Promise<void>((resolve) => {
-        nodes[0]!.on('exit', ({chainDone}) => chainDone && resolve())
-        for (const node of nodes) {
-          node.on('halted', ({reason}) => {
-            // A halt that did not come from this run's own bookkeeping (e.g. a lost connection) still fails the run.
-            if (!haltCause) haltCause = {status: 'failed', reason: `${node.name}: ${reason}`}
-            resolve()
-          })
-        }
+        // §6.4: any node's exit means every node after it completed, and every node before it completed before it started.
+        nodes[0]!.on('exit', ({roundId, chainDone}) => roundId === runId && chainDone && resolve())
+        for (const node of nodes) node.on('halted', ({roundId}) => roundId === runId && resolve())
       })
-      const haltChain = (index: number, status: ChainStatus, reason: string) => {
-        if (!haltCause) haltCause = {status, reason}
-        log(status === 'vetoed' ? 'warn' : 'error', names[index]!, `halting the chain: ${reason}`)
-        nodes[index]!.abort(runId, reason)
-        if (!halt.signal.aborted) halt.abort(reason)
-      }
-      const tasks: Array<Promise<void>> = []
       nodes.forEach((node, i) => {
         const device = inventory.devices[i]!
-        const worker = workers.get(device.name)!
-        node.join(runId)
-        node.on('state', ({state}) => events.emit('nodeState', {device: device.name, state}))
-        node.on('halted', ({reason}) => {
-          if (!halt.signal.aborted) halt.abort(reason)
+        const agent = new DeviceAgent({
+          runId,
+          inventory,
+          playbook,
+          device,
+          node,
+          secrets,
+          hostKey: opts.hostKeys?.get(device.name) ?? defaultHostKey(inventory, device.name),
+          events,
+          nextOrder,
+          halt,
+          onHalt,
+          sendTrap,
         })
-        node.on('predecessorTimeout', ({predecessor, waitedMs}) => {
-          const reason = `predecessor ${predecessor} did not complete its task within ${Math.round(waitedMs / 1000)}s (timeouts.predecessor)`
-          if (!haltCause) haltCause = {status: 'failed', reason}
-          log('error', device.name, reason)
-          sendTrap({kind: 'predecessor_timeout', runId, stack: inventory.stack, predecessor, reporter: device.name, reason, waitedSeconds: Math.round(waitedMs / 1000)})
-        })
-        // Readiness for every device at once: read-only, and the barrier is the READY wave.
-        tasks.push(
-          worker.prepare().then(
-            () => node.locallyReady(runId),
-            (error: Error) => {
-              if (error instanceof HaltedError || halt.signal.aborted) return
-              if (error instanceof GateVetoError) return haltChain(i, 'vetoed', error.message)
-              haltChain(i, 'failed', `${device.name} is not ready: ${error.message.replace(`${device.name}: `, '')}`)
-            },
-          ),
-        )
-        node.on('startTask', () => {
-          tasks.push(runTask(i, worker, haltChain))
-        })
+        agents.set(device.name, agent)
       })
+      for (const agent of agents.values()) agent.start()
       await finished
       if (!halt.signal.aborted && haltCause) halt.abort(haltCause.reason)
-      // Let in-flight tasks see the halt and settle before the nodes go away (a task may still push its on_error work).
-      for (let settled = 0; settled < tasks.length; ) {
-        const n = tasks.length
-        await Promise.allSettled(tasks.slice(settled))
-        settled = n
-      }
+      // Let in-flight work see the halt and settle before the nodes go away.
+      await Promise.all([...agents.values()].map((a) => a.settled()))
     } finally {
       await closeChain(nodes)
-      for (const w of workers.values()) w.closeSession()
+      for (const a of agents.values()) a.worker.closeSession()
     }
-  }
-
-  async function runTask(i: number, worker: DeviceWorker, haltChain: (i: number, status: ChainStatus, reason: string) => void): Promise<void> {
-    const name = names[i]!
-    const node = nodeFor(i)
-    try {
-      outcomes.set(name, await worker.upgrade())
-      node.taskFinished(runId)
-    } catch (error) {
-      if (error instanceof HaltedError || halt.signal.aborted) {
-        outcomes.set(name, 'cancelled')
-        events.emit('devicePhase', {device: name, phase: DevicePhase.cancelled, detail: (error as Error).message})
-        return
-      }
-      outcomes.set(name, 'failed')
-      events.emit('devicePhase', {device: name, phase: DevicePhase.failed, detail: (error as Error).message})
-      if (error instanceof GateVetoError) return haltChain(i, 'vetoed', error.message)
-      const decision = await worker.onError(error as Error)
-      if (decision === 'allow') {
-        log('warn', name, `task failed, on_error gates allow continuing: ${(error as Error).message}`)
-        node.taskFinished(runId)
-        return
-      }
-      const message = error instanceof DeviceTaskError ? error.message : `${name}: ${(error as Error).message}`
-      if (decision === 'veto') return haltChain(i, 'vetoed', `on_error gate vetoed after: ${message}`)
-      haltChain(i, 'failed', message)
-      sendTrap({kind: 'chain_halted', runId, stack: inventory.stack, reporter: name, reason: message})
-    }
-  }
-
-  function nodeFor(i: number) {
-    return chainNodes[i]!
   }
 }
 

@@ -1,0 +1,132 @@
+/**
+ * One device's part of a run: its ChainSync node and its DeviceWorker, wired together for one round
+ * (draft-dohmeyer-chainsync-03 §6: readiness → locally ready, START → task, task done → COMPLETE).
+ * Used by the embedded chain (`chainup upgrade`) and by a standalone node (`chainup node`).
+ */
+import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
+import type {HostKeySource} from '../device/known-hosts.js'
+import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError} from '../device/worker.js'
+import type {ChainTrap} from '../notify/snmp.js'
+import type {ChainSyncNode} from '../protocol/node.js'
+import {DevicePhase, type RunEvents} from './events.js'
+import type {ChainExecutionResult, ChainStatus} from './result.js'
+import type {ResolvedSecrets} from './secrets.js'
+
+export type DeviceOutcome = ChainExecutionResult['devices'][number]['status']
+
+export interface AgentContext {
+  runId: string
+  inventory: Inventory
+  playbook: Playbook
+  device: DeviceEntry
+  node: ChainSyncNode
+  secrets: ResolvedSecrets
+  hostKey: HostKeySource
+  events: RunEvents
+  nextOrder: () => number
+  /** Aborted when the chain halts (by this agent, a neighbour, or the run). */
+  halt: AbortController
+  /** Records why the chain halted (first cause wins). */
+  onHalt: (status: ChainStatus, reason: string) => void
+  sendTrap: (trap: ChainTrap) => void
+}
+
+/** Binds a node and a worker for one round. Call {@link start} once; await {@link settled} before closing the node. */
+export class DeviceAgent {
+  outcome: DeviceOutcome = 'not_started'
+  readonly worker: DeviceWorker
+  private readonly tasks: Array<Promise<void>> = []
+  private readonly name: string
+
+  constructor(private readonly ctx: AgentContext) {
+    this.name = ctx.device.name
+    this.worker = new DeviceWorker({
+      runId: ctx.runId,
+      inventory: ctx.inventory,
+      playbook: ctx.playbook,
+      device: ctx.device,
+      credentials: ctx.secrets.credentials,
+      hostKey: ctx.hostKey,
+      events: ctx.events,
+      nextOrder: ctx.nextOrder,
+      hiddenEnv: ctx.secrets.hiddenEnv,
+      signal: ctx.halt.signal,
+    })
+  }
+
+  /** Joins the round on the node and starts readiness. */
+  start(): void {
+    const {node, runId, events} = this.ctx
+    node.join(runId)
+    node.on('state', ({roundId, state}) => roundId === runId && events.emit('nodeState', {device: this.name, state}))
+    node.on('halted', ({roundId, reason}) => {
+      if (roundId !== runId) return
+      this.ctx.onHalt('failed', `${this.name}: ${reason}`)
+      if (!this.ctx.halt.signal.aborted) this.ctx.halt.abort(reason)
+    })
+    node.on('predecessorTimeout', ({roundId, predecessor, waitedMs}) => {
+      if (roundId !== runId) return
+      const reason = `predecessor ${predecessor} did not complete its task within ${Math.round(waitedMs / 1000)}s (timeouts.predecessor)`
+      this.ctx.onHalt('failed', reason)
+      events.emit('log', {level: 'error', device: this.name, message: reason})
+      this.ctx.sendTrap({kind: 'predecessor_timeout', runId, stack: this.ctx.inventory.stack, predecessor, reporter: this.name, reason, waitedSeconds: Math.round(waitedMs / 1000)})
+    })
+    node.on('startTask', ({roundId}) => roundId === runId && this.tasks.push(this.runTask()))
+    // Readiness is read-only; the READY wave is the barrier.
+    this.tasks.push(
+      this.worker.prepare().then(
+        () => node.locallyReady(runId),
+        (error: Error) => {
+          if (error instanceof HaltedError || this.ctx.halt.signal.aborted) return
+          if (error instanceof GateVetoError) return this.halt('vetoed', error.message)
+          this.halt('failed', `${this.name} is not ready: ${error.message.replace(`${this.name}: `, '')}`)
+        },
+      ),
+    )
+  }
+
+  /** Resolves when every piece of work this agent started has finished (including work started meanwhile). */
+  async settled(): Promise<void> {
+    for (let done = 0; done < this.tasks.length; ) {
+      const n = this.tasks.length
+      await Promise.allSettled(this.tasks.slice(done))
+      done = n
+    }
+  }
+
+  /** Halts the chain from this device: records the cause, aborts the round (ABORT goes both ways), stops local work. */
+  halt(status: ChainStatus, reason: string): void {
+    this.ctx.onHalt(status, reason)
+    this.ctx.events.emit('log', {level: status === 'vetoed' ? 'warn' : 'error', device: this.name, message: `halting the chain: ${reason}`})
+    this.ctx.node.abort(this.ctx.runId, reason)
+    if (!this.ctx.halt.signal.aborted) this.ctx.halt.abort(reason)
+  }
+
+  private async runTask(): Promise<void> {
+    const {node, runId, events} = this.ctx
+    try {
+      this.outcome = await this.worker.upgrade()
+      node.taskFinished(runId)
+    } catch (error) {
+      const message = (error as Error).message
+      if (error instanceof HaltedError || this.ctx.halt.signal.aborted) {
+        this.outcome = 'cancelled'
+        events.emit('devicePhase', {device: this.name, phase: DevicePhase.cancelled, detail: message})
+        return
+      }
+      this.outcome = 'failed'
+      events.emit('devicePhase', {device: this.name, phase: DevicePhase.failed, detail: message})
+      if (error instanceof GateVetoError) return this.halt('vetoed', message)
+      const decision = await this.worker.onError(error as Error)
+      if (decision === 'allow') {
+        events.emit('log', {level: 'warn', device: this.name, message: `task failed, on_error gates allow continuing: ${message}`})
+        node.taskFinished(runId)
+        return
+      }
+      const full = error instanceof DeviceTaskError ? message : `${this.name}: ${message}`
+      if (decision === 'veto') return this.halt('vetoed', `on_error gate vetoed after: ${full}`)
+      this.halt('failed', full)
+      this.ctx.sendTrap({kind: 'chain_halted', runId, stack: this.ctx.inventory.stack, reporter: this.name, reason: full})
+    }
+  }
+}
