@@ -10,7 +10,7 @@ export const MAX_LINE_BYTES = 1024
 /** The three commands of draft §5. */
 export const DRAFT_COMMANDS = ['READY', 'START', 'COMPLETE'] as const
 /** chainup extension commands (only sent when extensions are on). */
-export const EXTENSION_COMMANDS = ['HELLO', 'EXECUTING', 'ABORT'] as const
+export const EXTENSION_COMMANDS = ['HELLO', 'EXECUTING', 'ABORT', 'HEARTBEAT', 'ROUND'] as const
 export type DraftCommand = (typeof DRAFT_COMMANDS)[number]
 export type ExtensionCommand = (typeof EXTENSION_COMMANDS)[number]
 export type Command = DraftCommand | ExtensionCommand
@@ -21,10 +21,14 @@ export type Command = DraftCommand | ExtensionCommand
  * - `HELLO:<node-name>` the dialer's greeting, names the dialing node (extension)
  * - `EXECUTING:<round>` the sender has started its local task (extension, feeds the successor's predecessor timeout)
  * - `ABORT:<round>:<reason>` the round is halted, pass it on (extension)
+ * - `HEARTBEAT` liveness on an idle link (extension)
+ * - `ROUND:<round>` a new round exists; a node that has not joined it may (extension, for nodes in other processes)
  */
 export type Message =
   | {command: DraftCommand; roundId: string | undefined}
   | {command: 'HELLO'; node: string}
+  | {command: 'HEARTBEAT'}
+  | {command: 'ROUND'; roundId: string}
   | {command: 'EXECUTING'; roundId: string}
   | {command: 'ABORT'; roundId: string; reason: string}
 
@@ -63,9 +67,14 @@ export function parseMessage(raw: string): Message {
       if (rest === undefined || !NODE_NAME.test(rest)) throw new ProtocolError('HELLO needs a node name', line)
       return {command, node: rest}
     }
-    case 'EXECUTING': {
-      if (rest === undefined || !ROUND_ID.test(rest)) throw new ProtocolError('EXECUTING needs a ROUND-ID', line)
+    case 'EXECUTING':
+    case 'ROUND': {
+      if (rest === undefined || !ROUND_ID.test(rest)) throw new ProtocolError(`${command} needs a ROUND-ID`, line)
       return {command, roundId: rest}
+    }
+    case 'HEARTBEAT': {
+      if (rest !== undefined) throw new ProtocolError('HEARTBEAT takes no argument', line)
+      return {command}
     }
     case 'ABORT': {
       const sep = rest?.indexOf(':') ?? -1
@@ -85,7 +94,10 @@ export function formatMessage(message: Message): string {
     case 'HELLO':
       return `HELLO:${message.node}\n`
     case 'EXECUTING':
-      return `EXECUTING:${message.roundId}\n`
+    case 'ROUND':
+      return `${message.command}:${message.roundId}\n`
+    case 'HEARTBEAT':
+      return 'HEARTBEAT\n'
     case 'ABORT': {
       const reason = message.reason.replace(/[^\x20-\x7e]/g, '?').slice(0, 512)
       return `ABORT:${message.roundId}:${reason}\n`

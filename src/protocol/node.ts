@@ -1,11 +1,14 @@
 /**
- * A ChainSync node over TCP: the transport around the pure state machine (draft-dohmeyer-chainsync-03 §3).
+ * A ChainSync node: the transport around the pure state machine (draft-dohmeyer-chainsync-03 §3).
  * Each node listens; each node except the Head dials its predecessor, so every adjacent pair shares one
- * persistent bidirectional connection (docs/chainsync.md "Connections").
+ * persistent bidirectional connection (docs/chainsync.md "Connections"). Links that drop are re-established
+ * within `reconnectGraceMs`, and every line of a live round is sent again on the new link; the receiver ignores
+ * what it already has (duplicates are per round and per side).
  */
 import {EventEmitter} from 'node:events'
 
-import {formatMessage, LineDecoder, parseMessage, ProtocolError, type Message} from './codec.js'
+import {formatMs} from '../util/duration.js'
+import {formatMessage, LineDecoder, MAX_LINE_BYTES, parseMessage, ProtocolError, type Message} from './codec.js'
 import {initialRound, NodeState, transition, type RoundAction, type RoundEvent, type RoundSnapshot, type Side} from './state-machine.js'
 import {tcpTransport, type ChainSyncListener, type ChainSyncSocket, type ChainSyncTransport, type PeerInfo} from './transport.js'
 
@@ -15,21 +18,39 @@ export interface NodeLogEntry {
   message: string
 }
 
+/** Limits of a node (docs/chainsync.md "Limits"). */
+export const NODE_LIMITS = {
+  /** Rounds a node takes part in at once (so at most this many per connection). */
+  maxActiveRounds: 16,
+  /** Inbound connection attempts per source address: burst. */
+  connectBurst: 10,
+  /** Inbound connection attempts per source address: sustained rate, per second. */
+  connectPerSecond: 1,
+  /** A dialer waits this long for the listener's HELLO, ms. */
+  helloTimeoutMs: 10_000,
+} as const
+
 export interface ChainSyncNodeOptions {
   /** This node's name (the device name). */
   name: string
   /** Where to listen; port 0 picks a free port (read {@link ChainSyncNode.address} after {@link ChainSyncNode.listen}). */
   listen: {host: string; port: number}
-  /** The predecessor to dial; absent on the Head. The port may be filled in after construction with {@link ChainSyncNode.setPredecessorAddress}. */
+  /** The predecessor to dial; absent on the Head. The port may be filled in later with {@link ChainSyncNode.setPredecessorAddress}. */
   predecessor?: {name: string; host: string; port: number}
   /** The successor's name; absent on the Tail. */
   successor?: {name: string}
-  /** Send chainup's extension lines (HELLO, EXECUTING, ABORT). @default true */
+  /** Send chainup's extension lines (HELLO, EXECUTING, ABORT, HEARTBEAT, ROUND). @default true */
   extensions?: boolean
   /** Halt the round when the predecessor works on its device longer than this, ms (docs/chainsync.md "Predecessor timeout"). */
   predecessorTimeoutMs: number
-  /** Give up dialing the predecessor / waiting for the successor after this, ms. @default 30000 */
+  /** {@link ChainSyncNode.connect} gives up after this, ms. @default 30000 */
   connectTimeoutMs?: number
+  /** Heartbeat interval, ms; a link silent for 3 intervals is dead (with extensions; TCP keepalive otherwise). @default 5000 */
+  heartbeatMs?: number
+  /** A round whose link stays down longer than this fails, ms. @default 30000 */
+  reconnectGraceMs?: number
+  /** Announce joined rounds to the neighbours with `ROUND:<id>` (needed when a neighbour runs in another process). @default false */
+  announceRounds?: boolean
   /** Receives log lines (violations, lost connections). */
   log?: (entry: NodeLogEntry) => void
   /** TCP (default) or TLS. */
@@ -47,6 +68,11 @@ export interface ChainSyncNodeEvents {
   predecessorTimeout: [{roundId: string; predecessor: string; waitedMs: number}]
   /** The predecessor began its task (EXECUTING arrived, or WATCH was entered without extensions). */
   predecessorWorking: [{roundId: string; predecessor: string}]
+  /** A neighbour announced a round this node has not joined (`ROUND:<id>`); join it to take part. */
+  roundAnnounced: [{roundId: string; from: Side}]
+  /** A link to a neighbour is up (again). */
+  linkUp: [{side: Side; reconnect: boolean}]
+  linkDown: [{side: Side; reason: string}]
   sent: [{to: Side; line: string}]
   received: [{from: Side; line: string}]
   violation: [{from: Side; reason: string; line: string}]
@@ -55,6 +81,8 @@ export interface ChainSyncNodeEvents {
 interface Link {
   socket: ChainSyncSocket
   decoder: LineDecoder
+  lastSeen: number
+  heartbeat: NodeJS.Timeout | undefined
 }
 
 interface Round {
@@ -63,6 +91,10 @@ interface Round {
   watchStartedAt: number | undefined
   /** READY/START/COMPLETE lines sent in this round (draft §1: 4(n-1) across the chain). */
   draftMessagesSent: number
+  /** Lines sent per side, replayed after a reconnect. */
+  sentLines: Record<Side, string[]>
+  /** Commands received per side: a second copy is a duplicate (after a reconnect) and is ignored. */
+  received: Record<Side, Set<string>>
 }
 
 /** One ChainSync node. Lifecycle: `listen()` → `connect()` → `join(roundId)` … → `close()`. */
@@ -70,13 +102,19 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   readonly name: string
   private readonly opts: ChainSyncNodeOptions
   private readonly extensions: boolean
-  private listener: ChainSyncListener | undefined
   private readonly transport: ChainSyncTransport
+  private readonly heartbeatMs: number
+  private readonly graceMs: number
+  private listener: ChainSyncListener | undefined
   private links: Partial<Record<Side, Link>> = {}
+  private everUp: Record<Side, boolean> = {predecessor: false, successor: false}
   private pending: Record<Side, string[]> = {predecessor: [], successor: []}
+  private graceTimers: Partial<Record<Side, NodeJS.Timeout>> = {}
   private readonly rounds = new Map<string, Round>()
+  private readonly buckets = new Map<string, {tokens: number; at: number}>()
   private closed = false
-  private successorWaiters: Array<() => void> = []
+  private dialing = false
+  private linkWaiters: Array<() => void> = []
 
   constructor(opts: ChainSyncNodeOptions) {
     super()
@@ -84,6 +122,8 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     this.name = opts.name
     this.extensions = opts.extensions ?? true
     this.transport = opts.transport ?? tcpTransport
+    this.heartbeatMs = opts.heartbeatMs ?? 5000
+    this.graceMs = opts.reconnectGraceMs ?? 30_000
   }
 
   /** The address the node listens on (after {@link listen}). */
@@ -109,27 +149,53 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   }
 
   /**
-   * Dials the predecessor (retrying with backoff) and waits for the successor to dial in.
-   * @throws Error when either link is not up within connectTimeoutMs.
+   * Dials the predecessor (retrying with backoff: 50 ms doubling to 2 s) and waits for the successor to dial in.
+   * The dialer keeps the link up for the node's whole life, redialing whenever it drops.
+   * @throws Error when either link is not up within connectTimeoutMs
    */
   async connect(): Promise<void> {
-    const deadline = Date.now() + (this.opts.connectTimeoutMs ?? 30_000)
-    const tasks: Array<Promise<void>> = []
-    if (this.opts.predecessor) tasks.push(this.dialPredecessor(deadline))
-    if (this.opts.successor) tasks.push(this.waitForSuccessor(deadline))
-    await Promise.all(tasks)
+    const timeoutMs = this.opts.connectTimeoutMs ?? 30_000
+    if (this.opts.predecessor) this.startDialing()
+    await new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (this.closed) return reject(new Error(`node ${this.name} closed`))
+        if ((!this.opts.predecessor || this.links.predecessor) && (!this.opts.successor || this.links.successor)) {
+          clearTimeout(timer)
+          return resolve()
+        }
+        this.linkWaiters.push(check)
+      }
+      const timer = setTimeout(() => {
+        this.linkWaiters = this.linkWaiters.filter((w) => w !== check)
+        const missing = [
+          this.opts.predecessor && !this.links.predecessor ? `cannot reach predecessor ${this.opts.predecessor.name} at ${this.opts.predecessor.host}:${this.opts.predecessor.port}` : '',
+          this.opts.successor && !this.links.successor ? `successor ${this.opts.successor.name} did not connect` : '',
+        ].filter(Boolean)
+        reject(new Error(`node ${this.name}: ${missing.join('; ')} within ${Math.round(timeoutMs / 1000)}s`))
+      }, timeoutMs)
+      check()
+    })
   }
 
-  /** Joins a round in SYNC. Messages for rounds not joined are violations. */
+  /**
+   * Joins a round in SYNC.
+   * @throws Error when the node already takes part in {@link NODE_LIMITS.maxActiveRounds} rounds
+   */
   join(roundId: string): void {
     if (this.rounds.has(roundId)) return
+    if (this.activeRounds() >= NODE_LIMITS.maxActiveRounds) throw new Error(`node ${this.name}: already in ${NODE_LIMITS.maxActiveRounds} rounds`)
     this.rounds.set(roundId, {
       snapshot: initialRound({hasPredecessor: !!this.opts.predecessor, hasSuccessor: !!this.opts.successor, extensions: this.extensions}),
       watchTimer: undefined,
       watchStartedAt: undefined,
       draftMessagesSent: 0,
+      sentLines: {predecessor: [], successor: []},
+      received: {predecessor: new Set(), successor: new Set()},
     })
     this.emit('state', {roundId, state: NodeState.SYNC})
+    if (this.extensions && this.opts.announceRounds) {
+      for (const side of this.sides()) this.write(side, formatMessage({command: 'ROUND', roundId}), roundId)
+    }
   }
 
   /** The local readiness steps and `before` gates passed (draft §6.1). */
@@ -157,80 +223,156 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     return this.rounds.get(roundId)?.draftMessagesSent ?? 0
   }
 
+  /** Forgets a finished (exited or halted) round, so it no longer counts against the round limit. */
+  forget(roundId: string): void {
+    const r = this.rounds.get(roundId)
+    if (!r || (!r.snapshot.exited && r.snapshot.aborted === undefined)) return
+    clearTimeout(r.watchTimer)
+    this.rounds.delete(roundId)
+  }
+
   /** Closes the listener, both links and every timer. Idempotent. */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     for (const r of this.rounds.values()) clearTimeout(r.watchTimer)
-    for (const link of Object.values(this.links)) link?.socket.destroy()
+    for (const t of Object.values(this.graceTimers)) clearTimeout(t)
+    for (const link of Object.values(this.links)) {
+      clearInterval(link?.heartbeat)
+      link?.socket.destroy()
+    }
     this.links = {}
-    for (const w of this.successorWaiters) w()
+    this.wakeLinkWaiters()
     await this.listener?.close()
   }
 
   // --- connections -------------------------------------------------------
 
-  private async dialPredecessor(deadline: number): Promise<void> {
-    let delay = 50
-    for (;;) {
-      if (this.closed) throw new Error(`node ${this.name} closed`)
-      const pred = this.opts.predecessor!
-      try {
-        const socket = await this.transport.connect(pred.host, pred.port, pred.name)
-        socket.setNoDelay?.(true)
-        socket.setKeepAlive?.(true, 5000)
-        if (this.extensions) socket.write(formatMessage({command: 'HELLO', node: this.name}))
-        this.attach('predecessor', socket)
-        return
-      } catch (error) {
-        if (Date.now() + delay > deadline) {
-          throw new Error(`node ${this.name}: cannot reach predecessor ${pred.name} at ${pred.host}:${pred.port}: ${(error as Error).message}`)
-        }
-        await new Promise((r) => setTimeout(r, delay))
-        delay = Math.min(delay * 2, 2000)
-      }
-    }
+  private sides(): Side[] {
+    return [...(this.opts.predecessor ? ['predecessor' as const] : []), ...(this.opts.successor ? ['successor' as const] : [])]
   }
 
-  private waitForSuccessor(deadline: number): Promise<void> {
-    if (this.links.successor) return Promise.resolve()
+  private activeRounds(): number {
+    let n = 0
+    for (const r of this.rounds.values()) if (!r.snapshot.exited && r.snapshot.aborted === undefined) n++
+    return n
+  }
+
+  /** Keeps (re)dialing the predecessor while the node lives and the link is down. */
+  private startDialing(): void {
+    if (this.dialing || this.closed) return
+    this.dialing = true
+    void (async () => {
+      let delay = 50
+      while (!this.closed && !this.links.predecessor) {
+        const pred = this.opts.predecessor!
+        try {
+          const socket = await this.transport.connect(pred.host, pred.port, pred.name)
+          if (this.closed) {
+            socket.destroy()
+            break
+          }
+          await this.greetPredecessor(socket)
+          delay = 50
+        } catch (error) {
+          this.log('debug', `dialing predecessor ${pred.name} at ${pred.host}:${pred.port}: ${(error as Error).message}`)
+          await new Promise((r) => setTimeout(r, delay))
+          delay = Math.min(delay * 2, 2000)
+        }
+      }
+      this.dialing = false
+    })()
+  }
+
+  /** Dialer side: HELLO both ways with extensions; without them the link counts as up at once. */
+  private greetPredecessor(socket: ChainSyncSocket): Promise<void> {
+    socket.setNoDelay?.(true)
+    socket.setKeepAlive?.(true, this.heartbeatMs)
+    if (!this.extensions) {
+      this.attach('predecessor', socket, [])
+      return Promise.resolve()
+    }
+    const pred = this.opts.predecessor!
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        reject(new Error(`node ${this.name}: successor ${this.opts.successor!.name} did not connect`))
-      }, Math.max(0, deadline - Date.now()))
-      this.successorWaiters.push(() => {
+      const decoder = new LineDecoder()
+      const fail = (reason: string) => {
+        cleanup()
+        socket.destroy()
+        reject(new Error(reason))
+      }
+      const timer = setTimeout(() => fail(`no HELLO from ${pred.name} within ${NODE_LIMITS.helloTimeoutMs / 1000}s`), NODE_LIMITS.helloTimeoutMs)
+      const onData = (chunk: Buffer) => {
+        const {lines, overflow} = decoder.push(chunk)
+        if (overflow) return fail('greeting line too long')
+        if (lines.length === 0) return
+        let hello: Message
+        try {
+          hello = parseMessage(lines[0]!)
+        } catch (error) {
+          return fail((error as Error).message)
+        }
+        if (hello.command !== 'HELLO' || hello.node !== pred.name) return fail(`expected HELLO:${pred.name}, got "${lines[0]!.slice(0, 80)}"`)
+        cleanup()
+        this.attach('predecessor', socket, lines.slice(1))
+        resolve()
+      }
+      const onClose = () => fail('connection closed before HELLO (refused by the predecessor?)')
+      const cleanup = () => {
         clearTimeout(timer)
-        if (this.links.successor) resolve()
-        else reject(new Error(`node ${this.name} closed`))
-      })
+        socket.off('data', onData)
+        socket.off('close', onClose)
+      }
+      socket.on('data', onData)
+      socket.on('close', onClose)
+      socket.on('error', () => undefined)
+      socket.write(formatMessage({command: 'HELLO', node: this.name}))
     })
+  }
+
+  /** Token bucket per source address (NODE_LIMITS.connectBurst, connectPerSecond). */
+  private admit(source: string): boolean {
+    const now = Date.now()
+    const b = this.buckets.get(source) ?? {tokens: NODE_LIMITS.connectBurst, at: now}
+    b.tokens = Math.min(NODE_LIMITS.connectBurst, b.tokens + ((now - b.at) / 1000) * NODE_LIMITS.connectPerSecond)
+    b.at = now
+    const ok = b.tokens >= 1
+    if (ok) b.tokens -= 1
+    this.buckets.set(source, b)
+    if (this.buckets.size > 4096) this.buckets.delete(this.buckets.keys().next().value!)
+    return ok
   }
 
   private accept(socket: ChainSyncSocket, info: PeerInfo): void {
     const peer = info.remote
-    if (this.closed || !this.opts.successor || this.links.successor) {
-      this.log('warn', `refused connection from ${peer}: ${!this.opts.successor ? 'the Tail accepts no successor' : 'a successor is already connected'}`)
+    const refuse = (reason: string) => {
+      this.log('warn', `refused connection from ${peer}: ${reason}`)
       socket.destroy()
-      return
     }
+    socket.on('error', () => undefined)
+    if (!this.admit(info.source)) return refuse(`rate limit: more than ${NODE_LIMITS.connectBurst} connection attempts from ${info.source} (${NODE_LIMITS.connectPerSecond}/s sustained)`)
+    if (this.closed || !this.opts.successor) return refuse(this.closed ? 'node closing' : 'the Tail accepts no successor')
+    const successor = this.opts.successor.name
     // An authenticated transport (TLS) names the peer: only the expected successor may take that position.
-    if (info.identity !== undefined && info.identity !== this.opts.successor.name) {
-      this.log('warn', `refused connection from ${peer}: authenticated as "${info.identity}", expected successor "${this.opts.successor.name}"`)
-      socket.destroy()
-      return
+    if (info.identity !== undefined && info.identity !== successor) {
+      return refuse(`authenticated as "${info.identity}", expected successor "${successor}"`)
     }
     socket.setNoDelay?.(true)
-    socket.setKeepAlive?.(true, 5000)
+    socket.setKeepAlive?.(true, this.heartbeatMs)
     if (!this.extensions) {
-      this.attach('successor', socket)
-      return
+      if (this.links.successor) return refuse('a successor is already connected')
+      return this.attach('successor', socket, [])
     }
-    // With extensions the dialer must greet first: HELLO:<its name>.
+    // With extensions the dialer greets first: HELLO:<its name>; we answer HELLO:<our name>.
     const decoder = new LineDecoder()
+    const timer = setTimeout(() => refuse('no HELLO within 10s'), NODE_LIMITS.helloTimeoutMs)
     const onData = (chunk: Buffer) => {
       const {lines, overflow} = decoder.push(chunk)
-      if (overflow) return refuse('greeting line too long')
+      if (overflow) {
+        clearTimeout(timer)
+        return refuse('greeting line too long')
+      }
       if (lines.length === 0) return
+      clearTimeout(timer)
       socket.off('data', onData)
       let hello: Message
       try {
@@ -239,62 +381,91 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
         return refuse((error as Error).message)
       }
       if (hello.command !== 'HELLO') return refuse(`expected HELLO, got ${hello.command}`)
-      if (hello.node !== this.opts.successor!.name) return refuse(`HELLO from "${hello.node}", expected successor "${this.opts.successor!.name}"`)
-      if (this.links.successor) return refuse('a successor is already connected')
-      this.attach('successor', socket)
-      // Lines that arrived with the greeting.
-      for (const line of lines.slice(1)) this.onLine('successor', line)
-    }
-    const refuse = (reason: string) => {
-      this.log('warn', `refused connection from ${peer}: ${reason}`)
-      socket.destroy()
+      if (hello.node !== successor) return refuse(`HELLO from "${hello.node}", expected successor "${successor}"`)
+      // The successor redialed (it saw the old link die first): the new link replaces the old one.
+      const old = this.links.successor
+      if (old) this.detach('successor', old, 'replaced by a new connection from the successor')
+      socket.write(formatMessage({command: 'HELLO', node: this.name}))
+      this.attach('successor', socket, lines.slice(1))
     }
     socket.on('data', onData)
-    socket.on('error', () => socket.destroy())
+    socket.on('close', () => clearTimeout(timer))
   }
 
-  private attach(side: Side, socket: ChainSyncSocket): void {
-    const link: Link = {socket, decoder: new LineDecoder()}
+  private attach(side: Side, socket: ChainSyncSocket, early: string[]): void {
+    const link: Link = {socket, decoder: new LineDecoder(), lastSeen: Date.now(), heartbeat: undefined}
+    const reconnect = this.everUp[side]
     this.links[side] = link
+    this.everUp[side] = true
+    clearTimeout(this.graceTimers[side])
+    delete this.graceTimers[side]
     socket.on('data', (chunk: Buffer) => {
+      link.lastSeen = Date.now()
       const {lines, overflow} = link.decoder.push(chunk)
       for (const line of lines) {
         if (this.links[side] !== link) return
         this.onLine(side, line)
       }
-      if (overflow && this.links[side] === link) this.dropLink(side, 'line longer than 1024 bytes', '')
+      if (overflow && this.links[side] === link) this.dropLink(side, `line longer than ${MAX_LINE_BYTES} bytes`, '')
     })
-    socket.on('error', (err) => this.log('debug', `${side} socket error: ${err.message}`))
-    socket.on('close', () => {
-      if (this.links[side] !== link) return
-      delete this.links[side]
-      if (!this.closed) this.linkLost(side)
-    })
+    socket.on('close', () => this.detach(side, link, 'connection closed'))
+    if (this.extensions) {
+      // Heartbeat: say something every interval; a link silent for three intervals is dead.
+      link.heartbeat = setInterval(() => {
+        if (Date.now() - link.lastSeen > 3 * this.heartbeatMs) {
+          this.log('warn', `no data from ${side} for ${Math.round((Date.now() - link.lastSeen) / 1000)}s: link dead`)
+          this.detach(side, link, 'heartbeat timeout')
+          return
+        }
+        socket.write(formatMessage({command: 'HEARTBEAT'}))
+      }, this.heartbeatMs)
+      link.heartbeat.unref?.()
+    }
+    this.emit('linkUp', {side, reconnect})
+    if (reconnect) this.log('info', `link to ${side} re-established`)
+    // Lines queued while no link was up, then (after a reconnect) every line of every live round again.
     const queued = this.pending[side]
     this.pending[side] = []
-    for (const line of queued) socket.write(line)
-    if (side === 'successor') {
-      const waiters = this.successorWaiters
-      this.successorWaiters = []
-      for (const w of waiters) w()
-    }
+    const replay = reconnect ? [...this.rounds.values()].filter((r) => r.snapshot.aborted === undefined).flatMap((r) => r.sentLines[side]) : []
+    for (const line of new Set([...replay, ...queued])) socket.write(line)
+    for (const line of early) this.onLine(side, line)
+    this.wakeLinkWaiters()
   }
 
-  private linkLost(side: Side): void {
+  private detach(side: Side, link: Link, reason: string): void {
+    clearInterval(link.heartbeat)
+    link.socket.destroy()
+    if (this.links[side] !== link) return
+    delete this.links[side]
+    if (this.closed) return
+    this.emit('linkDown', {side, reason})
     const peer = side === 'predecessor' ? this.opts.predecessor?.name : this.opts.successor?.name
-    for (const [roundId, round] of this.rounds) {
-      if (round.snapshot.exited || round.snapshot.aborted !== undefined) continue
-      this.log('error', `connection to ${side} ${peer} lost during round ${roundId}`)
-      this.apply(roundId, {type: 'abort', reason: `connection to ${side} ${peer} lost`})
+    if (reason !== 'replaced by a new connection from the successor') this.log(this.activeRounds() > 0 ? 'warn' : 'info', `link to ${side} ${peer} down: ${reason}`)
+    if (side === 'predecessor') this.startDialing()
+    if (this.activeRounds() > 0 && !this.graceTimers[side]) {
+      this.graceTimers[side] = setTimeout(() => {
+        delete this.graceTimers[side]
+        if (this.links[side]) return
+        for (const [roundId, round] of this.rounds) {
+          if (round.snapshot.exited || round.snapshot.aborted !== undefined) continue
+          this.apply(roundId, {type: 'abort', reason: `connection to ${side} ${peer} lost for more than ${formatMs(this.graceMs)}`})
+        }
+      }, this.graceMs)
     }
   }
 
   /** Closes a link because of what it sent (bad input never changes state). */
   private dropLink(side: Side, reason: string, line: string): void {
-    this.log('warn', `closing connection to ${side}: ${reason}${line ? ` (line "${line.slice(0, 80)}")` : ''}`)
+    this.log('warn', `closing connection to ${side}: ${reason}${line ? ` (line "${printable(line)}")` : ''}`)
     this.emit('violation', {from: side, reason, line})
     const link = this.links[side]
-    if (link) link.socket.destroy()
+    if (link) this.detach(side, link, `protocol violation: ${reason}`)
+  }
+
+  private wakeLinkWaiters(): void {
+    const waiters = this.linkWaiters
+    this.linkWaiters = []
+    for (const w of waiters) w()
   }
 
   private onLine(side: Side, line: string): void {
@@ -306,15 +477,28 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       const reason = error instanceof ProtocolError ? error.message : String(error)
       return this.dropLink(side, reason, line)
     }
+    if (msg.command === 'HEARTBEAT') return
     if (msg.command === 'HELLO') return this.dropLink(side, 'HELLO after the greeting', line)
-    const roundId = msg.roundId
-    const known = roundId === undefined ? this.onlyRound() : roundId
-    if (known === undefined || !this.rounds.has(known)) {
-      return this.dropLink(side, `unknown ROUND-ID ${roundId ?? '(none)'}`, line)
+    if (msg.command === 'ROUND') {
+      if (this.rounds.has(msg.roundId)) return
+      if (this.activeRounds() >= NODE_LIMITS.maxActiveRounds) return this.dropLink(side, `more than ${NODE_LIMITS.maxActiveRounds} concurrent rounds`, line)
+      this.emit('roundAnnounced', {roundId: msg.roundId, from: side})
+      return
+    }
+    const roundId = msg.roundId ?? this.onlyRound()
+    const round = roundId === undefined ? undefined : this.rounds.get(roundId)
+    if (roundId === undefined || !round) return this.dropLink(side, `unknown ROUND-ID ${msg.roundId ?? '(none)'}`, line)
+    if (msg.command !== 'ABORT') {
+      // After a reconnect the peer sends its lines of the round again: what we already have is a duplicate.
+      if (round.received[side].has(msg.command)) {
+        this.log('debug', `duplicate ${msg.command} from ${side} in round ${roundId} ignored`)
+        return
+      }
     }
     const event: RoundEvent =
       msg.command === 'ABORT' ? {type: 'receivedAbort', from: side, reason: msg.reason} : {type: 'received', from: side, command: msg.command}
-    this.apply(known, event, line)
+    const legal = this.apply(roundId, event, line)
+    if (legal && msg.command !== 'ABORT') round.received[side].add(msg.command)
   }
 
   /** A message without ROUND-ID belongs to the only round, if there is exactly one (draft §5 "MAY omit"). */
@@ -324,25 +508,31 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
 
   // --- state machine glue --------------------------------------------------
 
-  private apply(roundId: string, event: RoundEvent, line = ''): void {
+  /** @returns false when the event was a violation */
+  private apply(roundId: string, event: RoundEvent, line = ''): boolean {
     const round = this.rounds.get(roundId)
     if (!round) throw new Error(`node ${this.name} has not joined round ${roundId}`)
     const before = round.snapshot.state
     const {snapshot, actions} = transition(round.snapshot, event)
     round.snapshot = snapshot
     if (snapshot.state !== before) this.emit('state', {roundId, state: snapshot.state})
-    for (const action of actions) this.perform(roundId, round, action, line)
+    let legal = true
+    for (const action of actions) {
+      if (action.type === 'violation') legal = false
+      this.perform(roundId, round, action, line)
+    }
+    return legal
   }
 
   private perform(roundId: string, round: Round, action: RoundAction, line: string): void {
     switch (action.type) {
       case 'send': {
         if (action.command !== 'EXECUTING') round.draftMessagesSent++
-        this.write(action.to, formatMessage({command: action.command, roundId} as Message))
+        this.write(action.to, formatMessage({command: action.command, roundId} as Message), roundId)
         break
       }
       case 'sendAbort':
-        this.write(action.to, formatMessage({command: 'ABORT', roundId, reason: action.reason}))
+        this.write(action.to, formatMessage({command: 'ABORT', roundId, reason: action.reason}), roundId)
         break
       case 'startTask':
         this.emit('startTask', {roundId})
@@ -357,7 +547,6 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
           this.emit('predecessorTimeout', {roundId, predecessor, waitedMs})
           this.apply(roundId, {type: 'abort', reason: `predecessor ${predecessor} did not complete within ${Math.round(waitedMs / 1000)}s`})
         }, this.opts.predecessorTimeoutMs)
-        round.watchTimer.unref?.()
         break
       }
       case 'unwatchPredecessor':
@@ -376,8 +565,9 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     }
   }
 
-  private write(side: Side, line: string): void {
+  private write(side: Side, line: string, roundId: string): void {
     this.emit('sent', {to: side, line: line.trimEnd()})
+    this.rounds.get(roundId)?.sentLines[side].push(line)
     const link = this.links[side]
     if (link) link.socket.write(line)
     else this.pending[side].push(line)
@@ -386,4 +576,9 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private log(level: NodeLogEntry['level'], message: string): void {
     this.opts.log?.({level, node: this.name, message})
   }
+}
+
+/** A line as it can be logged: non-printable bytes escaped, at most 80 characters. */
+function printable(line: string): string {
+  return line.slice(0, 80).replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`)
 }
