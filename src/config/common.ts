@@ -94,7 +94,7 @@ export const durationSchema = z
  * A path to an existing file, written relative to `baseDir` (or absolute, or starting with `~/`); output absolute.
  * The file must exist when the inventory is loaded; its content is not read here.
  */
-export function existingFileSchema(baseDir: string, what: string) {
+export function existingFileSchema(baseDir: string, what: string, kind: 'file' | 'directory' = 'file') {
   return z
     .string()
     .min(1, `expected the path of the ${what}`)
@@ -103,13 +103,14 @@ export function existingFileSchema(baseDir: string, what: string) {
       const shown = abs === text ? abs : `${text} (resolved to ${abs})`
       let isFile: boolean
       try {
-        isFile = statSync(abs).isFile()
+        const st = statSync(abs)
+        isFile = kind === 'file' ? st.isFile() : st.isDirectory()
       } catch {
         ctx.issues.push({code: 'custom', message: `${what} not found: ${shown}`, input: text})
         return z.NEVER
       }
       if (!isFile) {
-        ctx.issues.push({code: 'custom', message: `${what} is not a regular file: ${shown}`, input: text})
+        ctx.issues.push({code: 'custom', message: `${what} is not a ${kind === 'file' ? 'regular file' : 'directory'}: ${shown}`, input: text})
         return z.NEVER
       }
       return abs

@@ -46,12 +46,26 @@ const labDeviceSchema = z.strictObject({
   faults: z.array(faultSchema).exactOptional(),
 })
 
+/** `host:port` (IPv6 as `[addr]:port`) of a ChainSync node. */
+const nodeAddressSchema = z.string().transform((text, ctx) => {
+  const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text)
+  const host = m?.[1] ?? m?.[2]
+  const port = Number(m?.[3])
+  if (!m || !host || !hostSchema.safeParse(host).success || !(port >= 1 && port <= 65535)) {
+    ctx.addIssue({code: 'custom', message: 'expected a ChainSync node address as host:port, e.g. "10.0.0.5:7100" or "[2001:db8::5]:7100"'})
+    return z.NEVER
+  }
+  return {host, port}
+})
+
 const deviceSchema = z.strictObject({
   name: nameSchema('device name'),
   host: hostSchema,
   port: portSchema.default(22),
   host_key: z.string().regex(HOST_KEY_PATTERN, 'expected a SHA256: fingerprint as ssh-keygen -lf prints it').exactOptional(),
   lab: labDeviceSchema.exactOptional(),
+  node: nodeAddressSchema.exactOptional(),
+  remote: z.boolean({error: 'expected true or false'}).default(false),
 })
 
 const trapSchema = z.strictObject({
@@ -95,6 +109,22 @@ export function inventorySchema(baseDir: string) {
       .prefault({}),
     snmp: z.strictObject({traps: z.array(trapSchema).default([])}).prefault({}),
     lab: z.strictObject({version: versionSchema.default('17.06.05'), boot_time: durationSchema.default(3000)}).prefault({}),
+    chainsync: z
+      .strictObject({
+        extensions: z.boolean({error: 'expected true or false'}).default(true),
+        connect_timeout: durationSchema.default(300_000),
+        heartbeat: durationSchema.default(5000),
+        reconnect_grace: durationSchema.default(30_000),
+        tls: z
+          .strictObject({
+            ca: existingFileSchema(baseDir, 'CA certificate').exactOptional(),
+            cert_dir: existingFileSchema(baseDir, 'certificate directory', 'directory').exactOptional(),
+            pins: z.record(z.string(), z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'expected a SHA-256 fingerprint as "AB:CD:..." (32 hex pairs)')).exactOptional(),
+            psk_file: existingFileSchema(baseDir, 'PSK file').exactOptional(),
+          })
+          .exactOptional(),
+      })
+      .prefault({}),
     devices: z.array(deviceSchema).min(1, 'at least one device is required'),
   })
 }
@@ -153,6 +183,21 @@ export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): Ch
         else issues.push({path: ['devices', i, 'host'], message: `duplicate host:port ${address}${firstAt(lineOf(['devices', first, 'host']))}`})
       }
     })
+  }
+
+  if (Array.isArray(devices) && devices.some((d) => isRecord(d) && d['remote'] === true)) {
+    devices.forEach((device, i) => {
+      if (isRecord(device) && !('node' in device)) {
+        issues.push({path: ['devices', i], message: `no ChainSync node address: with remote devices every device needs node: host:port`})
+      }
+    })
+  }
+  const tls = isRecord(raw['chainsync']) ? raw['chainsync']['tls'] : undefined
+  if (isRecord(tls)) {
+    const certs = 'ca' in tls || 'cert_dir' in tls
+    if (certs && 'psk_file' in tls) issues.push({path: ['chainsync', 'tls', 'psk_file'], at: 'key', message: 'set ca + cert_dir or psk_file, not both'})
+    else if (!certs && !('psk_file' in tls)) issues.push({path: ['chainsync', 'tls'], message: 'set ca + cert_dir (certificates) or psk_file (pre-shared keys)'})
+    else if (certs && !('ca' in tls && 'cert_dir' in tls)) issues.push({path: ['chainsync', 'tls'], message: 'certificates need both ca and cert_dir'})
   }
 
   const traps = isRecord(raw['snmp']) ? raw['snmp']['traps'] : undefined

@@ -51,6 +51,33 @@ export interface DeviceEntry {
   host_key?: string
   /** Lab overrides for this device. */
   lab?: LabDeviceSettings
+  /** This device's ChainSync node address (`host:port`). Required for every device when any device is `remote`. */
+  node?: {host: string; port: number}
+  /** The node runs elsewhere (`chainup node --device NAME`); `chainup upgrade` does not run it. @default false */
+  remote: boolean
+}
+
+/** ChainSync settings (docs/chainsync.md). */
+export interface ChainSyncSettings {
+  /** Send chainup's extension lines; false = draft-only wire. @default true */
+  extensions: boolean
+  /** How long a node keeps dialing its predecessor / waiting for its successor, ms. @default 300000 (PT5M) */
+  connect_timeout: number
+  /** Heartbeat interval, ms; a link silent for 3 intervals is dead. @default 5000 (PT5S) */
+  heartbeat: number
+  /** A round whose link stays down longer than this fails on both sides, ms. @default 30000 (PT30S) */
+  reconnect_grace: number
+  /** TLS 1.3 with mutual authentication (absent = plain TCP). Paths absolute. */
+  tls?: {
+    /** CA certificate (PEM). */
+    ca?: string
+    /** Directory holding `<device>.crt` and `<device>.key` for each device (as `chainup certs init` writes them). */
+    cert_dir?: string
+    /** Optional SHA-256 pins of the neighbours' certificates: device name -> fingerprint ("AB:CD:..."). */
+    pins?: Record<string, string>
+    /** TLS-PSK instead of certificates: a file with one `name: hexkey` line per device. */
+    psk_file?: string
+  }
 }
 
 export interface TrapReceiver {
@@ -105,6 +132,7 @@ export interface Inventory {
   }
   snmp: {traps: TrapReceiver[]}
   lab: LabSettings
+  chainsync: ChainSyncSettings
   /** Chain order: first = Head, last = Tail. At least one device. Names and host:port pairs unique. */
   devices: DeviceEntry[]
 }

@@ -62,9 +62,32 @@ interface Case {
 
 const CASES: Case[] = [
   {
+    name: 'bad ChainSync node address',
+    yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, node: "10.0.0.5"}'),
+    problems: [/^6:39 devices\[0\]\.node: expected a ChainSync node address as host:port/],
+  },
+  {
+    name: 'remote device without node addresses',
+    yaml: withLine(7, '  - {name: sw2, host: 10.0.0.2, remote: true}'),
+    problems: [
+      '6:5 devices[0]: no ChainSync node address: with remote devices every device needs node: host:port',
+      '7:5 devices[1]: no ChainSync node address: with remote devices every device needs node: host:port',
+    ],
+  },
+  {
+    name: 'TLS with both certificates and PSK',
+    yaml: `${VALID}chainsync: {tls: {ca: ./pb.yml, cert_dir: ., psk_file: ./pb.yml}}\n`,
+    problems: [/^8:46 chainsync\.tls\.psk_file: set ca \+ cert_dir or psk_file, not both/],
+  },
+  {
+    name: 'bad heartbeat duration',
+    yaml: `${VALID}chainsync: {heartbeat: 5s}\n`,
+    problems: [/^8:24 chainsync\.heartbeat: expected an ISO 8601 duration/],
+  },
+  {
     name: 'unknown top-level field',
     yaml: `${VALID}colour: red\n`,
-    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, lab, devices'],
+    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, lab, chainsync, devices'],
   },
   {
     name: 'unknown top-level field close to a known one',
@@ -278,7 +301,8 @@ describe('loadInventory', () => {
       timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000},
       snmp: {traps: [{host: '127.0.0.1', port: 10162, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: 3000},
-      devices: [1, 2, 3, 4].map((i) => ({name: `sw${i}`, host: '127.0.0.1', port: 10020 + i})),
+      chainsync: {extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000},
+      devices: [1, 2, 3, 4].map((i) => ({name: `sw${i}`, host: '127.0.0.1', port: 10020 + i, remote: false})),
     })
   })
 
@@ -310,7 +334,8 @@ describe('loadInventory', () => {
     expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 1_200_000, gate: 60_000, connect: 15_000})
     expect(inventory.lab).toEqual({version: '17.06.05', boot_time: 3000})
     expect(inventory.snmp).toEqual({traps: []})
-    expect(inventory.devices[0]).toEqual({name: 'sw1', host: '10.0.0.1', port: 22})
+    expect(inventory.devices[0]).toEqual({name: 'sw1', host: '10.0.0.1', port: 22, remote: false})
+    expect(inventory.chainsync).toEqual({extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000})
     expect(Object.keys(inventory.ssh)).toEqual(['username', 'password_env', 'known_hosts'])
     expect(inventory.ssh.known_hosts).toBe(join(dir, 'kh'))
   })
