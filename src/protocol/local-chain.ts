@@ -12,6 +12,9 @@ export interface LocalChainOptions {
   extensions?: boolean
   predecessorTimeoutMs: number
   connectTimeoutMs?: number
+  heartbeatMs?: number
+  reconnectGraceMs?: number
+  transport?: ChainSyncNodeOptions['transport']
   log?: ChainSyncNodeOptions['log']
 }
 
@@ -33,6 +36,9 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<ChainSyn
       ...(opts.extensions === undefined ? {} : {extensions: opts.extensions}),
       predecessorTimeoutMs: opts.predecessorTimeoutMs,
       ...(opts.connectTimeoutMs === undefined ? {} : {connectTimeoutMs: opts.connectTimeoutMs}),
+      ...(opts.heartbeatMs === undefined ? {} : {heartbeatMs: opts.heartbeatMs}),
+      ...(opts.reconnectGraceMs === undefined ? {} : {reconnectGraceMs: opts.reconnectGraceMs}),
+      ...(opts.transport ? {transport: opts.transport} : {}),
       ...(opts.log ? {log: opts.log} : {}),
     })
   })

@@ -73,6 +73,8 @@ export interface ChainSyncNodeEvents {
   /** A link to a neighbour is up (again). */
   linkUp: [{side: Side; reconnect: boolean}]
   linkDown: [{side: Side; reason: string}]
+  /** A link stayed down past reconnectGraceMs during a round: the round is about to halt (emitted before `halted`). */
+  linkLost: [{roundId: string; side: Side; peer: string; reason: string}]
   sent: [{to: Side; line: string}]
   received: [{from: Side; line: string}]
   violation: [{from: Side; reason: string; line: string}]
@@ -448,7 +450,9 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
         if (this.links[side]) return
         for (const [roundId, round] of this.rounds) {
           if (round.snapshot.exited || round.snapshot.aborted !== undefined) continue
-          this.apply(roundId, {type: 'abort', reason: `connection to ${side} ${peer} lost for more than ${formatMs(this.graceMs)}`})
+          const why = `connection to ${side} ${peer} lost for more than ${formatMs(this.graceMs)}`
+          this.emit('linkLost', {roundId, side, peer: peer ?? '?', reason: why})
+          this.apply(roundId, {type: 'abort', reason: why})
         }
       }, this.graceMs)
     }

@@ -12,6 +12,9 @@ import {DevicePhase, type RunEvents} from './events.js'
 import type {ChainExecutionResult, ChainStatus} from './result.js'
 import type {ResolvedSecrets} from './secrets.js'
 
+/** ABORT reasons that carry a gate veto start with this. */
+export const VETO_PREFIX = 'veto: '
+
 export type DeviceOutcome = ChainExecutionResult['devices'][number]['status']
 
 export interface AgentContext {
@@ -59,9 +62,11 @@ export class DeviceAgent {
     const {node, runId, events} = this.ctx
     node.join(runId)
     node.on('state', ({roundId, state}) => roundId === runId && events.emit('nodeState', {device: this.name, state}))
-    node.on('halted', ({roundId, reason}) => {
+    node.on('halted', ({roundId, reason, origin}) => {
       if (roundId !== runId) return
-      this.ctx.onHalt('failed', `${this.name}: ${reason}`)
+      // A veto travels in ABORT as "veto: <reason>" (docs/chainsync.md "Extensions"), so every process reports it as one.
+      if (origin !== 'local' && reason.startsWith(VETO_PREFIX)) this.ctx.onHalt('vetoed', reason.slice(VETO_PREFIX.length))
+      else this.ctx.onHalt('failed', `${this.name}: ${reason}`)
       if (!this.ctx.halt.signal.aborted) this.ctx.halt.abort(reason)
     })
     node.on('predecessorTimeout', ({roundId, predecessor, waitedMs}) => {
@@ -70,6 +75,12 @@ export class DeviceAgent {
       this.ctx.onHalt('failed', reason)
       events.emit('log', {level: 'error', device: this.name, message: reason})
       this.ctx.sendTrap({kind: 'predecessor_timeout', runId, stack: this.ctx.inventory.stack, predecessor, reporter: this.name, reason, waitedSeconds: Math.round(waitedMs / 1000)})
+    })
+    node.on('linkLost', ({roundId, side, peer, reason}) => {
+      if (roundId !== runId) return
+      this.ctx.onHalt('failed', `${this.name}: ${reason}`)
+      const trap: ChainTrap = {kind: 'chain_halted', runId, stack: this.ctx.inventory.stack, reporter: this.name, reason}
+      this.ctx.sendTrap(side === 'predecessor' ? {...trap, predecessor: peer} : trap)
     })
     node.on('startTask', ({roundId}) => roundId === runId && this.tasks.push(this.runTask()))
     // Readiness is read-only; the READY wave is the barrier.
@@ -98,7 +109,7 @@ export class DeviceAgent {
   halt(status: ChainStatus, reason: string): void {
     this.ctx.onHalt(status, reason)
     this.ctx.events.emit('log', {level: status === 'vetoed' ? 'warn' : 'error', device: this.name, message: `halting the chain: ${reason}`})
-    this.ctx.node.abort(this.ctx.runId, reason)
+    this.ctx.node.abort(this.ctx.runId, status === 'vetoed' ? `${VETO_PREFIX}${reason}` : reason)
     if (!this.ctx.halt.signal.aborted) this.ctx.halt.abort(reason)
   }
 

@@ -76,8 +76,8 @@ export interface ChainExecutionResult {
   gates: GateEvaluation[]
   /** chainup: one line saying why the run did not complete, or null. */
   reason: string | null
-  /** chainup: per device outcome. */
-  devices: Array<{name: string; status: 'upgraded' | 'skipped' | 'failed' | 'not_started' | 'cancelled'; version_before: string | null; version_after: string | null}>
+  /** chainup: per device outcome (`remote`: its node ran in another process, see that process's result). */
+  devices: Array<{name: string; status: 'upgraded' | 'skipped' | 'failed' | 'not_started' | 'cancelled' | 'remote'; version_before: string | null; version_after: string | null}>
   /** chainup: SNMP traps sent during the run. */
   traps: Array<{kind: string; reporter: string; reason: string; receivers: Array<{target: string; ok: boolean; error?: string}>}>
 }

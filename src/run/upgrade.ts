@@ -11,10 +11,12 @@ import type {Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
 import {evaluateGate} from '../gates/engine.js'
 import type {ChainTrap} from '../notify/snmp.js'
-import {closeChain, startLocalChain} from '../protocol/local-chain.js'
+import {closeChain} from '../protocol/local-chain.js'
+import type {ChainSyncTransport} from '../protocol/transport.js'
 import {ResultCollector} from './collector.js'
 import {DeviceAgent} from './agent.js'
 import {RunEvents} from './events.js'
+import {startChainNodes} from './nodes.js'
 import type {ChainExecutionResult, ChainStatus} from './result.js'
 import type {ResolvedSecrets} from './secrets.js'
 
@@ -27,8 +29,10 @@ export interface UpgradeOptions {
   events?: RunEvents
   /** Where the result JSON is written (`<stateDir>/runs/<execution_id>.json`). */
   stateDir: string
-  /** Send chainup's ChainSync extensions. @default true */
+  /** Overrides inventory.chainsync.extensions. */
   extensions?: boolean
+  /** ChainSync transport (TLS); plain TCP by default. */
+  transport?: ChainSyncTransport
   /** Run id (= ROUND-ID); a new UUID by default. */
   runId?: string
 }
@@ -131,49 +135,55 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
   function workersSummary(): ChainExecutionResult['devices'] {
     return names.map((name) => {
       const a = agents.get(name)
-      return {name, status: a?.outcome ?? 'not_started', version_before: a?.worker.factsBefore?.version ?? null, version_after: a?.worker.factsAfter?.version ?? null}
+      const remote = inventory.devices.find((d) => d.name === name)?.remote
+      return {name, status: a?.outcome ?? (remote ? 'remote' : 'not_started'), version_before: a?.worker.factsBefore?.version ?? null, version_after: a?.worker.factsAfter?.version ?? null}
     })
   }
 
   async function runChain(): Promise<void> {
-    const nodes = await startLocalChain({
-      names,
-      predecessorTimeoutMs: inventory.timeouts.predecessor,
-      connectTimeoutMs: 10_000,
+    const nodes = await startChainNodes(inventory, {
       ...(opts.extensions === undefined ? {} : {extensions: opts.extensions}),
-      log: (e) => log(e.level === 'debug' ? 'info' : e.level, e.node, `chainsync: ${e.message}`),
+      ...(opts.transport ? {transport: opts.transport} : {}),
+      log: (e) => (e.level === 'debug' ? undefined : log(e.level, e.node, `chainsync: ${e.message}`)),
     })
     try {
+      const head = nodes.get(names[0]!)
       const finished = new Promise<void>((resolve) => {
-        // §6.4: any node's exit means every node after it completed, and every node before it completed before it started.
-        nodes[0]!.on('exit', ({roundId, chainDone}) => roundId === runId && chainDone && resolve())
-        for (const node of nodes) node.on('halted', ({roundId}) => roundId === runId && resolve())
+        for (const node of nodes.values()) {
+          // The Head's exit ends phase 4. With a remote Head any local node's exit says the same: a node exits once
+          // every node after it completed, and every node before it completed before it started (draft §6.3, §6.4).
+          node.on('exit', ({roundId}) => roundId === runId && (!head || head === node) && resolve())
+          node.on('halted', ({roundId}) => roundId === runId && resolve())
+        }
       })
-      nodes.forEach((node, i) => {
-        const device = inventory.devices[i]!
-        const agent = new DeviceAgent({
-          runId,
-          inventory,
-          playbook,
-          device,
-          node,
-          secrets,
-          hostKey: opts.hostKeys?.get(device.name) ?? defaultHostKey(inventory, device.name),
-          events,
-          nextOrder,
-          halt,
-          onHalt,
-          sendTrap,
-        })
-        agents.set(device.name, agent)
-      })
+      for (const device of inventory.devices) {
+        const node = nodes.get(device.name)
+        if (!node) continue
+        agents.set(
+          device.name,
+          new DeviceAgent({
+            runId,
+            inventory,
+            playbook,
+            device,
+            node,
+            secrets,
+            hostKey: opts.hostKeys?.get(device.name) ?? defaultHostKey(inventory, device.name),
+            events,
+            nextOrder,
+            halt,
+            onHalt,
+            sendTrap,
+          }),
+        )
+      }
       for (const agent of agents.values()) agent.start()
       await finished
       if (!halt.signal.aborted && haltCause) halt.abort(haltCause.reason)
       // Let in-flight work see the halt and settle before the nodes go away.
       await Promise.all([...agents.values()].map((a) => a.settled()))
     } finally {
-      await closeChain(nodes)
+      await closeChain([...nodes.values()])
       for (const a of agents.values()) a.worker.closeSession()
     }
   }
