@@ -26,7 +26,7 @@ Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed.`
       lab: flags.lab,
       json: flags.json,
       stateDir: stateDirectory(flags['state-dir']),
-      extensions: !flags['no-extensions'],
+      ...(flags['no-extensions'] ? {extensions: false} : {}),
       stdout: process.stdout,
       stderr: process.stderr,
     })

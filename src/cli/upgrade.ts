@@ -4,6 +4,7 @@
  */
 import type {Writable} from 'node:stream'
 
+import type {ChainSyncTransport} from '../protocol/transport.js'
 import {loadStack} from '../config/load.js'
 import {ExitCode} from '../errors.js'
 import {RunEvents} from '../run/events.js'
@@ -17,8 +18,8 @@ export interface UpgradeCommandOptions {
   lab: boolean
   json: boolean
   stateDir: string
-  /** Send ChainSync extensions (EXECUTING, ABORT, HELLO). */
-  extensions: boolean
+  /** Overrides inventory.chainsync.extensions (`--no-extensions`). */
+  extensions?: boolean
   stdout: Writable & {isTTY?: boolean}
   stderr: Writable
 }
@@ -57,13 +58,17 @@ export async function upgradeCommand(opts: UpgradeCommandOptions): Promise<{resu
   }
   try {
     const secrets = resolveSecrets(inventory, env)
+    const {chainsyncTransport} = await import('../run/transport.js')
+    const transports = new Map<string, ChainSyncTransport | undefined>()
+    for (const d of inventory.devices) if (!d.remote) transports.set(d.name, await chainsyncTransport(inventory, d.name))
     const result = await runUpgrade({
       inventory,
       playbook,
       secrets,
       events,
       stateDir: opts.stateDir,
-      extensions: opts.extensions,
+      ...(opts.extensions === undefined ? {} : {extensions: opts.extensions}),
+      transportFor: (device) => transports.get(device),
       ...(lab ? {hostKeys: lab.hostKeys} : {}),
     })
     if (listrDone) {

@@ -14,7 +14,8 @@ export interface LocalChainOptions {
   connectTimeoutMs?: number
   heartbeatMs?: number
   reconnectGraceMs?: number
-  transport?: ChainSyncNodeOptions['transport']
+  /** Each node's transport (TLS identities differ per node); plain TCP when it returns undefined. */
+  transportFor?: (name: string) => ChainSyncNodeOptions['transport']
   log?: ChainSyncNodeOptions['log']
 }
 
@@ -38,7 +39,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<ChainSyn
       ...(opts.connectTimeoutMs === undefined ? {} : {connectTimeoutMs: opts.connectTimeoutMs}),
       ...(opts.heartbeatMs === undefined ? {} : {heartbeatMs: opts.heartbeatMs}),
       ...(opts.reconnectGraceMs === undefined ? {} : {reconnectGraceMs: opts.reconnectGraceMs}),
-      ...(opts.transport ? {transport: opts.transport} : {}),
+      ...(opts.transportFor?.(name) ? {transport: opts.transportFor(name)!} : {}),
       ...(opts.log ? {log: opts.log} : {}),
     })
   })

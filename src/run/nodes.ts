@@ -10,7 +10,8 @@ import type {ChainSyncTransport} from '../protocol/transport.js'
 export interface ChainNodesOptions {
   /** Overrides inventory.chainsync.extensions (the `--no-extensions` flag). */
   extensions?: boolean
-  transport?: ChainSyncTransport
+  /** The transport of each device's node (TLS identities differ per node); plain TCP when absent. */
+  transportFor?: (device: string) => ChainSyncTransport | undefined
   log?: (entry: NodeLogEntry) => void
   /** Only these devices (default: every device not marked remote). */
   only?: readonly string[]
@@ -25,7 +26,6 @@ export function nodeSettings(inventory: Inventory, opts: ChainNodesOptions) {
     connectTimeoutMs: cs.connect_timeout,
     heartbeatMs: cs.heartbeat,
     reconnectGraceMs: cs.reconnect_grace,
-    ...(opts.transport ? {transport: opts.transport} : {}),
     ...(opts.log ? {log: opts.log} : {}),
   }
 }
@@ -42,7 +42,7 @@ export async function startChainNodes(inventory: Inventory, opts: ChainNodesOpti
   const wanted = new Set(opts.only ?? devices.filter((d) => !d.remote).map((d) => d.name))
   const settings = nodeSettings(inventory, opts)
   if (wanted.size === devices.length && devices.every((d) => d.node === undefined)) {
-    const nodes = await startLocalChain({names: devices.map((d) => d.name), ...settings})
+    const nodes = await startLocalChain({names: devices.map((d) => d.name), ...settings, ...(opts.transportFor ? {transportFor: opts.transportFor} : {})})
     return new Map(nodes.map((n) => [n.name, n]))
   }
   const nodes = new Map<string, ChainSyncNode>()
@@ -61,6 +61,7 @@ export async function startChainNodes(inventory: Inventory, opts: ChainNodesOpti
         ...(next ? {successor: {name: next.name}} : {}),
         announceRounds: true,
         ...settings,
+        ...(opts.transportFor?.(d.name) ? {transport: opts.transportFor(d.name)!} : {}),
       }),
     )
   })

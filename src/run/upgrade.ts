@@ -10,13 +10,13 @@ import {expandTemplate} from '../config/template.js'
 import type {Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
 import {evaluateGate} from '../gates/engine.js'
-import type {ChainTrap} from '../notify/snmp.js'
 import {closeChain} from '../protocol/local-chain.js'
 import type {ChainSyncTransport} from '../protocol/transport.js'
 import {ResultCollector} from './collector.js'
 import {DeviceAgent} from './agent.js'
 import {RunEvents} from './events.js'
 import {startChainNodes} from './nodes.js'
+import {trapSender} from './traps.js'
 import type {ChainExecutionResult, ChainStatus} from './result.js'
 import type {ResolvedSecrets} from './secrets.js'
 
@@ -31,8 +31,8 @@ export interface UpgradeOptions {
   stateDir: string
   /** Overrides inventory.chainsync.extensions. */
   extensions?: boolean
-  /** ChainSync transport (TLS); plain TCP by default. */
-  transport?: ChainSyncTransport
+  /** Each local node's ChainSync transport (TLS); plain TCP by default. */
+  transportFor?: (device: string) => ChainSyncTransport | undefined
   /** Run id (= ROUND-ID); a new UUID by default. */
   runId?: string
 }
@@ -61,19 +61,7 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
     if (!haltCause) haltCause = {status, reason}
   }
 
-  const sendTrap = (trap: ChainTrap) => {
-    const p = (async () => {
-      const {SnmpNotifier} = await import('../notify/snmp.js')
-      const notifier = new SnmpNotifier(secrets.trapTargets)
-      try {
-        const receivers = await notifier.send(trap)
-        events.emit('trapSent', {kind: trap.kind, reporter: trap.reporter, reason: trap.reason, receivers})
-      } finally {
-        notifier.close()
-      }
-    })().catch((error: Error) => log('error', trap.reporter, `cannot send SNMP trap: ${error.message}`))
-    pending.push(p)
-  }
+  const sendTrap = trapSender(secrets, events, pending)
 
   const stackVars = {stack: inventory.stack, target: inventory.target, device: {name: '', host: ''}}
   const stackGate = async (type: 'before' | 'final', gates: Playbook['gates']['final']) => {
@@ -143,7 +131,7 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
   async function runChain(): Promise<void> {
     const nodes = await startChainNodes(inventory, {
       ...(opts.extensions === undefined ? {} : {extensions: opts.extensions}),
-      ...(opts.transport ? {transport: opts.transport} : {}),
+      ...(opts.transportFor ? {transportFor: opts.transportFor} : {}),
       log: (e) => (e.level === 'debug' ? undefined : log(e.level, e.node, `chainsync: ${e.message}`)),
     })
     try {
@@ -198,11 +186,11 @@ export function defaultHostKey(inventory: Inventory, device: string): HostKeySou
 }
 
 /** Writes the result as `<stateDir>/runs/<execution_id>.json`, private to the user. */
-export function saveResult(stateDir: string, result: ChainExecutionResult): string {
+export function saveResult(stateDir: string, result: ChainExecutionResult, basename = result.execution_id): string {
   const dir = join(stateDir, 'runs')
   mkdirSync(dir, {recursive: true, mode: 0o700})
   chmodSync(stateDir, 0o700)
-  const file = join(dir, `${result.execution_id}.json`)
+  const file = join(dir, `${basename}.json`)
   writeFileSync(file, JSON.stringify(result, null, 2) + '\n', {mode: 0o600})
   return file
 }
