@@ -1,7 +1,12 @@
-import {readFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
+
+import {initCerts} from '../../src/protocol/certs.js'
+import type {ChainSyncTransport} from '../../src/protocol/transport.js'
+import {chainsyncTransport} from '../../src/run/transport.js'
 
 import {ChainupObject} from '../../src/notify/oids.js'
 import {installed, labStack, simEvents, TEST_PASSWORD, type StackFixture} from '../helpers/lab-stack.js'
@@ -197,5 +202,17 @@ describe('chainup upgrade against simulated Catalyst 9000s (real SSH, real Chain
     const result = await fixture.run()
     expect(result.status).toBe('vetoed')
     expect(result.gates[0]).toMatchObject({decision: 'veto', reason: expect.stringMatching(/timed out/)})
+  })
+
+  it('runs the chain over TLS 1.3 with mutual authentication from chainsync.tls (certs from initCerts)', async () => {
+    const pki = mkdtempSync(join(tmpdir(), 'chainup-pki-'))
+    await initCerts(pki, ['sw1', 'sw2', 'sw3'])
+    fixture = await labStack({devices: [{name: 'sw1'}, {name: 'sw2'}, {name: 'sw3'}], extra: {chainsync: {tls: {ca: join(pki, 'ca.crt'), cert_dir: pki}}}})
+    const transports = new Map<string, ChainSyncTransport | undefined>()
+    for (const name of ['sw1', 'sw2', 'sw3']) transports.set(name, await chainsyncTransport(fixture.inventory, name))
+    expect([...transports.values()].map((t) => t?.kind)).toEqual(['tls', 'tls', 'tls'])
+    const result = await fixture.run({transportFor: (d) => transports.get(d)})
+    expect(result.status).toBe('completed')
+    expect(installed(fixture)).toEqual(['sw1', 'sw2', 'sw3'])
   })
 })

@@ -13,6 +13,7 @@ import {loadStack} from '../../src/config/load.js'
 import type {Inventory, LabFault, Playbook} from '../../src/config/types.js'
 import {startLab, type Lab} from '../../src/lab/lab.js'
 import {TrapReceiver} from '../../src/lab/trap-receiver.js'
+import type {ChainSyncTransport} from '../../src/protocol/transport.js'
 import {RunEvents} from '../../src/run/events.js'
 import type {ChainExecutionResult} from '../../src/run/result.js'
 import {resolveSecrets} from '../../src/run/secrets.js'
@@ -47,6 +48,8 @@ export interface StackSpec {
   /** Replaces the shipped playbook's gates (YAML objects). */
   gates?: Partial<Record<'before' | 'after' | 'on_error' | 'final', unknown[]>>
   bootTime?: string
+  /** Extra top-level inventory fields (e.g. chainsync). */
+  extra?: Record<string, unknown>
 }
 
 export interface StackFixture {
@@ -58,7 +61,7 @@ export interface StackFixture {
   receiver: TrapReceiver
   events: RunEvents
   stop(): Promise<void>
-  run(overrides?: {hostKeys?: Lab['hostKeys']}): Promise<ChainExecutionResult>
+  run(overrides?: {hostKeys?: Lab['hostKeys']; transportFor?: (device: string) => ChainSyncTransport | undefined}): Promise<ChainExecutionResult>
 }
 
 /** Writes inventory + playbook for the spec, starts the simulators and a trap receiver. Call `stop()` in afterEach. */
@@ -83,6 +86,7 @@ export async function labStack(spec: StackSpec): Promise<StackFixture> {
       timeouts: {command: 'PT10S', boot: 'PT10S', predecessor: 'PT30S', gate: 'PT10S', connect: 'PT5S', ...spec.timeouts},
       snmp: {traps: [{host: '127.0.0.1', port: receiver.port, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: spec.bootTime ?? 'PT0.3S'},
+      ...spec.extra,
       devices: spec.devices.map((d, i) => ({
         name: d.name,
         host: '127.0.0.1',
@@ -113,6 +117,7 @@ export async function labStack(spec: StackSpec): Promise<StackFixture> {
         playbook,
         secrets: resolveSecrets(inventory, env),
         hostKeys: overrides.hostKeys ?? lab.hostKeys,
+        ...(overrides.transportFor ? {transportFor: overrides.transportFor} : {}),
         events,
         stateDir: join(dir, 'state'),
       })

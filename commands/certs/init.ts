@@ -1,0 +1,24 @@
+import {Args, Flags} from '@oclif/core'
+
+import {certsInitCommand, ChainupCommand} from '../../src/index.js'
+
+export default class CertsInit extends ChainupCommand {
+  static override summary = 'Create a CA and one TLS certificate per device for ChainSync over TLS 1.3 with mutual authentication.'
+  static override description = 'Writes DIR/ca.crt, DIR/ca.key and DIR/<device>.crt, DIR/<device>.key (keys 0600) with CN = SAN = the device name. Refuses to overwrite without --force.'
+  static override examples = ['<%= config.bin %> certs init pki --inventory stack.yml']
+
+  static override args = {
+    dir: Args.string({description: 'directory to write the CA and certificates to', required: true}),
+  }
+
+  static override flags = {
+    inventory: Flags.string({description: 'inventory whose devices get a certificate', required: true}),
+    days: Flags.integer({description: 'validity in days', default: 365}),
+    force: Flags.boolean({description: 'replace existing files (a new CA: every node needs its new certificate)'}),
+  }
+
+  async run(): Promise<void> {
+    const {args, flags} = await this.parse(CertsInit)
+    for (const line of await certsInitCommand({dir: args.dir, inventoryPath: flags.inventory, days: flags.days, force: flags.force})) this.log(line)
+  }
+}
