@@ -1,0 +1,278 @@
+/**
+ * The journal's vocabulary: operation-run kinds and statuses (seed 001 §2.1, §3.1), and the shapes its API
+ * takes and returns. The same status names appear in the database, in `chainup show` and in `chainup history`.
+ */
+import type {GateEvaluation, StepExecution} from '../run/result.js'
+
+/** What an operation run is: the stack run (root), one child per device, one grandchild per playbook step. */
+export const OperationKind = {
+  /** The root: one upgrade of one stack (later: a fleet). */
+  run: 'run',
+  /** One device's part of the run; child of the run. */
+  device: 'device',
+  /** One playbook step on one device; child of that device's run. */
+  step: 'step',
+} as const
+export type OperationKind = (typeof OperationKind)[keyof typeof OperationKind]
+
+/** Statuses of the root run. `running` until {@link Journal.finishRun}. */
+export const RunStatus = {
+  /** Started and not finished (or its process died: see `locks`). */
+  running: 'running',
+  /** DEC-002 completed. */
+  completed: 'completed',
+  /** DEC-002 failed. */
+  failed: 'failed',
+  /** DEC-002 vetoed. */
+  vetoed: 'vetoed',
+  /** Stopped by the operator (e.g. SIGINT) before it could finish. */
+  cancelled: 'cancelled',
+} as const
+export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus]
+/** A status a run can finish with. */
+export type FinalRunStatus = Exclude<RunStatus, 'running'>
+
+/** Statuses of a device run; the final ones are `ChainExecutionResult.devices[].status`. */
+export const DeviceRunStatus = {
+  /** Created with the run; no step has started yet. */
+  pending: 'pending',
+  /** At least one step has started. */
+  running: 'running',
+  /** Now runs the target version. */
+  upgraded: 'upgraded',
+  /** Already ran the target version. */
+  skipped: 'skipped',
+  /** A step failed or the device did not come back. */
+  failed: 'failed',
+  /** The run ended before this device started (set by {@link Journal.finishRun} from `pending`). */
+  not_started: 'not_started',
+  /** The run ended while this device was working (set by {@link Journal.finishRun} from `running`). */
+  cancelled: 'cancelled',
+} as const
+export type DeviceRunStatus = (typeof DeviceRunStatus)[keyof typeof DeviceRunStatus]
+
+/** Statuses of a step run; the final ones are DEC-002 StepStatus. */
+export const StepRunStatus = {
+  /** Started, not finished. {@link Journal.finishRun} turns it into `cancelled`. */
+  running: 'running',
+  completed: 'completed',
+  failed: 'failed',
+  skipped: 'skipped',
+  cancelled: 'cancelled',
+} as const
+export type StepRunStatus = (typeof StepRunStatus)[keyof typeof StepRunStatus]
+
+/** Any operation run's status. */
+export type OperationRunStatus = RunStatus | DeviceRunStatus | StepRunStatus
+
+/** Statuses after which an operation run never changes again; reaching one sets `finished_at`. */
+export const FINAL_STATUSES: ReadonlySet<string> = new Set<OperationRunStatus>([
+  'completed',
+  'failed',
+  'vetoed',
+  'cancelled',
+  'upgraded',
+  'skipped',
+  'not_started',
+])
+
+/** JSON value as stored in `data` / `detail` columns. */
+export type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
+
+/** Input of {@link Journal.createRun}. */
+export interface CreateRunInput {
+  /** The run's UUID (also the ChainSync ROUND-ID); becomes the root operation run's id. */
+  id: string
+  /** Stack name (`chain_id` in the result). */
+  stack: string
+  /** Device names in chain order; one `device` operation run each. Must be unique. */
+  devices: string[]
+  /** What the run upgrades to; stored in the root's `detail.target`. */
+  target: {version: string; image?: string}
+}
+
+/** Input of {@link Journal.startStep}. */
+export interface StartStepInput {
+  /** The playbook step's name (`action` in the result). */
+  name: string
+  phase: StepExecution['phase']
+  /** The command line sent, or null. Must not contain a secret. */
+  command: string | null
+}
+
+/** Input of {@link Journal.finishStep}. */
+export interface FinishStepInput {
+  status: Exclude<StepRunStatus, 'running'>
+  /** What the device printed (the caller caps it), or null. */
+  output: string | null
+  error: string | null
+  /**
+   * Extra facts, merged into the step's `detail`; `version_before` / `version_after` here feed
+   * `devices[].version_*` when the device run's own detail has none.
+   */
+  detail?: {[key: string]: Json}
+}
+
+/** A gate decision as recorded; `device` null for stack-wide gates. */
+export type GateInput = GateEvaluation
+
+/** Input of {@link Journal.appendEvent}. */
+export interface EventInput {
+  /** Free-form type, e.g. `nodeState`, `command`, `trap`. Types starting with `journal.` are reserved. */
+  type: string
+  /** Device concerned, if any; events with a device are attached to that device's run. */
+  device?: string | null
+  /** Any JSON; passed through {@link redact} before it is stored and hashed. */
+  data: unknown
+}
+
+/** One row of `events`, as read back. */
+export interface EventRow {
+  seq: number
+  run_id: string
+  operation_run_id: string | null
+  /** ISO 8601 UTC. */
+  at: string
+  type: string
+  device: string | null
+  data: Json
+  /** 64 lowercase hex digits. */
+  prev_hash: string
+  hash: string
+}
+
+/** A ChainSync line waiting in (or sent from) the outbox. */
+export interface OutboxMessage {
+  /** Monotonic across the journal; send in this order. */
+  id: number
+  run_id: string
+  /** The device whose ChainSync node sends the line. */
+  device: string
+  /** Which neighbour receives it. */
+  side: PeerSide
+  /** The protocol line, without its newline. */
+  line: string
+  /** ISO 8601 UTC. */
+  created_at: string
+}
+/** Which neighbour of a device's node a line goes to. */
+export type PeerSide = 'predecessor' | 'successor'
+
+/** Input of {@link Journal.recordReloadIntent}. */
+export interface ReloadIntentInput {
+  runId: string
+  device: string
+  /** The device's boot time before the reload, ISO 8601 (from its facts), or null if unknown. */
+  restartedAtBefore: string | null
+  /** The device's uptime before the reload, in seconds, or null if unknown. */
+  uptimeBefore: number | null
+  targetVersion: string
+}
+
+/** An open (not yet cleared) reload fence: a reload was about to be sent and may have been. */
+export interface ReloadFence {
+  id: number
+  runId: string
+  device: string
+  /** When the intent was committed (just before the reload command was sent), ISO 8601. */
+  sentAt: string
+  restartedAtBefore: string | null
+  /** Seconds. */
+  uptimeBefore: number | null
+  targetVersion: string
+}
+
+/** Input of {@link Journal.history}. */
+export interface HistoryQuery {
+  /** Only runs of this stack. */
+  stack?: string
+  /** Only runs with this status. */
+  status?: RunStatus
+  /** Runs per page, 1–1000. @default 20 */
+  limit?: number
+  /** 1-based page. @default 1 */
+  page?: number
+}
+
+/** One line of {@link Journal.history}. */
+export interface HistoryEntry {
+  execution_id: string
+  chain_id: string
+  status: RunStatus
+  /** ISO 8601. */
+  started_at: string
+  /** ISO 8601, or null while running. */
+  completed_at: string | null
+  /** ms, or null while running. */
+  duration_ms: number | null
+  /** In chain order. */
+  devices: Array<{name: string; status: DeviceRunStatus}>
+}
+
+/** {@link Journal.history}'s answer. */
+export interface HistoryPage {
+  /** Newest first. */
+  runs: HistoryEntry[]
+  /** Runs matching the filter, across all pages. */
+  total: number
+  page: number
+  /** `ceil(total / limit)`; 0 when nothing matches. */
+  pages: number
+}
+
+/** One node of {@link Journal.tree}. */
+export interface TreeNode {
+  id: string
+  kind: OperationKind
+  name: string
+  device: string | null
+  status: OperationRunStatus
+  /** ISO 8601; null for a device that never started. */
+  started_at: string | null
+  finished_at: string | null
+  /** ms; null unless both timestamps are set. */
+  duration_ms: number | null
+  /** Gates recorded against this node: stack-wide gates on the root, device gates on the device. */
+  gates: GateEvaluation[]
+  /** In order: devices in chain order, steps in start order. */
+  children: TreeNode[]
+}
+
+/** {@link Journal.verify}'s answer. */
+export type VerifyResult =
+  | {
+      ok: true
+      /** Events checked (of the run, or of the whole journal). */
+      events: number
+      /** The hash of the last event checked: quote it in the change record to anchor the chain. */
+      head: string
+    }
+  | {
+      ok: false
+      /** The first event whose hash or link is wrong, or the event a tampered table row contradicts; null if none applies. */
+      firstBadSeq: number | null
+      /** The table holding the first bad row. */
+      table: 'events' | 'operation_runs' | 'gate_evaluations'
+      /** One line naming the row and what is wrong with it. */
+      reason: string
+    }
+
+/** {@link Journal.acquireLock}'s answer. */
+export type LockResult =
+  | {
+      ok: true
+      /** Set when a lock left by a dead process was taken over: who held it. */
+      tookOverFrom?: LockHolder
+      /** One line for the log when a lock was taken over. */
+      note?: string
+    }
+  | {ok: false; heldBy: LockHolder}
+
+/** Who holds a stack's lock. */
+export interface LockHolder {
+  runId: string
+  pid: number
+  hostname: string
+  /** ISO 8601. */
+  acquiredAt: string
+}
