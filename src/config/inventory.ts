@@ -198,6 +198,7 @@ export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): Ch
     if (certs && 'psk_file' in tls) issues.push({path: ['chainsync', 'tls', 'psk_file'], at: 'key', message: 'set ca + cert_dir or psk_file, not both'})
     else if (!certs && !('psk_file' in tls)) issues.push({path: ['chainsync', 'tls'], message: 'set ca + cert_dir (certificates) or psk_file (pre-shared keys)'})
     else if (certs && !('ca' in tls && 'cert_dir' in tls)) issues.push({path: ['chainsync', 'tls'], message: 'certificates need both ca and cert_dir'})
+    if ('psk_file' in tls && 'pins' in tls) issues.push({path: ['chainsync', 'tls', 'pins'], at: 'key', message: 'pins apply to certificates; with psk_file the pre-shared keys authenticate the peer'})
   }
 
   const traps = isRecord(raw['snmp']) ? raw['snmp']['traps'] : undefined

@@ -1,5 +1,5 @@
 /**
- * How ChainSync nodes reach each other: plain TCP or TLS 1.3 (docs/chainsync.md "Security").
+ * How ChainSync nodes reach each other: plain TCP or TLS 1.3 (docs/chainsync-security.md).
  * The node sees only byte streams; a transport authenticates the peer where it can.
  */
 import net from 'node:net'

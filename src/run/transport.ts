@@ -38,7 +38,7 @@ export async function chainsyncTransport(inventory: Inventory, self: string): Pr
       keys[m[1]!] = Buffer.from(m[2]!, 'hex')
     }
     if (!keys[self]) throw new InputError(`${tls.psk_file}: no key for ${self}`, {code: 'TLS_PSK'})
-    return tlsTransport({self, psk: {keys}, ...(tls.pins ? {pins: tls.pins} : {})})
+    return tlsTransport({self, psk: {keys}})
   }
   return tlsTransport({
     self,
