@@ -13,6 +13,10 @@ export const ExitCode = {
   badInput: 2,
   /** A gate vetoed: nothing more was started after the veto. */
   vetoed: 3,
+  /** Another run of the same stack holds the lock (its run id and pid are printed). */
+  locked: 4,
+  /** Cancelled by the operator (SIGINT/SIGTERM); `chainup resume RUN_ID` continues it (128 + SIGINT). */
+  cancelled: 130,
 } as const
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
 

@@ -26,7 +26,16 @@ export interface UpgradeCommandOptions {
 
 /** Exit code for a run status (README "Exit codes"). */
 export function exitCodeFor(result: ChainExecutionResult): ExitCode {
-  return result.status === 'completed' ? ExitCode.completed : result.status === 'vetoed' ? ExitCode.vetoed : ExitCode.failed
+  switch (result.status) {
+    case 'completed':
+      return ExitCode.completed
+    case 'vetoed':
+      return ExitCode.vetoed
+    case 'cancelled':
+      return ExitCode.cancelled
+    case 'failed':
+      return ExitCode.failed
+  }
 }
 
 /**

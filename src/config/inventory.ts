@@ -105,6 +105,7 @@ export function inventorySchema(baseDir: string) {
         predecessor: durationSchema.default(1_200_000),
         gate: durationSchema.default(60_000),
         connect: durationSchema.default(15_000),
+        run: durationSchema.exactOptional(),
       })
       .prefault({}),
     snmp: z.strictObject({traps: z.array(trapSchema).default([])}).prefault({}),

@@ -129,6 +129,8 @@ export interface Inventory {
     gate: number
     /** SSH connect/handshake timeout per attempt. @default 15000 (PT15S) */
     connect: number
+    /** DEC-002's maximum execution time: past it the run stops like a cancel and ends failed ("timeout"). Unset = no limit. */
+    run?: number
   }
   snmp: {traps: TrapReceiver[]}
   lab: LabSettings

@@ -11,6 +11,7 @@ import {evaluateGate} from '../gates/engine.js'
 import {DevicePhase, type RunEvents} from '../run/events.js'
 import type {GateEvaluation, GateType, StepExecution, StepStatus} from '../run/result.js'
 import {formatMs} from '../util/duration.js'
+import {failpoint} from '../util/failpoint.js'
 import {parseFacts, rebootedSince, type DeviceFacts} from './facts.js'
 import type {HostKeySource} from './known-hosts.js'
 import {CommandTimeoutError, ConnectError, connectDevice, type Credentials, type DeviceSession, type SshDeviceSession} from './ssh-session.js'
@@ -52,7 +53,27 @@ export interface WorkerContext {
   hiddenEnv: readonly string[]
   /** Aborted when the chain halts. */
   signal: AbortSignal
+  /** The reload fence (docs/runs.md): committed before a reload is sent, cleared once the device is back. */
+  fence?: {
+    record(before: DeviceFacts): void
+    clear(outcome: 'rebooted' | 'failed'): void
+  }
+  /** Where a resumed run picks this device up (from the journal); absent for a fresh run. */
+  resume?: DeviceResume
 }
+
+/**
+ * A device's phase re-derived from the journal when a run is resumed:
+ * - `done`: its outcome is final (upgraded or skipped); it is not touched again, only checked;
+ * - `rebooting`: the reload was sent (open fence): wait for it to come back, never reload again;
+ * - `reloaded`: it came back from its reload: continue with the steps after the reload;
+ * - `fresh`: nothing happened to it yet.
+ */
+export type DeviceResume =
+  | {state: 'done'; outcome: 'upgraded' | 'skipped' | 'failed'}
+  | {state: 'rebooting'; before: DeviceFacts; sentAt: number}
+  | {state: 'reloaded'}
+  | {state: 'fresh'}
 
 /** Readiness and upgrade of one device. */
 export class DeviceWorker {
@@ -87,10 +108,28 @@ export class DeviceWorker {
    * @throws DeviceTaskError when a step fails; GateVetoError on a veto; HaltedError when the chain halted meanwhile.
    */
   async prepare(): Promise<void> {
+    const resume = this.ctx.resume
+    if (resume?.state === 'done' && resume.outcome === 'failed') {
+      this.phase(DevicePhase.ready, 'resumed: it failed before the restart and its on_error gates allowed continuing')
+      return
+    }
+    if (resume?.state === 'rebooting') {
+      // It may be down right now: its task will wait for it (never reload it again).
+      this.phase(DevicePhase.ready, 'resumed: its reload was sent, will wait for it')
+      return
+    }
     this.phase(DevicePhase.readiness, 'connecting')
     try {
       await this.connect('readiness')
       this.factsBefore = await this.readFacts('readiness')
+      if (resume?.state === 'done' || resume?.state === 'reloaded') {
+        // Already upgraded in this run: prove it from the device, then nothing more is needed to be ready.
+        if (this.factsBefore.version !== this.ctx.inventory.target.version) {
+          throw new DeviceTaskError(this.name, `the journal says it was upgraded, but it runs ${this.factsBefore.version}, not ${this.ctx.inventory.target.version}`)
+        }
+        this.phase(DevicePhase.ready, `resumed: already on ${this.factsBefore.version}`)
+        return
+      }
       for (const step of this.ctx.playbook.readiness) await this.runStep(step, 'readiness')
       for (const gate of this.ctx.playbook.gates.before.filter((g) => g.scope === 'device')) {
         await this.gate('before', gate)
@@ -108,7 +147,16 @@ export class DeviceWorker {
    * @throws DeviceTaskError, GateVetoError, HaltedError
    */
   async upgrade(): Promise<'upgraded' | 'skipped'> {
+    const resume = this.ctx.resume
+    if (resume?.state === 'done') throw new Error(`${this.name}: its task finished before the restart (the agent does not run it again)`)
     try {
+      if (resume?.state === 'rebooting' || resume?.state === 'reloaded') {
+        // Resume after (or during) the reload: wait if needed, then the steps after the reload step.
+        if (resume.state === 'rebooting') await this.waitForReboot(resume.before, resume.sentAt, false)
+        const afterReload = this.ctx.playbook.upgrade.slice(this.ctx.playbook.upgrade.findIndex((st) => st.reload) + 1)
+        for (const step of afterReload) await this.runStep(step, 'upgrade')
+        return await this.finishTask('upgraded')
+      }
       this.phase(DevicePhase.upgrading, 'connecting')
       await this.connect('upgrade')
       const facts = await this.readFacts('upgrade')
@@ -124,14 +172,19 @@ export class DeviceWorker {
           else await this.runStep(step, 'upgrade')
         }
       }
-      this.factsAfter = await this.readFacts('upgrade', false)
-      this.phase(DevicePhase.gates, 'after gates')
-      for (const gate of this.ctx.playbook.gates.after) await this.gate('after', gate)
-      this.phase(outcome === 'skipped' ? DevicePhase.skipped : DevicePhase.upgraded, `running ${this.factsAfter.version}`)
-      return outcome
+      return await this.finishTask(outcome)
     } finally {
       this.closeSession()
     }
+  }
+
+  /** Final facts and the `after` gates. */
+  private async finishTask(outcome: 'upgraded' | 'skipped'): Promise<'upgraded' | 'skipped'> {
+    this.factsAfter = await this.readFacts('upgrade', false)
+    this.phase(DevicePhase.gates, 'after gates')
+    for (const gate of this.ctx.playbook.gates.after) await this.gate('after', gate)
+    this.phase(outcome === 'skipped' ? DevicePhase.skipped : DevicePhase.upgraded, `running ${this.factsAfter.version}`)
+    return outcome
   }
 
   /**
@@ -237,9 +290,13 @@ export class DeviceWorker {
     const started = Date.now()
     const order = this.startStep(step.name, 'upgrade', command)
     let sawDown = false
+    // The fence: the intent is durable before the command that reloads the device leaves this host.
+    failpoint(`before-reload:${this.name}`)
+    this.ctx.fence?.record(before)
     try {
       const result = await session.exec(command, step.timeout ?? this.ctx.inventory.timeouts.command)
       sawDown = result.dropped
+      failpoint(`rebooting:${this.name}`)
       if (!result.dropped) {
         const problem = this.checkOutput(step, result.output, result.exitCode)
         if (problem) throw new Error(problem)
@@ -266,6 +323,7 @@ export class DeviceWorker {
     const order = this.startStep('wait for reload', 'reboot', null)
     this.phase(DevicePhase.rebooting, 'waiting for the device to reload and come back')
     const fail = (message: string, cause?: unknown): never => {
+      if (!this.ctx.signal.aborted) this.ctx.fence?.clear('failed')
       this.finishStep(order, {action: 'wait for reload', phase: 'reboot', command: null, status: this.ctx.signal.aborted ? 'cancelled' : 'failed', output: null, error: message}, reloadSentAt)
       throw this.ctx.signal.aborted ? new HaltedError(String(this.ctx.signal.reason)) : new DeviceTaskError(this.name, message, cause)
     }
@@ -288,6 +346,7 @@ export class DeviceWorker {
         } else {
           const facts = parseFacts(result.output, this.facts)
           if (rebootedSince(before, facts, Date.now() - reloadSentAt, sawDown)) {
+            this.ctx.fence?.clear('rebooted')
             const waited = Date.now() - reloadSentAt
             this.finishStep(order, {action: 'wait for reload', phase: 'reboot', command: null, status: 'completed', output: `back after ${formatMs(waited)}, ${summarizeFacts(facts)}`, error: null}, reloadSentAt)
             this.phase(DevicePhase.verifying, `back on ${facts.version}`)

@@ -172,7 +172,7 @@ export interface Journal {
   /**
    * The DEC-002 `ChainExecutionResult` of a finished run, from the journal's rows: steps in start order, gates in
    * evaluation order, devices in chain order with versions from the device's (else its steps') detail, traps from
-   * events of type `trap`. A `cancelled` run is reported as `failed` (DEC-002 has no cancelled) with its reason.
+   * events of type `trap`. A `cancelled` run (chainup's addition to DEC-002's statuses) stays `cancelled`.
    * @throws JournalError `UNKNOWN_RUN`, `RUN_NOT_FINISHED`
    */
   buildResult(runId: string): ChainExecutionResult
@@ -665,7 +665,7 @@ class SqliteJournal implements Journal {
     return {
       execution_id: root.id,
       chain_id: root.stack,
-      status: root.status === 'cancelled' ? 'failed' : (root.status as ChainExecutionResult['status']),
+      status: root.status as ChainExecutionResult['status'],
       started_at: root.started_at ?? '',
       completed_at: root.finished_at,
       duration_ms: durationMs(root.started_at, root.finished_at) ?? 0,

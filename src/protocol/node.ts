@@ -51,6 +51,12 @@ export interface ChainSyncNodeOptions {
   reconnectGraceMs?: number
   /** Announce joined rounds to the neighbours with `ROUND:<id>` (needed when a neighbour runs in another process). @default false */
   announceRounds?: boolean
+  /**
+   * Per-source admission of inbound connection attempts (token bucket): `burst` at once, refilled at `perSecond`.
+   * Only tests (fuzzing opens thousands of connections) or unusual deployments need to change it.
+   * @default {burst: NODE_LIMITS.connectBurst, perSecond: NODE_LIMITS.connectPerSecond}
+   */
+  connectRateLimit?: {burst: number; perSecond: number}
   /** Receives log lines (violations, lost connections). */
   log?: (entry: NodeLogEntry) => void
   /** TCP (default) or TLS. */
@@ -85,6 +91,8 @@ interface Link {
   decoder: LineDecoder
   lastSeen: number
   heartbeat: NodeJS.Timeout | undefined
+  /** Fires after 3 heartbeat intervals without data (re-armed on every chunk): the link is dead. */
+  silence: NodeJS.Timeout | undefined
 }
 
 interface Round {
@@ -107,6 +115,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private readonly transport: ChainSyncTransport
   private readonly heartbeatMs: number
   private readonly graceMs: number
+  private readonly rateLimit: {burst: number; perSecond: number}
   private listener: ChainSyncListener | undefined
   private links: Partial<Record<Side, Link>> = {}
   private everUp: Record<Side, boolean> = {predecessor: false, successor: false}
@@ -126,6 +135,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     this.transport = opts.transport ?? tcpTransport
     this.heartbeatMs = opts.heartbeatMs ?? 5000
     this.graceMs = opts.reconnectGraceMs ?? 30_000
+    this.rateLimit = opts.connectRateLimit ?? {burst: NODE_LIMITS.connectBurst, perSecond: NODE_LIMITS.connectPerSecond}
   }
 
   /** The address the node listens on (after {@link listen}). */
@@ -173,7 +183,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
           this.opts.predecessor && !this.links.predecessor ? `cannot reach predecessor ${this.opts.predecessor.name} at ${this.opts.predecessor.host}:${this.opts.predecessor.port}` : '',
           this.opts.successor && !this.links.successor ? `successor ${this.opts.successor.name} did not connect` : '',
         ].filter(Boolean)
-        reject(new Error(`node ${this.name}: ${missing.join('; ')} within ${Math.round(timeoutMs / 1000)}s`))
+        reject(new Error(`node ${this.name}: ${missing.join('; ')} within ${formatMs(timeoutMs)}`))
       }, timeoutMs)
       check()
     })
@@ -241,6 +251,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     for (const t of Object.values(this.graceTimers)) clearTimeout(t)
     for (const link of Object.values(this.links)) {
       clearInterval(link?.heartbeat)
+      clearTimeout(link?.silence)
       link?.socket.destroy()
     }
     this.links = {}
@@ -288,6 +299,8 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
 
   /** Dialer side: HELLO both ways with extensions; without them the link counts as up at once. */
   private greetPredecessor(socket: ChainSyncSocket): Promise<void> {
+    // Errors (ECONNRESET …) are followed by 'close', which detaches the link; without a listener they would crash the process.
+    socket.on('error', () => undefined)
     socket.setNoDelay?.(true)
     socket.setKeepAlive?.(true, this.heartbeatMs)
     if (!this.extensions) {
@@ -315,7 +328,8 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
         }
         if (hello.command !== 'HELLO' || hello.node !== pred.name) return fail(`expected HELLO:${pred.name}, got "${lines[0]!.slice(0, 80)}"`)
         cleanup()
-        this.attach('predecessor', socket, lines.slice(1))
+        // The greeting's decoder goes on: it holds any partial line that arrived in the same segment as HELLO.
+        this.attach('predecessor', socket, lines.slice(1), decoder)
         resolve()
       }
       const onClose = () => fail('connection closed before HELLO (refused by the predecessor?)')
@@ -326,16 +340,16 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       }
       socket.on('data', onData)
       socket.on('close', onClose)
-      socket.on('error', () => undefined)
       socket.write(formatMessage({command: 'HELLO', node: this.name}))
     })
   }
 
-  /** Token bucket per source address (NODE_LIMITS.connectBurst, connectPerSecond). */
+  /** Token bucket per source address (connectRateLimit, by default NODE_LIMITS.connectBurst, connectPerSecond). */
   private admit(source: string): boolean {
     const now = Date.now()
-    const b = this.buckets.get(source) ?? {tokens: NODE_LIMITS.connectBurst, at: now}
-    b.tokens = Math.min(NODE_LIMITS.connectBurst, b.tokens + ((now - b.at) / 1000) * NODE_LIMITS.connectPerSecond)
+    const {burst, perSecond} = this.rateLimit
+    const b = this.buckets.get(source) ?? {tokens: burst, at: now}
+    b.tokens = Math.min(burst, b.tokens + ((now - b.at) / 1000) * perSecond)
     b.at = now
     const ok = b.tokens >= 1
     if (ok) b.tokens -= 1
@@ -351,7 +365,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       socket.destroy()
     }
     socket.on('error', () => undefined)
-    if (!this.admit(info.source)) return refuse(`rate limit: more than ${NODE_LIMITS.connectBurst} connection attempts from ${info.source} (${NODE_LIMITS.connectPerSecond}/s sustained)`)
+    if (!this.admit(info.source)) return refuse(`rate limit: more than ${this.rateLimit.burst} connection attempts from ${info.source} (${this.rateLimit.perSecond}/s sustained)`)
     if (this.closed || !this.opts.successor) return refuse(this.closed ? 'node closing' : 'the Tail accepts no successor')
     const successor = this.opts.successor.name
     // An authenticated transport (TLS) names the peer: only the expected successor may take that position.
@@ -388,14 +402,18 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       const old = this.links.successor
       if (old) this.detach('successor', old, 'replaced by a new connection from the successor')
       socket.write(formatMessage({command: 'HELLO', node: this.name}))
-      this.attach('successor', socket, lines.slice(1))
+      this.attach('successor', socket, lines.slice(1), decoder)
     }
     socket.on('data', onData)
     socket.on('close', () => clearTimeout(timer))
   }
 
-  private attach(side: Side, socket: ChainSyncSocket, early: string[]): void {
-    const link: Link = {socket, decoder: new LineDecoder(), lastSeen: Date.now(), heartbeat: undefined}
+  /**
+   * Makes `socket` the link to `side`. `early` are complete lines that arrived with the greeting; `decoder` is the
+   * greeting's decoder, which may hold the start of the next line.
+   */
+  private attach(side: Side, socket: ChainSyncSocket, early: string[], decoder = new LineDecoder()): void {
+    const link: Link = {socket, decoder, lastSeen: Date.now(), heartbeat: undefined, silence: undefined}
     const reconnect = this.everUp[side]
     this.links[side] = link
     this.everUp[side] = true
@@ -403,6 +421,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     delete this.graceTimers[side]
     socket.on('data', (chunk: Buffer) => {
       link.lastSeen = Date.now()
+      link.silence?.refresh()
       const {lines, overflow} = link.decoder.push(chunk)
       for (const line of lines) {
         if (this.links[side] !== link) return
@@ -412,16 +431,15 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     })
     socket.on('close', () => this.detach(side, link, 'connection closed'))
     if (this.extensions) {
-      // Heartbeat: say something every interval; a link silent for three intervals is dead.
-      link.heartbeat = setInterval(() => {
-        if (Date.now() - link.lastSeen > 3 * this.heartbeatMs) {
-          this.log('warn', `no data from ${side} for ${Math.round((Date.now() - link.lastSeen) / 1000)}s: link dead`)
-          this.detach(side, link, 'heartbeat timeout')
-          return
-        }
-        socket.write(formatMessage({command: 'HEARTBEAT'}))
-      }, this.heartbeatMs)
+      // Heartbeat: say something every interval; a link silent for three intervals is dead. The silence is timed
+      // from the last data (not checked at the heartbeat ticks, which would let up to 4 intervals pass).
+      link.heartbeat = setInterval(() => socket.write(formatMessage({command: 'HEARTBEAT'})), this.heartbeatMs)
       link.heartbeat.unref?.()
+      link.silence = setTimeout(() => {
+        this.log('warn', `no data from ${side} for ${formatMs(Date.now() - link.lastSeen)}: link dead`)
+        this.detach(side, link, 'heartbeat timeout')
+      }, 3 * this.heartbeatMs)
+      link.silence.unref?.()
     }
     this.emit('linkUp', {side, reconnect})
     if (reconnect) this.log('info', `link to ${side} re-established`)
@@ -430,12 +448,17 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     this.pending[side] = []
     const replay = reconnect ? [...this.rounds.values()].filter((r) => r.snapshot.aborted === undefined).flatMap((r) => r.sentLines[side]) : []
     for (const line of new Set([...replay, ...queued])) socket.write(line)
-    for (const line of early) this.onLine(side, line)
+    for (const line of early) {
+      // A violation closes the link: what followed it on that connection is not acted on.
+      if (this.links[side] !== link) break
+      this.onLine(side, line)
+    }
     this.wakeLinkWaiters()
   }
 
   private detach(side: Side, link: Link, reason: string): void {
     clearInterval(link.heartbeat)
+    clearTimeout(link.silence)
     link.socket.destroy()
     if (this.links[side] !== link) return
     delete this.links[side]

@@ -5,7 +5,8 @@
  */
 import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
-import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError} from '../device/worker.js'
+import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError, type DeviceResume, type WorkerContext} from '../device/worker.js'
+import {failpoint} from '../util/failpoint.js'
 import type {ChainTrap} from '../notify/snmp.js'
 import type {ChainSyncNode} from '../protocol/node.js'
 import {DevicePhase, type RunEvents} from './events.js'
@@ -32,6 +33,11 @@ export interface AgentContext {
   /** Records why the chain halted (first cause wins). */
   onHalt: (status: ChainStatus, reason: string) => void
   sendTrap: (trap: ChainTrap) => void
+  /** Set once the operator cancels or timeouts.run passes: the device in progress finishes, then the chain stops. */
+  stopRequested?: () => {status: ChainStatus; reason: string} | undefined
+  /** Reload fence and resume state for the worker (from the journal). */
+  fence?: WorkerContext['fence']
+  resume?: DeviceResume
 }
 
 /** Binds a node and a worker for one round. Call {@link start} once; await {@link settled} before closing the node. */
@@ -39,6 +45,7 @@ export class DeviceAgent {
   outcome: DeviceOutcome = 'not_started'
   readonly worker: DeviceWorker
   private readonly tasks: Array<Promise<void>> = []
+  private taskRunning = false
   private readonly name: string
 
   constructor(private readonly ctx: AgentContext) {
@@ -54,6 +61,8 @@ export class DeviceAgent {
       nextOrder: ctx.nextOrder,
       hiddenEnv: ctx.secrets.hiddenEnv,
       signal: ctx.halt.signal,
+      ...(ctx.fence ? {fence: ctx.fence} : {}),
+      ...(ctx.resume ? {resume: ctx.resume} : {}),
     })
   }
 
@@ -96,6 +105,11 @@ export class DeviceAgent {
     )
   }
 
+  /** True while the device's task runs (between START and its outcome). */
+  get working(): boolean {
+    return this.taskRunning
+  }
+
   /** Resolves when every piece of work this agent started has finished (including work started meanwhile). */
   async settled(): Promise<void> {
     for (let done = 0; done < this.tasks.length; ) {
@@ -113,31 +127,63 @@ export class DeviceAgent {
     if (!this.ctx.halt.signal.aborted) this.ctx.halt.abort(reason)
   }
 
+  /** Settles this device's outcome and reports it (the journal records it as the device run's final status). */
+  private settle(outcome: DeviceOutcome): void {
+    this.outcome = outcome
+    this.ctx.events.emit('deviceOutcome', {
+      device: this.name,
+      outcome,
+      versionBefore: this.worker.factsBefore?.version ?? null,
+      versionAfter: this.worker.factsAfter?.version ?? null,
+    })
+  }
+
+  /** The task is done (or its failure allowed): pass COMPLETE on, unless the run is being stopped. */
+  private passOn(): void {
+    const stop = this.ctx.stopRequested?.()
+    if (stop) return this.halt(stop.status, stop.reason)
+    failpoint(`before-complete:${this.name}`)
+    this.ctx.node.taskFinished(this.ctx.runId)
+  }
+
   private async runTask(): Promise<void> {
-    const {node, runId, events} = this.ctx
+    const {events} = this.ctx
+    this.taskRunning = true
+    const resume = this.ctx.resume
+    if (resume?.state === 'done') {
+      // Finished before the restart: its outcome is already in the journal; only pass COMPLETE on.
+      this.taskRunning = false
+      this.outcome = resume.outcome
+      this.worker.factsAfter = this.worker.factsBefore
+      events.emit('devicePhase', {device: this.name, phase: resume.outcome === 'failed' ? DevicePhase.failed : resume.outcome === 'skipped' ? DevicePhase.skipped : DevicePhase.upgraded, detail: 'resumed: done before the restart'})
+      return this.passOn()
+    }
     try {
-      this.outcome = await this.worker.upgrade()
-      node.taskFinished(runId)
+      const outcome = await this.worker.upgrade()
+      this.taskRunning = false
+      this.settle(outcome)
+      this.passOn()
     } catch (error) {
+      this.taskRunning = false
       const message = (error as Error).message
       if (error instanceof HaltedError || this.ctx.halt.signal.aborted) {
-        this.outcome = 'cancelled'
+        this.settle('cancelled')
         events.emit('devicePhase', {device: this.name, phase: DevicePhase.cancelled, detail: message})
         return
       }
-      this.outcome = 'failed'
+      this.settle('failed')
       events.emit('devicePhase', {device: this.name, phase: DevicePhase.failed, detail: message})
       if (error instanceof GateVetoError) return this.halt('vetoed', message)
       const decision = await this.worker.onError(error as Error)
       if (decision === 'allow') {
         events.emit('log', {level: 'warn', device: this.name, message: `task failed, on_error gates allow continuing: ${message}`})
-        node.taskFinished(runId)
+        this.passOn()
         return
       }
       const full = error instanceof DeviceTaskError ? message : `${this.name}: ${message}`
       if (decision === 'veto') return this.halt('vetoed', `on_error gate vetoed after: ${full}`)
       this.halt('failed', full)
-      this.ctx.sendTrap({kind: 'chain_halted', runId, stack: this.ctx.inventory.stack, reporter: this.name, reason: full})
+      this.ctx.sendTrap({kind: 'chain_halted', runId: this.ctx.runId, stack: this.ctx.inventory.stack, reporter: this.name, reason: full})
     }
   }
 }

@@ -11,6 +11,8 @@ export const ChainStatus = {
   failed: 'failed',
   /** A gate vetoed; nothing started after the veto. */
   vetoed: 'vetoed',
+  /** chainup (seed 001 §6.1): stopped by the operator (SIGINT/SIGTERM); `chainup resume` continues it. */
+  cancelled: 'cancelled',
 } as const
 export type ChainStatus = (typeof ChainStatus)[keyof typeof ChainStatus]
 

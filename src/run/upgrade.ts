@@ -1,24 +1,31 @@
 /**
- * `chainup upgrade`: one run = one ChainSync round over the stack (draft-dohmeyer-chainsync-03 §6) with the
- * device tasks of DeviceWorker and the gates of DEC-002. Embedded mode: every node in this process on loopback.
+ * `chainup upgrade` / `chainup resume`: one run = one ChainSync round over the stack
+ * (draft-dohmeyer-chainsync-03 §6) with the device tasks of DeviceWorker and the gates of DEC-002, recorded as a
+ * durable operation run in the journal (seed 001 §2–§6, docs/runs.md). Embedded mode: every node in this process.
  */
 import {randomUUID} from 'node:crypto'
 import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
+import {hostname} from 'node:os'
 import {join} from 'node:path'
 
 import {expandTemplate} from '../config/template.js'
 import type {Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
+import type {DeviceResume} from '../device/worker.js'
+import {ChainupError, ExitCode} from '../errors.js'
 import {evaluateGate} from '../gates/engine.js'
+import {openJournal, type Journal} from '../journal/journal.js'
 import {closeChain} from '../protocol/local-chain.js'
 import type {ChainSyncTransport} from '../protocol/transport.js'
-import {ResultCollector} from './collector.js'
+import {formatMs} from '../util/duration.js'
+import {failpoint} from '../util/failpoint.js'
 import {DeviceAgent} from './agent.js'
 import {RunEvents} from './events.js'
 import {startChainNodes} from './nodes.js'
-import {trapSender} from './traps.js'
+import {attachJournal} from './recorder.js'
 import type {ChainExecutionResult, ChainStatus} from './result.js'
 import type {ResolvedSecrets} from './secrets.js'
+import {trapSender} from './traps.js'
 
 export interface UpgradeOptions {
   inventory: Inventory
@@ -27,7 +34,7 @@ export interface UpgradeOptions {
   /** Per device host key source; defaults to the inventory's host_key / known_hosts. */
   hostKeys?: ReadonlyMap<string, HostKeySource>
   events?: RunEvents
-  /** Where the result JSON is written (`<stateDir>/runs/<execution_id>.json`). */
+  /** The state directory: the journal (`chainup.db`) and the result JSON (`runs/<execution_id>.json`). */
   stateDir: string
   /** Overrides inventory.chainsync.extensions. */
   extensions?: boolean
@@ -35,33 +42,156 @@ export interface UpgradeOptions {
   transportFor?: (device: string) => ChainSyncTransport | undefined
   /** Run id (= ROUND-ID); a new UUID by default. */
   runId?: string
+  /** Continue this unfinished run from the journal instead of starting one (`chainup resume`). */
+  resume?: string
+  /** First SIGINT/SIGTERM: the device in progress finishes, no new device starts, the run ends `cancelled`. */
+  cancel?: AbortSignal
+  /** Second SIGINT: stop at once (still journaled). */
+  kill?: AbortSignal
+}
+
+/** Another run of the same stack holds the lock (seed 001 §6.1). Exit code 4. */
+export class StackLockedError extends ChainupError {
+  constructor(stack: string, holder: {runId: string; pid: number; hostname: string}) {
+    super(`stack ${stack} is being upgraded by run ${holder.runId} (pid ${holder.pid} on ${holder.hostname})`, {
+      code: 'STACK_LOCKED',
+      exitCode: ExitCode.locked,
+      hint: `wait for it, or if that process is gone on another host, check it and resume with: chainup resume ${holder.runId}`,
+    })
+  }
 }
 
 /**
- * Runs the upgrade of one stack and returns its DEC-002 result. Never throws for device or gate outcomes
- * (they are in the result); throws only for problems before the run starts (e.g. a port already in use).
+ * Runs (or resumes) the upgrade of one stack and returns its DEC-002 result, built from the journal.
+ * Never throws for device or gate outcomes (they are in the result).
+ * @throws StackLockedError (exit 4) when another live run holds the stack; InputError for an unknown or finished
+ *   run to resume; errors before the run starts (a port already in use)
  */
 export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionResult> {
   const {inventory, playbook, secrets} = opts
   const events = opts.events ?? new RunEvents()
-  const collector = new ResultCollector(events)
-  const runId = opts.runId ?? randomUUID()
-  const startedAt = new Date()
+  const journal = await openJournal(opts.stateDir, {secrets: secretValues(secrets)})
+  const runId = opts.resume ?? opts.runId ?? randomUUID()
+  const names = inventory.devices.map((d) => d.name)
+  const log = (level: 'info' | 'warn' | 'error', device: string | null, message: string) => events.emit('log', {level, device, message})
+  try {
+    const lock = journal.acquireLock(inventory.stack, runId)
+    if (!lock.ok) throw new StackLockedError(inventory.stack, lock.heldBy)
+    try {
+      const deviceRuns = opts.resume ? resumeRun(journal, runId) : newRun(journal, runId, inventory, playbook)
+      const resumeStates = opts.resume ? deriveResume(journal, runId, names) : new Map<string, DeviceResume>()
+      attachJournal(journal, runId, deviceRuns, events)
+      if (lock.note) log('warn', null, lock.note)
+      const result = await execute({...opts, events, journal, runId, resumeStates})
+      events.emit('runFinished', result)
+      return result
+    } finally {
+      journal.releaseLock(inventory.stack, runId)
+    }
+  } finally {
+    journal.close()
+  }
+}
+
+function secretValues(secrets: ResolvedSecrets): string[] {
+  return [secrets.credentials.password, secrets.credentials.passphrase, ...secrets.trapTargets.map((t) => t.community)].filter(
+    (v): v is string => typeof v === 'string' && v.length >= 4,
+  )
+}
+
+function newRun(journal: Journal, runId: string, inventory: Inventory, playbook: Playbook): Record<string, string> {
+  const {devices} = journal.createRun({id: runId, stack: inventory.stack, devices: inventory.devices.map((d) => d.name), target: inventory.target})
+  // What `chainup resume` needs to find its inputs again.
+  journal.appendEvent(runId, {type: 'runConfig', data: {inventory: inventory.file, playbook: playbook.file, pid: process.pid, hostname: hostname()}})
+  return devices
+}
+
+/** Picks a run up again: steps the dead process left running are closed as interrupted (seed 001 §3.1). */
+function resumeRun(journal: Journal, runId: string): Record<string, string> {
+  const tree = journal.tree(runId)
+  const deviceRuns: Record<string, string> = {}
+  for (const device of tree.children) {
+    deviceRuns[device.name] = device.id
+    for (const step of device.children) {
+      if (step.status === 'running') journal.finishStep(step.id, {status: 'cancelled', output: null, error: 'interrupted: the process running this step died'})
+    }
+  }
+  journal.appendEvent(runId, {type: 'resumed', data: {pid: process.pid, hostname: hostname()}})
+  return deviceRuns
+}
+
+/** Each device's phase from the journal (the device itself is checked again by its worker). */
+function deriveResume(journal: Journal, runId: string, names: string[]): Map<string, DeviceResume> {
+  const tree = journal.tree(runId)
+  const cleared = new Set(
+    journal
+      .events(runId)
+      .filter((e) => e.type === 'journal.reload_cleared' && (e.data as {outcome?: string}).outcome === 'rebooted')
+      .map((e) => e.device),
+  )
+  const states = new Map<string, DeviceResume>()
+  for (const name of names) {
+    const device = tree.children.find((c) => c.name === name)
+    const fence = journal.openFence(runId, name)
+    if (device?.status === 'upgraded' || device?.status === 'skipped' || device?.status === 'failed') states.set(name, {state: 'done', outcome: device.status})
+    else if (fence) {
+      states.set(name, {
+        state: 'rebooting',
+        before: {version: '', uptimeSeconds: fence.uptimeBefore ?? undefined, restartedAt: fence.restartedAtBefore ?? undefined},
+        sentAt: Date.parse(fence.sentAt),
+      })
+    } else if (cleared.has(name)) states.set(name, {state: 'reloaded'})
+    else states.set(name, {state: 'fresh'})
+  }
+  return states
+}
+
+interface ExecuteContext extends UpgradeOptions {
+  events: RunEvents
+  journal: Journal
+  runId: string
+  resumeStates: Map<string, DeviceResume>
+}
+
+async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
+  const {inventory, playbook, secrets, events, journal, runId} = ctx
   const names = inventory.devices.map((d) => d.name)
   const halt = new AbortController()
   let haltCause: {status: ChainStatus; reason: string} | undefined
+  let stop: {status: ChainStatus; reason: string} | undefined
   const pending: Array<Promise<unknown>> = []
-  let order = 0
+  let order = journal.tree(runId).children.reduce((n, d) => n + d.children.length, 0)
   const nextOrder = () => ++order
   const log = (level: 'info' | 'warn' | 'error', device: string | null, message: string) => events.emit('log', {level, device, message})
-
-  events.emit('runStarted', {runId, stack: inventory.stack, devices: names, target: inventory.target})
   const agents = new Map<string, DeviceAgent>()
   const onHalt = (status: ChainStatus, reason: string) => {
-    if (!haltCause) haltCause = {status, reason}
+    haltCause ??= {status, reason}
+  }
+  const sendTrap = trapSender(secrets, events, pending)
+  let haltNow: (status: ChainStatus, reason: string) => void = (status, reason) => {
+    onHalt(status, reason)
+    if (!halt.signal.aborted) halt.abort(reason)
   }
 
-  const sendTrap = trapSender(secrets, events, pending)
+  events.emit('runStarted', {runId, stack: inventory.stack, devices: names, target: inventory.target})
+  if (ctx.resume) log('info', null, `resuming run ${runId}: ${[...ctx.resumeStates].map(([n, r]) => `${n} ${r.state}`).join(', ')}`)
+
+  // Stopping (seed 001 §6.1): a cancel or timeouts.run lets the device in progress finish, then the chain stops.
+  const requestStop = (status: ChainStatus, reason: string) => {
+    if (stop) return
+    stop = {status, reason}
+    log('warn', null, `${reason}: ${[...agents.values()].some((a) => a.working) ? 'the device in progress finishes, then the chain stops' : 'stopping now'}`)
+    if (![...agents.values()].some((a) => a.working)) haltNow(status, reason)
+  }
+  const onCancel = () => requestStop('cancelled', 'cancelled by the operator')
+  const onKill = () => haltNow('cancelled', 'cancelled by the operator (second interrupt: stopped at once)')
+  ctx.cancel?.addEventListener('abort', onCancel, {once: true})
+  ctx.kill?.addEventListener('abort', onKill, {once: true})
+  const runTimer =
+    inventory.timeouts.run === undefined
+      ? undefined
+      : setTimeout(() => requestStop('failed', `timeout: the run exceeded timeouts.run (${formatMs(inventory.timeouts.run!)})`), inventory.timeouts.run)
+  if (ctx.cancel?.aborted) onCancel()
 
   const stackVars = {stack: inventory.stack, target: inventory.target, device: {name: '', host: ''}}
   const stackGate = async (type: 'before' | 'final', gates: Playbook['gates']['final']) => {
@@ -82,56 +212,44 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
     return undefined
   }
 
-  // DEC-002 phase 1: stack-wide before gates, before any device is touched.
-  const beforeVeto = await stackGate('before', playbook.gates.before.filter((g) => g.scope === 'stack'))
-  if (beforeVeto) {
-    haltCause = {status: 'vetoed', reason: `before gate "${beforeVeto.name}" vetoed: ${beforeVeto.reason}`}
-  } else {
-    await runChain()
-    if (!haltCause) {
-      // DEC-002 phase 3: final after gates once every device is done.
-      const finalVeto = await stackGate('final', playbook.gates.final)
-      if (finalVeto) haltCause = {status: 'vetoed', reason: `final gate "${finalVeto.name}" vetoed: ${finalVeto.reason}`}
+  try {
+    // DEC-002 phase 1: stack-wide before gates, before any device is touched. A resumed run passed them already.
+    const beforeVeto = ctx.resume || stop ? undefined : await stackGate('before', playbook.gates.before.filter((g) => g.scope === 'stack'))
+    if (beforeVeto) haltCause = {status: 'vetoed', reason: `before gate "${beforeVeto.name}" vetoed: ${beforeVeto.reason}`}
+    else if (stop) haltCause = stop
+    else {
+      await runChain()
+      if (!haltCause) {
+        // DEC-002 phase 3: final after gates once every device is done.
+        failpoint('final-gates')
+        const finalVeto = await stackGate('final', playbook.gates.final)
+        if (finalVeto) haltCause = {status: 'vetoed', reason: `final gate "${finalVeto.name}" vetoed: ${finalVeto.reason}`}
+      }
     }
+    await Promise.all(pending)
+  } catch (error) {
+    haltCause ??= {status: 'failed', reason: `internal error: ${(error as Error).message}`}
+    throw error
+  } finally {
+    clearTimeout(runTimer)
+    ctx.cancel?.removeEventListener('abort', onCancel)
+    ctx.kill?.removeEventListener('abort', onKill)
+    const failedDevices = names.filter((n) => agents.get(n)?.outcome === 'failed')
+    const status: ChainStatus = haltCause?.status ?? (failedDevices.length > 0 ? 'failed' : 'completed')
+    const reason = haltCause?.reason ?? (failedDevices.length > 0 ? `failed on ${failedDevices.join(', ')} (on_error gates allowed the chain to continue)` : null)
+    journal.finishRun(runId, status, reason)
   }
-  await Promise.all(pending)
-
-  const failedDevices = names.filter((n) => agents.get(n)?.outcome === 'failed')
-  const status: ChainStatus = haltCause?.status ?? (failedDevices.length > 0 ? 'failed' : 'completed')
-  const reason = haltCause?.reason ?? (failedDevices.length > 0 ? `failed on ${failedDevices.join(', ')} (on_error gates allowed the chain to continue)` : null)
-  const completedAt = new Date()
-  const result: ChainExecutionResult = {
-    execution_id: runId,
-    chain_id: inventory.stack,
-    status,
-    started_at: startedAt.toISOString(),
-    completed_at: completedAt.toISOString(),
-    duration_ms: completedAt.getTime() - startedAt.getTime(),
-    steps: collector.orderedSteps(),
-    gates: collector.gates,
-    reason,
-    devices: workersSummary(),
-    traps: collector.traps,
-  }
-  const file = saveResult(opts.stateDir, result)
+  const result = journal.buildResult(runId)
+  const file = saveResult(ctx.stateDir, result)
   log('info', null, `result saved to ${file}`)
-  events.emit('runFinished', result)
   return result
 
   // --- the ChainSync round ---------------------------------------------------
 
-  function workersSummary(): ChainExecutionResult['devices'] {
-    return names.map((name) => {
-      const a = agents.get(name)
-      const remote = inventory.devices.find((d) => d.name === name)?.remote
-      return {name, status: a?.outcome ?? (remote ? 'remote' : 'not_started'), version_before: a?.worker.factsBefore?.version ?? null, version_after: a?.worker.factsAfter?.version ?? null}
-    })
-  }
-
   async function runChain(): Promise<void> {
     const nodes = await startChainNodes(inventory, {
-      ...(opts.extensions === undefined ? {} : {extensions: opts.extensions}),
-      ...(opts.transportFor ? {transportFor: opts.transportFor} : {}),
+      ...(ctx.extensions === undefined ? {} : {extensions: ctx.extensions}),
+      ...(ctx.transportFor ? {transportFor: ctx.transportFor} : {}),
       log: (e) => (e.level === 'debug' ? undefined : log(e.level, e.node, `chainsync: ${e.message}`)),
     })
     try {
@@ -144,9 +262,16 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
           node.on('halted', ({roundId}) => roundId === runId && resolve())
         }
       })
+      haltNow = (status, reason) => {
+        onHalt(status, reason)
+        const any = [...agents.values()][0]
+        if (any) any.halt(status, reason)
+        else if (!halt.signal.aborted) halt.abort(reason)
+      }
       for (const device of inventory.devices) {
         const node = nodes.get(device.name)
         if (!node) continue
+        const resume = ctx.resumeStates.get(device.name)
         agents.set(
           device.name,
           new DeviceAgent({
@@ -156,20 +281,34 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
             device,
             node,
             secrets,
-            hostKey: opts.hostKeys?.get(device.name) ?? defaultHostKey(inventory, device.name),
+            hostKey: ctx.hostKeys?.get(device.name) ?? defaultHostKey(inventory, device.name),
             events,
             nextOrder,
             halt,
             onHalt,
             sendTrap,
+            stopRequested: () => stop,
+            fence: {
+              record: (before) =>
+                journal.recordReloadIntent({runId, device: device.name, restartedAtBefore: before.restartedAt ?? null, uptimeBefore: before.uptimeSeconds ?? null, targetVersion: inventory.target.version}),
+              clear: (outcome) => void journal.clearFence(runId, device.name, outcome),
+            },
+            ...(resume ? {resume} : {}),
           }),
         )
       }
-      for (const agent of agents.values()) agent.start()
+      if (stop) haltNow(stop.status, stop.reason)
+      else for (const agent of agents.values()) agent.start()
       await finished
       if (!halt.signal.aborted && haltCause) halt.abort(haltCause.reason)
       // Let in-flight work see the halt and settle before the nodes go away.
       await Promise.all([...agents.values()].map((a) => a.settled()))
+      // Devices whose task never started (readiness only) did not start their upgrade.
+      for (const [name, a] of agents) {
+        if (a.outcome === 'not_started' && ctx.resumeStates.get(name)?.state !== 'done') {
+          events.emit('deviceOutcome', {device: name, outcome: 'not_started', versionBefore: a.worker.factsBefore?.version ?? null, versionAfter: null})
+        }
+      }
     } finally {
       await closeChain([...nodes.values()])
       for (const a of agents.values()) a.worker.closeSession()
@@ -185,7 +324,7 @@ export function defaultHostKey(inventory: Inventory, device: string): HostKeySou
   throw new Error(`${device}: no host key source (the inventory loader should have refused this)`)
 }
 
-/** Writes the result as `<stateDir>/runs/<execution_id>.json`, private to the user. */
+/** Writes the result as `<stateDir>/runs/<basename>.json` (default: the execution id), private to the user. */
 export function saveResult(stateDir: string, result: ChainExecutionResult, basename = result.execution_id): string {
   const dir = join(stateDir, 'runs')
   mkdirSync(dir, {recursive: true, mode: 0o700})

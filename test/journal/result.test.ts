@@ -93,14 +93,14 @@ describe('buildResult: the ChainExecutionResult from rows', () => {
     again.close()
   })
 
-  it('refuses an unfinished run; reports a cancelled run as failed with its reason', async () => {
+  it('refuses an unfinished run; reports a cancelled run as cancelled with its reason', async () => {
     const {j} = await fresh()
     j.createRun({id: 'r', stack: 's', devices: ['a'], target: {version: '1'}})
     expect(() => j.buildResult('r')).toThrow(expect.objectContaining({code: 'RUN_NOT_FINISHED'}))
     expect(() => j.buildResult('nope')).toThrow(expect.objectContaining({code: 'UNKNOWN_RUN'}))
     j.finishRun('r', 'cancelled', 'cancelled by the operator (SIGINT)')
     const r = j.buildResult('r')
-    expect(r.status).toBe('failed')
+    expect(r.status).toBe('cancelled')
     expect(r.reason).toBe('cancelled by the operator (SIGINT)')
     expect(r.devices).toEqual([{name: 'a', status: 'not_started', version_before: null, version_after: null}])
   })
