@@ -1,11 +1,11 @@
 import {Args, Flags} from '@oclif/core'
 
-import {ChainupCommand, stateDirectory, upgradeCommand, type ChainExecutionResult} from '../src/index.js'
+import {ChainupCommand, interruptSignals, stateDirectory, upgradeCommand, type ChainExecutionResult} from '../src/index.js'
 
 export default class Upgrade extends ChainupCommand {
   static override summary = 'Upgrade a switch stack one device after another, coordinated by ChainSync nodes.'
-  static override description = `Reads the inventory and its playbook, runs one ChainSync node per device, and upgrades the devices strictly in chain order once every device is ready.
-Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed.`
+  static override description = `Reads the inventory and its playbook, runs one ChainSync node per device, and upgrades the devices strictly in chain order once every device is ready. Every run is journaled; Ctrl-C lets the device in progress finish, then stops (chainup resume continues).
+Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by another run, 130 cancelled.`
   static override examples = ['<%= config.bin %> upgrade inventories/lab.yml --lab', '<%= config.bin %> upgrade stack.yml --json > result.json']
 
   static override args = {
@@ -13,25 +13,32 @@ Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed.`
   }
 
   static override flags = {
-    lab: Flags.boolean({description: 'start simulated switches and a trap receiver for the inventory\'s devices (loopback only) and run against them'}),
+    lab: Flags.boolean({description: "start simulated switches and a trap receiver for the inventory's devices (loopback only) and run against them"}),
     json: Flags.boolean({description: 'print the ChainExecutionResult as JSON on stdout (progress goes to stderr)'}),
-    'state-dir': Flags.string({description: 'state directory (default $XDG_STATE_HOME/chainup)'}),
-    'no-extensions': Flags.boolean({description: 'send only the draft\'s READY/START/COMPLETE lines (no EXECUTING/ABORT/HELLO)'}),
+    'state-dir': Flags.string({description: 'state directory: journal and results (default $XDG_STATE_HOME/chainup)'}),
+    'no-extensions': Flags.boolean({description: "send only the draft's READY/START/COMPLETE lines (no HELLO/EXECUTING/ABORT/HEARTBEAT/ROUND)"}),
   }
 
   async run(): Promise<ChainExecutionResult> {
     const {args, flags} = await this.parse(Upgrade)
-    const {result, exitCode} = await upgradeCommand({
-      inventoryPath: args.inventory,
-      lab: flags.lab,
-      json: flags.json,
-      stateDir: stateDirectory(flags['state-dir']),
-      ...(flags['no-extensions'] ? {extensions: false} : {}),
-      stdout: process.stdout,
-      stderr: process.stderr,
-    })
-    if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
-    process.exitCode = exitCode
-    return result
+    const signals = interruptSignals()
+    try {
+      const {result, exitCode} = await upgradeCommand({
+        inventoryPath: args.inventory,
+        lab: flags.lab,
+        json: flags.json,
+        stateDir: stateDirectory(flags['state-dir']),
+        ...(flags['no-extensions'] ? {extensions: false} : {}),
+        stdout: process.stdout,
+        stderr: process.stderr,
+        cancel: signals.cancel,
+        kill: signals.kill,
+      })
+      if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+      process.exitCode = exitCode
+      return result
+    } finally {
+      signals.dispose()
+    }
   }
 }

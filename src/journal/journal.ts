@@ -170,6 +170,14 @@ export interface Journal {
   finishRun(runId: string, status: FinalRunStatus, reason: string | null): void
 
   /**
+   * Reopens a `cancelled` run for `chainup resume` (seed 001 §6.1: a cancelled run can be resumed): the root is
+   * `running` again and its devices that did not finish (`not_started`, `cancelled`) are `pending`; devices that
+   * finished keep their outcome. Recorded as a `journal.run_reopened` event.
+   * @throws JournalError `UNKNOWN_RUN`, `INVALID_STATUS` when the run is not `cancelled`
+   */
+  reopenRun(runId: string, reason: string): void
+
+  /**
    * The DEC-002 `ChainExecutionResult` of a finished run, from the journal's rows: steps in start order, gates in
    * evaluation order, devices in chain order with versions from the device's (else its steps') detail, traps from
    * events of type `trap`. A `cancelled` run (chainup's addition to DEC-002's statuses) stays `cancelled`.
@@ -535,6 +543,14 @@ class SqliteJournal implements Journal {
       }
       this.#assertOpen(root)
       this.#record(runId, runId, JournalEventType.runFinished, null, {status, reason: this.#redactText(reason)})
+    })
+  }
+
+  reopenRun(runId: string, reason: string): void {
+    this.transaction(() => {
+      const root = this.#root(runId)
+      if (root.status !== 'cancelled') throw new JournalError(`run ${runId} is ${root.status}, only a cancelled run can be reopened`, {code: 'INVALID_STATUS'})
+      this.#record(runId, runId, JournalEventType.runReopened, null, {reason: this.#redactText(reason)})
     })
   }
 

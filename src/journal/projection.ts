@@ -25,6 +25,8 @@ export const JournalEventType = {
   gate: 'journal.gate',
   /** The run finished; open children are closed. data: `{status, reason}`. */
   runFinished: 'journal.run_finished',
+  /** A cancelled run is resumed: the root is `running` again, devices that did not finish are `pending`. data: `{reason}`. */
+  runReopened: 'journal.run_reopened',
   /** A reload is about to be sent (fence opened). Not projected. */
   reloadIntent: 'journal.reload_intent',
   /** A reload fence was cleared. Not projected. */
@@ -40,6 +42,7 @@ export const PROJECTED_TYPES: ReadonlySet<string> = new Set([
   JournalEventType.status,
   JournalEventType.gate,
   JournalEventType.runFinished,
+  JournalEventType.runReopened,
 ])
 
 /** What {@link applyEvent} reads of an event. */
@@ -141,6 +144,11 @@ export function applyEvent(db: Db, ev: ProjectedEvent): void {
       sql(db, `UPDATE operation_runs SET status = 'cancelled', finished_at = ? WHERE root_id = ? AND kind = 'step' AND status = 'running'`).run(ev.at, ev.run_id)
       sql(db, `UPDATE operation_runs SET status = 'cancelled', finished_at = ? WHERE root_id = ? AND kind = 'device' AND status = 'running'`).run(ev.at, ev.run_id)
       sql(db, `UPDATE operation_runs SET status = 'not_started', finished_at = ? WHERE root_id = ? AND kind = 'device' AND status = 'pending'`).run(ev.at, ev.run_id)
+      return
+    }
+    case JournalEventType.runReopened: {
+      sql(db, `UPDATE operation_runs SET status = 'running', finished_at = NULL WHERE id = ?`).run(ev.run_id)
+      sql(db, `UPDATE operation_runs SET status = 'pending', finished_at = NULL, started_at = NULL WHERE root_id = ? AND kind = 'device' AND status IN ('not_started', 'cancelled')`).run(ev.run_id)
       return
     }
     default:

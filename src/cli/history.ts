@@ -1,0 +1,101 @@
+/**
+ * `chainup history` and `chainup show`: the journal's record of runs (seed 001 §6.3, DEC-002 history registry).
+ */
+import {openJournal} from '../journal/journal.js'
+import type {HistoryPage, RunStatus, TreeNode, VerifyResult} from '../journal/types.js'
+import {InputError} from '../errors.js'
+import type {ChainExecutionResult} from '../run/result.js'
+import {formatMs} from '../util/duration.js'
+
+export interface HistoryOptions {
+  stateDir: string
+  stack?: string
+  status?: RunStatus
+  limit?: number
+  page?: number
+}
+
+/** Runs newest first. @throws InputError for a bad limit/page */
+export async function historyCommand(opts: HistoryOptions): Promise<HistoryPage> {
+  const journal = await openJournal(opts.stateDir)
+  try {
+    return journal.history({
+      ...(opts.stack ? {stack: opts.stack} : {}),
+      ...(opts.status ? {status: opts.status} : {}),
+      ...(opts.limit === undefined ? {} : {limit: opts.limit}),
+      ...(opts.page === undefined ? {} : {page: opts.page}),
+    })
+  } finally {
+    journal.close()
+  }
+}
+
+/** The history as a table (terminal) or as plain lines (cron, pipes). */
+export async function formatHistory(page: HistoryPage, tty: boolean): Promise<string> {
+  const rows = page.runs.map((r) => [
+    r.execution_id,
+    r.chain_id,
+    r.status,
+    r.started_at.replace('T', ' ').slice(0, 19),
+    r.duration_ms === null ? '-' : formatMs(r.duration_ms),
+    r.devices.map((d) => `${d.name}:${d.status}`).join(' '),
+  ])
+  const footer = `page ${page.page} of ${page.pages} (${page.total} runs)`
+  if (!tty) return [...rows.map((r) => r.join('  ')), footer].join('\n')
+  const {default: Table} = await import('cli-table3')
+  const table = new Table({head: ['run', 'stack', 'status', 'started (UTC)', 'duration', 'devices'], style: {head: [], border: []}})
+  table.push(...rows)
+  return `${table.toString()}\n${footer}`
+}
+
+export interface ShowResult {
+  result: ChainExecutionResult | undefined
+  tree: TreeNode
+  verify: VerifyResult | undefined
+}
+
+/**
+ * One run: its result (if finished), its operation-run tree, and optionally the hash chain check.
+ * @throws InputError (exit 2) for an unknown run id
+ */
+export async function showCommand(opts: {stateDir: string; runId: string; verify: boolean}): Promise<ShowResult> {
+  const journal = await openJournal(opts.stateDir)
+  try {
+    let tree: TreeNode
+    try {
+      tree = journal.tree(opts.runId)
+    } catch (error) {
+      if ((error as {code?: string}).code !== 'UNKNOWN_RUN') throw error
+      throw new InputError(`no run ${opts.runId} in ${journal.file}`, {code: 'NO_SUCH_RUN', hint: 'chainup history lists the runs (use the same --state-dir)'})
+    }
+    const result = tree.status === 'running' ? undefined : journal.buildResult(opts.runId)
+    return {result, tree, verify: opts.verify ? journal.verify(opts.runId) : undefined}
+  } finally {
+    journal.close()
+  }
+}
+
+/** Draws the operation-run hierarchy (run → device → step) with statuses, durations and gate decisions. */
+export function formatTree(node: TreeNode): string {
+  const lines: string[] = []
+  const label = (n: TreeNode) => `${n.kind === 'run' ? `run ${n.id} ${n.name}` : n.name} ${n.status}${n.duration_ms === null ? '' : ` ${formatMs(n.duration_ms)}`}`
+  const walk = (n: TreeNode, prefix: string, last: boolean, root: boolean) => {
+    lines.push(root ? label(n) : `${prefix}${last ? '└─ ' : '├─ '}${label(n)}`)
+    const inner = root ? '' : prefix + (last ? '   ' : '│  ')
+    const items: Array<{gate: TreeNode['gates'][number]} | {child: TreeNode}> = [...n.gates.map((gate) => ({gate})), ...n.children.map((child) => ({child}))]
+    items.forEach((item, i) => {
+      const isLast = i === items.length - 1
+      if ('gate' in item) lines.push(`${inner}${isLast ? '└─ ' : '├─ '}gate ${item.gate.type} "${item.gate.name}": ${item.gate.decision} - ${item.gate.reason}`)
+      else walk(item.child, inner, isLast, false)
+    })
+  }
+  walk(node, '', true, true)
+  return lines.join('\n')
+}
+
+/** One line for `--verify`. */
+export function formatVerify(v: VerifyResult): string {
+  return v.ok
+    ? `journal verified: ${v.events} events, hash chain intact, head ${v.head}`
+    : `journal TAMPERED: first bad row in ${v.table}${v.firstBadSeq === null ? '' : ` (event seq ${v.firstBadSeq})`}: ${v.reason}`
+}

@@ -1,0 +1,48 @@
+/**
+ * `chainup resume RUN_ID`: continues a run the journal still shows `running` because its process died
+ * (kill -9, power loss) or was cancelled before its devices were done (docs/runs.md "Resume").
+ */
+import {loadStack} from '../config/load.js'
+import {ExitCode, InputError} from '../errors.js'
+import {openJournal} from '../journal/journal.js'
+import {RunEvents} from '../run/events.js'
+import type {ChainExecutionResult} from '../run/result.js'
+import {attachProgress, runWithUi, type RunUiOptions} from './run-ui.js'
+
+export interface ResumeCommandOptions extends RunUiOptions {
+  runId: string
+}
+
+/**
+ * @returns the result and exit code; a run that already finished is reported as it is, exit 0
+ * @throws InputError (exit 2) for an unknown run or a run whose inventory cannot be found
+ */
+export async function resumeCommand(opts: ResumeCommandOptions): Promise<{result: ChainExecutionResult; exitCode: ExitCode; already: boolean}> {
+  const journal = await openJournal(opts.stateDir)
+  let inventoryPath: string
+  try {
+    let root
+    try {
+      root = journal.tree(opts.runId)
+    } catch (error) {
+      if ((error as {code?: string}).code !== 'UNKNOWN_RUN') throw error
+      throw new InputError(`no run ${opts.runId} in ${journal.file}`, {code: 'NO_SUCH_RUN', hint: 'chainup history lists the runs (use the same --state-dir)'})
+    }
+    if (root.kind !== 'run') throw new InputError(`${opts.runId} is a ${root.kind}, not a run`, {code: 'NO_SUCH_RUN'})
+    if (root.status === 'cancelled') journal.reopenRun(opts.runId, 'chainup resume of a cancelled run')
+    else if (root.status !== 'running') {
+      return {result: journal.buildResult(opts.runId), exitCode: ExitCode.completed, already: true}
+    }
+    const config = journal.events(opts.runId).find((e) => e.type === 'runConfig')?.data as {inventory?: string} | undefined
+    if (!config?.inventory) throw new InputError(`run ${opts.runId} has no recorded inventory`, {code: 'NO_RUN_CONFIG'})
+    inventoryPath = config.inventory
+  } finally {
+    journal.close()
+  }
+  const {inventory, playbook} = await loadStack(inventoryPath)
+  const events = new RunEvents()
+  const ui = await attachProgress(events, opts)
+  ui.note(`resuming run ${opts.runId} of stack ${inventory.stack} from ${inventoryPath}`)
+  const out = await runWithUi({inventory, playbook, extra: {resume: opts.runId}}, events, ui, opts)
+  return {...out, already: false}
+}
