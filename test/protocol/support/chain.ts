@@ -1,0 +1,401 @@
+/**
+ * Test support for the ChainSync conformance and fault tests: building chains with per-node options and
+ * transports, driving one round with recorded events, transports that delay, re-chunk, record or cut links.
+ */
+import net from 'node:net'
+import type {Duplex} from 'node:stream'
+
+import {ChainSyncNode, type ChainSyncNodeOptions, type NodeLogEntry} from '../../../src/protocol/node.js'
+import {tcpTransport, type ChainSyncSocket, type ChainSyncTransport} from '../../../src/protocol/transport.js'
+
+/** Deterministic PRNG (mulberry32): same seed, same sequence. Returns floats in [0, 1). */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Polls `predicate` every 5 ms; rejects with `what` after `timeoutMs`. */
+export async function waitFor(predicate: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`)
+    await sleep(5)
+  }
+}
+
+/** Per-node options a chain builder may override (everything but the topology). */
+export type NodeOverrides = Partial<Omit<ChainSyncNodeOptions, 'name' | 'listen' | 'predecessor' | 'successor'>>
+
+export interface ChainOptions {
+  names: readonly string[]
+  /** Options for every node; `perNode(i)` wins over them. */
+  common?: NodeOverrides
+  perNode?: (i: number) => NodeOverrides
+  /** Collects every node's log lines. */
+  logs?: NodeLogEntry[]
+  /**
+   * Return as soon as every node listens and let the links come up in the background (a round can then begin while
+   * links are still being established: lines queue and follow the greeting). Connect failures surface as the round
+   * not finishing. @default false
+   */
+  background?: boolean
+}
+
+/**
+ * Like startLocalChain, but with per-node options (transport, heartbeat, grace, rate limit …):
+ * every node listens on an ephemeral loopback port, every node but the Head dials its predecessor.
+ */
+export async function startChain(opts: ChainOptions): Promise<ChainSyncNode[]> {
+  const host = '127.0.0.1'
+  const nodes = opts.names.map((name, i) => {
+    const prev = opts.names[i - 1]
+    const next = opts.names[i + 1]
+    const logs = opts.logs
+    return new ChainSyncNode({
+      name,
+      listen: {host, port: 0},
+      ...(prev === undefined ? {} : {predecessor: {name: prev, host, port: 0}}),
+      ...(next === undefined ? {} : {successor: {name: next}}),
+      predecessorTimeoutMs: 30_000,
+      connectTimeoutMs: 10_000,
+      ...(logs ? {log: (e: NodeLogEntry) => logs.push(e)} : {}),
+      ...opts.common,
+      ...opts.perNode?.(i),
+    })
+  })
+  try {
+    await Promise.all(nodes.map((n) => n.listen()))
+    for (let i = 1; i < nodes.length; i++) nodes[i]!.setPredecessorAddress(host, nodes[i - 1]!.address.port)
+    if (opts.background) for (const n of nodes) n.connect().catch(() => undefined)
+    else await Promise.all(nodes.map((n) => n.connect()))
+  } catch (error) {
+    await Promise.all(nodes.map((n) => n.close()))
+    throw error
+  }
+  return nodes
+}
+
+export type TraceKind = 'ready' | 'start' | 'finish' | 'exit' | 'halted' | 'violation'
+export interface TraceEvent {
+  kind: TraceKind
+  node: number
+  at: number
+  detail?: string
+}
+
+export interface RoundPlan {
+  /** When node i becomes locally ready, ms after the round begins. */
+  readyMs: (i: number) => number
+  /** How long node i's task runs, ms. */
+  taskMs: (i: number) => number
+  /** Runs node i's task instead of the `taskMs` timer when it returns true; call `finish` when done. */
+  runTask?: (i: number, finish: () => void) => boolean
+  /** Give up after this, ms. @default 15000 */
+  timeoutMs?: number
+}
+
+/**
+ * Drives one round on an already connected chain: joins (unless `joined`), makes each node locally ready at its
+ * time, runs each task for its time, and resolves with the ordered event trace once every node exited.
+ * Rejects on a halt, a violation, or the timeout. Listeners are removed afterwards (nodes can be reused).
+ */
+export async function driveRound(nodes: readonly ChainSyncNode[], roundId: string, plan: RoundPlan, joined = false): Promise<TraceEvent[]> {
+  const trace: TraceEvent[] = []
+  const t0 = Date.now()
+  const push = (kind: TraceKind, node: number, detail?: string) => trace.push({kind, node, at: Date.now() - t0, ...(detail === undefined ? {} : {detail})})
+  const timers: NodeJS.Timeout[] = []
+  const cleanups: Array<() => void> = []
+  if (!joined) for (const node of nodes) node.join(roundId)
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let exited = 0
+      nodes.forEach((node, i) => {
+        const onStart = ({roundId: r}: {roundId: string}) => {
+          if (r !== roundId) return
+          push('start', i)
+          const finish = () => {
+            push('finish', i)
+            node.taskFinished(roundId)
+          }
+          if (plan.runTask?.(i, finish)) return
+          timers.push(setTimeout(finish, plan.taskMs(i)))
+        }
+        const onExit = ({roundId: r}: {roundId: string}) => {
+          if (r !== roundId) return
+          push('exit', i)
+          if (++exited === nodes.length) resolve()
+        }
+        const onHalted = ({roundId: r, reason}: {roundId: string; reason: string}) => {
+          if (r !== roundId) return
+          push('halted', i, reason)
+          reject(new Error(`${node.name} halted round: ${reason}`))
+        }
+        const onViolation = ({reason, line}: {reason: string; line: string}) => {
+          push('violation', i, reason)
+          reject(new Error(`${node.name} saw a violation: ${reason} (line ${JSON.stringify(line)})`))
+        }
+        node.on('startTask', onStart)
+        node.on('exit', onExit)
+        node.on('halted', onHalted)
+        node.on('violation', onViolation)
+        cleanups.push(() => {
+          node.off('startTask', onStart)
+          node.off('exit', onExit)
+          node.off('halted', onHalted)
+          node.off('violation', onViolation)
+        })
+        timers.push(
+          setTimeout(() => {
+            push('ready', i)
+            node.locallyReady(roundId)
+          }, plan.readyMs(i)),
+        )
+      })
+      timers.push(setTimeout(() => reject(new Error(`round ${roundId} did not finish within ${plan.timeoutMs ?? 15_000}ms`)), plan.timeoutMs ?? 15_000))
+    })
+  } finally {
+    for (const t of timers) clearTimeout(t)
+    for (const c of cleanups) c()
+  }
+  return trace
+}
+
+/**
+ * The draft's ordering guarantees on a trace of one round of `n` nodes (draft §1, §6):
+ * every task starts exactly once, Head→Tail, each only after its predecessor's task finished;
+ * no task starts before every node was locally ready; every node exits; nothing halted.
+ * @returns a description of the first broken guarantee, or undefined
+ */
+export function checkTrace(trace: readonly TraceEvent[], n: number): string | undefined {
+  const starts = trace.filter((e) => e.kind === 'start').map((e) => e.node)
+  const expected = Array.from({length: n}, (_, i) => i)
+  if (JSON.stringify(starts) !== JSON.stringify(expected)) return `start order ${JSON.stringify(starts)}, expected ${JSON.stringify(expected)}`
+  const index = (kind: TraceKind, node: number) => trace.findIndex((e) => e.kind === kind && e.node === node)
+  const firstStart = trace.findIndex((e) => e.kind === 'start')
+  const lastReady = Math.max(...expected.map((i) => index('ready', i)))
+  if (expected.some((i) => index('ready', i) === -1)) return 'a node never became locally ready'
+  if (firstStart < lastReady) return `a task started (event ${firstStart}) before the last node was locally ready (event ${lastReady})`
+  for (let i = 1; i < n; i++) {
+    if (index('finish', i - 1) === -1 || index('finish', i - 1) > index('start', i)) return `node ${i} started before node ${i - 1} finished`
+  }
+  if (expected.some((i) => index('exit', i) === -1)) return 'a node did not exit'
+  const bad = trace.find((e) => e.kind === 'halted' || e.kind === 'violation')
+  if (bad) return `${bad.kind} at node ${bad.node}: ${bad.detail}`
+  return undefined
+}
+
+// --- transports -------------------------------------------------------------
+
+/** Replaces `socket.write` so every write is handed to `deliver` (which must call `raw` in order). */
+function interceptWrites(socket: ChainSyncSocket, deliver: (chunk: string, raw: (s: string) => void) => void): ChainSyncSocket {
+  const raw = socket.write.bind(socket) as (chunk: Buffer) => boolean
+  const rawSafe = (s: string) => {
+    if (!socket.destroyed) raw(Buffer.from(s, 'latin1'))
+  }
+  ;(socket as Duplex).write = ((chunk: string | Buffer) => {
+    deliver(typeof chunk === 'string' ? chunk : chunk.toString('latin1'), rawSafe)
+    return true
+  }) as Duplex['write']
+  return socket
+}
+
+/** Wraps a transport: every socket it hands out (dialed or accepted) goes through `wrap`. */
+export function wrapTransport(inner: ChainSyncTransport, wrap: (socket: ChainSyncSocket, how: 'dialed' | 'accepted') => ChainSyncSocket, connectGate?: () => void): ChainSyncTransport {
+  return {
+    kind: `${inner.kind}+test`,
+    listen: (host, port, onConnection, onRefused) => inner.listen(host, port, (socket, peer) => onConnection(wrap(socket, 'accepted'), peer), onRefused),
+    async connect(host, port, expectedPeer) {
+      connectGate?.()
+      return wrap(await inner.connect(host, port, expectedPeer), 'dialed')
+    },
+  }
+}
+
+/**
+ * TCP whose writes are delayed by a random 0…maxDelayMs each, in order per socket.
+ * - `whole`: every write arrives as one piece after its delay.
+ * - `rechunk`: bytes are buffered and leave in random-length slices (1 byte … everything buffered), each after a
+ *   random delay, so line boundaries and TCP segments no longer coincide (as on a real network).
+ */
+export function delayingTransport(rand: () => number, opts: {maxDelayMs?: number; mode?: 'whole' | 'rechunk'} = {}): ChainSyncTransport {
+  const maxDelayMs = opts.maxDelayMs ?? 5
+  const mode = opts.mode ?? 'whole'
+  return wrapTransport(tcpTransport, (socket) => {
+    if (mode === 'whole') {
+      let chain = Promise.resolve()
+      return interceptWrites(socket, (chunk, raw) => {
+        const delay = rand() * maxDelayMs
+        chain = chain.then(() => sleep(delay)).then(() => raw(chunk))
+      })
+    }
+    let buffered = ''
+    let pumping = false
+    const pump = async (raw: (s: string) => void) => {
+      pumping = true
+      while (buffered.length > 0) {
+        await sleep(rand() * maxDelayMs)
+        const cut = 1 + Math.floor(rand() * buffered.length)
+        const slice = buffered.slice(0, cut)
+        buffered = buffered.slice(cut)
+        raw(slice)
+      }
+      pumping = false
+    }
+    return interceptWrites(socket, (chunk, raw) => {
+      buffered += chunk
+      if (!pumping) void pump(raw)
+    })
+  })
+}
+
+/**
+ * TCP that keeps every socket it hands out (to cut links from the test) and can refuse to dial
+ * (`blockDialing = true`: connect() fails as if the peer were unreachable).
+ */
+export class ControlledTransport {
+  readonly sockets: Array<{socket: ChainSyncSocket; how: 'dialed' | 'accepted'}> = []
+  blockDialing = false
+  dialAttempts = 0
+  readonly transport: ChainSyncTransport
+
+  constructor(inner: ChainSyncTransport = tcpTransport) {
+    this.transport = wrapTransport(
+      inner,
+      (socket, how) => {
+        this.sockets.push({socket, how})
+        return socket
+      },
+      () => {
+        this.dialAttempts++
+        if (this.blockDialing) throw Object.assign(new Error('connect ECONNREFUSED (blocked by the test)'), {code: 'ECONNREFUSED'})
+      },
+    )
+  }
+
+  /** The newest socket of the given kind that is still open. */
+  live(how: 'dialed' | 'accepted'): ChainSyncSocket {
+    const s = [...this.sockets].reverse().find((x) => x.how === how && !x.socket.destroyed)
+    if (!s) throw new Error(`no live ${how} socket`)
+    return s.socket
+  }
+}
+
+// --- raw sockets (a peer the test scripts byte by byte) ------------------------
+
+export interface RawPeer {
+  socket: net.Socket
+  /** Lines received so far (without LF). */
+  lines: string[]
+  closed: boolean
+  /** Resolves with the first received line matching `re`. */
+  waitLine(re: RegExp, timeoutMs?: number): Promise<string>
+  /** Resolves when the other side closed the connection. */
+  waitClosed(timeoutMs?: number): Promise<void>
+}
+
+function rawPeer(socket: net.Socket): RawPeer {
+  // Event-driven (no polling): fuzzing opens thousands of these.
+  const lineWaiters = new Set<(line: string) => void>()
+  const closeWaiters = new Set<() => void>()
+  const peer: RawPeer = {
+    socket,
+    lines: [],
+    closed: false,
+    waitLine: (re, timeoutMs = 3000) =>
+      new Promise((resolve, reject) => {
+        const seen = peer.lines.find((l) => re.test(l))
+        if (seen !== undefined) return resolve(seen)
+        const timer = setTimeout(() => {
+          lineWaiters.delete(check)
+          reject(new Error(`timed out after ${timeoutMs}ms waiting for a line matching ${re} (got ${JSON.stringify(peer.lines.slice(-5))})`))
+        }, timeoutMs)
+        const check = (line: string) => {
+          if (!re.test(line)) return
+          clearTimeout(timer)
+          lineWaiters.delete(check)
+          resolve(line)
+        }
+        lineWaiters.add(check)
+      }),
+    waitClosed: (timeoutMs = 3000) =>
+      new Promise((resolve, reject) => {
+        if (peer.closed) return resolve()
+        const timer = setTimeout(() => {
+          closeWaiters.delete(done)
+          reject(new Error(`timed out after ${timeoutMs}ms waiting for the connection to close`))
+        }, timeoutMs)
+        const done = () => {
+          clearTimeout(timer)
+          resolve()
+        }
+        closeWaiters.add(done)
+      }),
+  }
+  let buffer = ''
+  socket.on('data', (chunk: Buffer) => {
+    buffer += chunk.toString('latin1')
+    let nl = buffer.indexOf('\n')
+    while (nl !== -1) {
+      const line = buffer.slice(0, nl)
+      peer.lines.push(line)
+      buffer = buffer.slice(nl + 1)
+      for (const w of [...lineWaiters]) w(line)
+      nl = buffer.indexOf('\n')
+    }
+  })
+  socket.on('error', () => undefined)
+  socket.on('close', () => {
+    peer.closed = true
+    for (const w of [...closeWaiters]) w()
+    closeWaiters.clear()
+  })
+  return peer
+}
+
+/** Dials host:port with a raw socket. */
+export function rawConnect(port: number, host = '127.0.0.1'): Promise<RawPeer> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({host, port}, () => {
+      socket.off('error', reject)
+      resolve(rawPeer(socket))
+    })
+    socket.once('error', reject)
+  })
+}
+
+/** A raw listener: every accepted connection is handed to `onPeer`. */
+export async function rawServer(onPeer: (peer: RawPeer) => void): Promise<{port: number; accepted: RawPeer[]; close(): Promise<void>}> {
+  const accepted: RawPeer[] = []
+  const server = net.createServer((socket) => {
+    const peer = rawPeer(socket)
+    accepted.push(peer)
+    onPeer(peer)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    accepted,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const p of accepted) p.socket.destroy()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+/** A port nobody listens on (briefly bound, then released). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as net.AddressInfo).port
+  await new Promise<void>((resolve) => server.close(() => resolve()))
+  return port
+}
