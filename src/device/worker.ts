@@ -421,19 +421,27 @@ export class DeviceWorker {
 
   // --- reporting ---------------------------------------------------------------
 
+  /** A device finished before a resume: it is only checked, and those checks are not steps of its (final) run. */
+  private get quiet(): boolean {
+    return this.ctx.resume?.state === 'done'
+  }
+
   private startStep(action: string, phase: StepExecution['phase'], command: string | null): number {
     this.checkHalted()
+    if (this.quiet) return 0
     const order = this.ctx.nextOrder()
     this.ctx.events.emit('stepStarted', {device: this.name, order, action, phase, command})
     return order
   }
 
   private finishStep(order: number, step: Omit<StepExecution, 'order' | 'device' | 'started_at' | 'duration_ms'>, started: number): void {
+    if (this.quiet) return
     const output = step.output && step.output.length > OUTPUT_CAP ? step.output.slice(0, OUTPUT_CAP) + '\n[output truncated]' : step.output
     this.ctx.events.emit('stepFinished', {...step, output, order, device: this.name, started_at: new Date(started).toISOString(), duration_ms: Date.now() - started})
   }
 
   private record(step: Omit<StepExecution, 'order' | 'device' | 'started_at' | 'duration_ms'> & {status: StepStatus}, started: number): void {
+    if (this.quiet) return
     const order = this.ctx.nextOrder()
     this.ctx.events.emit('stepStarted', {device: this.name, order, action: step.action, phase: step.phase, command: step.command})
     this.finishStep(order, step, started)

@@ -1,0 +1,158 @@
+/**
+ * Durable runs (seed 001): the orchestrator killed with SIGKILL at chosen points and resumed, a graceful cancel,
+ * the per-stack lock across processes. The simulated switches live in this test process, so they survive the
+ * orchestrator's death like real switches would.
+ */
+import {spawn, type ChildProcess} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {afterEach, beforeAll, describe, expect, it} from 'vitest'
+import {parse, stringify} from 'yaml'
+
+import {SimSwitch} from '../../src/lab/sim-switch.js'
+import {freePorts, ROOT, TEST_PASSWORD} from '../helpers/lab-stack.js'
+
+const NAMES = ['sw1', 'sw2', 'sw3', 'sw4']
+const children: ChildProcess[] = []
+let sims: SimSwitch[] = []
+
+interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+function chainup(args: string[], env: Record<string, string> = {}): {child: ChildProcess; done: Promise<Exit>} {
+  const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {
+    cwd: ROOT,
+    env: {...process.env, CI: 'true', CHAINUP_TEST_PASSWORD: TEST_PASSWORD, ...env},
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.push(child)
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+  const done = new Promise<Exit>((resolve) => child.once('exit', (code, signal) => resolve({code, signal, stdout, stderr})))
+  return {child, done}
+}
+
+async function stack(opts: {bootMs?: number; finalGate?: boolean} = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'chainup-resume-'))
+  const ports = await freePorts(NAMES.length)
+  sims = NAMES.map(
+    (name, i) =>
+      new SimSwitch({name, port: ports[i]!, username: 'netops', password: TEST_PASSWORD, version: '17.06.05', extraImages: ['cat9k_iosxe.17.09.05.SPA.bin'], bootTimeMs: opts.bootMs ?? 800}),
+  )
+  await Promise.all(sims.map((s) => s.start()))
+  const playbook = parse(readFileSync(join(ROOT, 'playbooks/ios-xe-install.yml'), 'utf8')) as Record<string, any>
+  if (opts.finalGate) playbook.gates.final = [{name: 'change record', run: 'echo "closing the change record"'}]
+  writeFileSync(join(dir, 'playbook.yml'), stringify(playbook))
+  const inventory = join(dir, 'stack.yml')
+  writeFileSync(
+    inventory,
+    stringify({
+      stack: 'resume-stack',
+      playbook: './playbook.yml',
+      target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
+      ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD'},
+      timeouts: {command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
+      devices: NAMES.map((name, i) => ({name, host: '127.0.0.1', port: sims[i]!.port, host_key: sims[i]!.hostKeyFingerprint})),
+    }),
+  )
+  return {dir, inventory, state: join(dir, 'state')}
+}
+
+/** The one run in the journal that is still `running` (left by the killed process). */
+async function runningRun(state: string): Promise<string> {
+  const {stdout} = await chainup(['history', '--json', '--state-dir', state]).done
+  const page = JSON.parse(stdout) as {runs: Array<{execution_id: string; status: string}>}
+  const run = page.runs.find((r) => r.status === 'running' || r.status === 'cancelled')
+  if (!run) throw new Error(`no unfinished run in ${stdout}`)
+  return run.execution_id
+}
+
+function installsPerDevice(): Record<string, number> {
+  const counts: Record<string, number> = {}
+  for (const e of sims.flatMap((s) => s.events)) if (e.type === 'install_started') counts[e.device] = (counts[e.device] ?? 0) + 1
+  return counts
+}
+
+async function expectFinishedCleanly(runId: string, state: string, resumed: Exit) {
+  expect(resumed.code, resumed.stderr).toBe(0)
+  const result = JSON.parse(resumed.stdout)
+  expect(result).toMatchObject({execution_id: runId, status: 'completed'})
+  expect(result.devices.map((d: {status: string}) => d.status)).toEqual(['upgraded', 'upgraded', 'upgraded', 'upgraded'])
+  // Every device on the target version, reloaded exactly once (the simulators' own count).
+  expect(sims.map((s) => s.version)).toEqual(['17.09.05', '17.09.05', '17.09.05', '17.09.05'])
+  expect(sims.map((s) => s.reloads)).toEqual([1, 1, 1, 1])
+  expect(installsPerDevice()).toEqual({sw1: 1, sw2: 1, sw3: 1, sw4: 1})
+  const verify = await chainup(['show', runId, '--verify', '--state-dir', state]).done
+  expect(verify.code, verify.stdout).toBe(0)
+  expect(verify.stdout).toMatch(/journal verified: \d+ events, hash chain intact/)
+  // A second resume of the finished run says so and exits 0.
+  const again = await chainup(['resume', runId, '--state-dir', state]).done
+  expect(again.code).toBe(0)
+  expect(again.stdout).toMatch(/already finished: completed/)
+}
+
+beforeAll(() => {
+  if (!existsSync(join(ROOT, 'dist/commands/resume.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) first')
+})
+afterEach(async () => {
+  for (const c of children.splice(0)) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL')
+  await Promise.all(sims.map((s) => s.stop()))
+  sims = []
+})
+
+describe('resume after the orchestrator was killed with SIGKILL', () => {
+  it.each([
+    ['before any reload', 'before-reload:sw1', {}],
+    ['while device 2 is rebooting', 'rebooting:sw2', {}],
+    ['after device 2 came back, before its COMPLETE was sent', 'before-complete:sw2', {}],
+    ['during the final gates', 'final-gates', {finalGate: true}],
+  ] as const)('%s', async (_name, point, opts) => {
+    const {inventory, state} = await stack(opts)
+    const crashed = await chainup(['upgrade', inventory, '--json', '--state-dir', state], {CHAINUP_FAILPOINT: point}).done
+    expect(crashed.signal, crashed.stderr).toBe('SIGKILL')
+    const runId = await runningRun(state)
+    const resumed = await chainup(['resume', runId, '--json', '--state-dir', state]).done
+    await expectFinishedCleanly(runId, state, resumed)
+  })
+})
+
+describe('cancel and lock', () => {
+  it('SIGINT: the device in progress finishes, no new device starts, exit 130; resume completes the run', async () => {
+    const {inventory, state} = await stack({bootMs: 1500})
+    const run = chainup(['upgrade', inventory, '--json', '--state-dir', state])
+    sims[1]!.on('event', (e) => e.type === 'install_started' && run.child.kill('SIGINT'))
+    const cancelled = await run.done
+    expect(cancelled.code, cancelled.stderr).toBe(130)
+    const result = JSON.parse(cancelled.stdout)
+    expect(result.status).toBe('cancelled')
+    expect(result.devices.map((d: {status: string}) => d.status)).toEqual(['upgraded', 'upgraded', 'not_started', 'not_started'])
+    expect(installsPerDevice()).toEqual({sw1: 1, sw2: 1})
+    const resumed = await chainup(['resume', result.execution_id, '--json', '--state-dir', state]).done
+    await expectFinishedCleanly(result.execution_id, state, resumed)
+  })
+
+  it('a second upgrade of the same stack exits 4 naming the holder; a lock left by a dead process is taken over', async () => {
+    const {inventory, state} = await stack({bootMs: 1500})
+    const first = chainup(['upgrade', inventory, '--json', '--state-dir', state])
+    await new Promise<void>((resolve) => sims[0]!.on('event', (e) => e.type === 'install_started' && resolve()))
+    const second = await chainup(['upgrade', inventory, '--state-dir', state]).done
+    expect(second.code).toBe(4)
+    expect(second.stderr).toMatch(new RegExp(`stack resume-stack is being upgraded by run [0-9a-f-]{36} \\(pid ${first.child.pid} on `))
+    first.child.kill('SIGKILL')
+    await first.done
+    // The holder is dead: resume takes its lock over and finishes.
+    const runId = await runningRun(state)
+    const resumed = await chainup(['resume', runId, '--json', '--state-dir', state]).done
+    expect(resumed.code, resumed.stderr).toBe(0)
+    expect(resumed.stderr).toMatch(/took over|taken over|dead/i)
+    expect(sims.map((s) => s.reloads)).toEqual([1, 1, 1, 1])
+  })
+})
