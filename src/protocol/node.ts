@@ -126,6 +126,9 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private closed = false
   private dialing = false
   private linkWaiters: Array<() => void> = []
+  /** When the current predecessor link came up, and the pause before redialing after a short-lived one (ms). */
+  private predecessorUpAt: number | undefined
+  private redialBackoffMs = 0
 
   constructor(opts: ChainSyncNodeOptions) {
     super()
@@ -275,7 +278,12 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private startDialing(): void {
     if (this.dialing || this.closed) return
     this.dialing = true
+    // A link the peer closed young (e.g. it refused what we replayed) is not redialed in a tight loop.
+    const lived = this.predecessorUpAt === undefined ? Infinity : Date.now() - this.predecessorUpAt
+    this.redialBackoffMs = lived < 1000 ? Math.min(Math.max(this.redialBackoffMs * 2, 100), 5000) : 0
+    const pause = this.redialBackoffMs
     void (async () => {
+      if (pause > 0) await new Promise((r) => setTimeout(r, pause))
       let delay = 50
       while (!this.closed && !this.links.predecessor) {
         const pred = this.opts.predecessor!
@@ -417,6 +425,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     const reconnect = this.everUp[side]
     this.links[side] = link
     this.everUp[side] = true
+    if (side === 'predecessor') this.predecessorUpAt = Date.now()
     clearTimeout(this.graceTimers[side])
     delete this.graceTimers[side]
     socket.on('data', (chunk: Buffer) => {
@@ -486,7 +495,10 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     this.log('warn', `closing connection to ${side}: ${reason}${line ? ` (line "${printable(line)}")` : ''}`)
     this.emit('violation', {from: side, reason, line})
     const link = this.links[side]
-    if (link) this.detach(side, link, `protocol violation: ${reason}`)
+    if (link) {
+      if (side === 'predecessor') this.predecessorUpAt = undefined // our decision, not the peer refusing us: no redial pause
+      this.detach(side, link, `protocol violation: ${reason}`)
+    }
   }
 
   private wakeLinkWaiters(): void {
