@@ -16,6 +16,8 @@ export interface LocalChainOptions {
   reconnectGraceMs?: number
   /** Each node's transport (TLS identities differ per node); plain TCP when it returns undefined. */
   transportFor?: (name: string) => ChainSyncNodeOptions['transport']
+  /** Each node's outbox (the run journal's). */
+  outboxFor?: (name: string) => ChainSyncNodeOptions['outbox']
   log?: ChainSyncNodeOptions['log']
 }
 
@@ -40,6 +42,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<ChainSyn
       ...(opts.heartbeatMs === undefined ? {} : {heartbeatMs: opts.heartbeatMs}),
       ...(opts.reconnectGraceMs === undefined ? {} : {reconnectGraceMs: opts.reconnectGraceMs}),
       ...(opts.transportFor?.(name) ? {transport: opts.transportFor(name)!} : {}),
+      ...(opts.outboxFor?.(name) ? {outbox: opts.outboxFor(name)!} : {}),
       ...(opts.log ? {log: opts.log} : {}),
     })
   })

@@ -8,6 +8,7 @@
 import {EventEmitter} from 'node:events'
 
 import {formatMs} from '../util/duration.js'
+import {failpoint} from '../util/failpoint.js'
 import {formatMessage, LineDecoder, MAX_LINE_BYTES, parseMessage, ProtocolError, type Message} from './codec.js'
 import {initialRound, NodeState, transition, type RoundAction, type RoundEvent, type RoundSnapshot, type Side} from './state-machine.js'
 import {tcpTransport, type ChainSyncListener, type ChainSyncSocket, type ChainSyncTransport, type PeerInfo} from './transport.js'
@@ -61,6 +62,11 @@ export interface ChainSyncNodeOptions {
   log?: (entry: NodeLogEntry) => void
   /** TCP (default) or TLS. */
   transport?: ChainSyncTransport
+  /**
+   * The run journal's outbox: every READY/START/COMPLETE/EXECUTING/ABORT/ROUND line is committed with `enqueue`
+   * (returns its id) before it is written, and marked with `sent` once written to a live link.
+   */
+  outbox?: {enqueue(roundId: string, side: Side, line: string): number; sent(id: number): void}
 }
 
 /** Events a node emits; the device agent and the UI observe them. */
@@ -119,7 +125,8 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private listener: ChainSyncListener | undefined
   private links: Partial<Record<Side, Link>> = {}
   private everUp: Record<Side, boolean> = {predecessor: false, successor: false}
-  private pending: Record<Side, string[]> = {predecessor: [], successor: []}
+  /** Lines waiting for a link to their side (with their outbox id). */
+  private pending: Record<Side, Array<{line: string; id: number | undefined}>> = {predecessor: [], successor: []}
   private graceTimers: Partial<Record<Side, NodeJS.Timeout>> = {}
   private readonly rounds = new Map<string, Round>()
   private readonly buckets = new Map<string, {tokens: number; at: number}>()
@@ -129,6 +136,8 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   /** When the current predecessor link came up, and the pause before redialing after a short-lived one (ms). */
   private predecessorUpAt: number | undefined
   private redialBackoffMs = 0
+  private holding = false
+  private held: Array<{side: Side; line: string; id: number | undefined}> = []
 
   constructor(opts: ChainSyncNodeOptions) {
     super()
@@ -456,7 +465,15 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     const queued = this.pending[side]
     this.pending[side] = []
     const replay = reconnect ? [...this.rounds.values()].filter((r) => r.snapshot.aborted === undefined).flatMap((r) => r.sentLines[side]) : []
-    for (const line of new Set([...replay, ...queued])) socket.write(line)
+    const written = new Set<string>()
+    for (const line of replay) if (!written.has(line)) written.add(line) && socket.write(line)
+    for (const q of queued) {
+      if (!written.has(q.line)) {
+        written.add(q.line)
+        socket.write(q.line)
+      }
+      if (q.id !== undefined) this.opts.outbox?.sent(q.id)
+    }
     for (const line of early) {
       // A violation closes the link: what followed it on that connection is not acted on.
       if (this.links[side] !== link) break
@@ -607,9 +624,45 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private write(side: Side, line: string, roundId: string): void {
     this.emit('sent', {to: side, line: line.trimEnd()})
     this.rounds.get(roundId)?.sentLines[side].push(line)
+    // With an outbox the line is committed first (seed 001 §5); inside `atomically` it leaves only after the commit.
+    const id = this.opts.outbox?.enqueue(roundId, side, line.trimEnd())
+    if (this.holding) this.held.push({side, line, id})
+    else this.deliver(side, line, id)
+  }
+
+  private deliver(side: Side, line: string, id: number | undefined): void {
     const link = this.links[side]
-    if (link) link.socket.write(line)
-    else this.pending[side].push(line)
+    if (link) {
+      link.socket.write(line)
+      if (id !== undefined) this.opts.outbox?.sent(id)
+    } else this.pending[side].push({line, id})
+  }
+
+  /**
+   * Runs `fn` (typically a journal transaction that records a step's result and, through the outbox, the lines it
+   * makes this node send); the lines leave only after `fn` returned, i.e. after the commit (seed 001 §5 outbox).
+   */
+  atomically<T>(fn: () => T): T {
+    this.holding = true
+    let out: T
+    try {
+      out = fn()
+    } catch (error) {
+      this.held = []
+      throw error
+    } finally {
+      this.holding = false
+    }
+    const held = this.held
+    this.held = []
+    failpoint(`outbox-committed:${this.name}`)
+    for (const h of held) this.deliver(h.side, h.line, h.id)
+    return out
+  }
+
+  /** Queues lines to be sent first on the next link to `side` (a resumed run's committed but unsent lines). */
+  preload(side: Side, lines: readonly string[]): void {
+    this.pending[side].unshift(...lines.map((l) => ({line: l.endsWith('\n') ? l : `${l}\n`, id: undefined})))
   }
 
   private log(level: NodeLogEntry['level'], message: string): void {

@@ -38,6 +38,8 @@ export interface AgentContext {
   /** Reload fence and resume state for the worker (from the journal). */
   fence?: WorkerContext['fence']
   resume?: DeviceResume
+  /** Runs `fn` in one journal transaction (the device's outcome and the COMPLETE it sends commit together). */
+  commit?: <T>(fn: () => T) => T
 }
 
 /** Binds a node and a worker for one round. Call {@link start} once; await {@link settled} before closing the node. */
@@ -138,12 +140,25 @@ export class DeviceAgent {
     })
   }
 
-  /** The task is done (or its failure allowed): pass COMPLETE on, unless the run is being stopped. */
-  private passOn(): void {
+  /**
+   * The task is done (or its failure allowed): record the outcome and pass COMPLETE on in one transaction, the line
+   * leaving only after the commit (seed 001 §5) — unless the run is being stopped.
+   */
+  private finish(outcome: DeviceOutcome | undefined): void {
     const stop = this.ctx.stopRequested?.()
-    if (stop) return this.halt(stop.status, stop.reason)
+    if (stop) {
+      if (outcome) this.settle(outcome)
+      return this.halt(stop.status, stop.reason)
+    }
     failpoint(`before-complete:${this.name}`)
-    this.ctx.node.taskFinished(this.ctx.runId)
+    const commit = this.ctx.commit ?? ((fn) => fn())
+    this.ctx.node.atomically(() =>
+      commit(() => {
+        if (outcome) this.settle(outcome)
+        this.ctx.node.taskFinished(this.ctx.runId)
+      }),
+    )
+    failpoint(`after-complete:${this.name}`)
   }
 
   private async runTask(): Promise<void> {
@@ -156,13 +171,12 @@ export class DeviceAgent {
       this.outcome = resume.outcome
       this.worker.factsAfter = this.worker.factsBefore
       events.emit('devicePhase', {device: this.name, phase: resume.outcome === 'failed' ? DevicePhase.failed : resume.outcome === 'skipped' ? DevicePhase.skipped : DevicePhase.upgraded, detail: 'resumed: done before the restart'})
-      return this.passOn()
+      return this.finish(undefined)
     }
     try {
       const outcome = await this.worker.upgrade()
       this.taskRunning = false
-      this.settle(outcome)
-      this.passOn()
+      this.finish(outcome)
     } catch (error) {
       this.taskRunning = false
       const message = (error as Error).message
@@ -177,7 +191,7 @@ export class DeviceAgent {
       const decision = await this.worker.onError(error as Error)
       if (decision === 'allow') {
         events.emit('log', {level: 'warn', device: this.name, message: `task failed, on_error gates allow continuing: ${message}`})
-        this.passOn()
+        this.finish(undefined)
         return
       }
       const full = error instanceof DeviceTaskError ? message : `${this.name}: ${message}`

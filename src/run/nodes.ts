@@ -4,7 +4,7 @@
  */
 import type {Inventory} from '../config/types.js'
 import {closeChain, startLocalChain} from '../protocol/local-chain.js'
-import {ChainSyncNode, type NodeLogEntry} from '../protocol/node.js'
+import {ChainSyncNode, type ChainSyncNodeOptions, type NodeLogEntry} from '../protocol/node.js'
 import type {ChainSyncTransport} from '../protocol/transport.js'
 
 export interface ChainNodesOptions {
@@ -12,6 +12,8 @@ export interface ChainNodesOptions {
   extensions?: boolean
   /** The transport of each device's node (TLS identities differ per node); plain TCP when absent. */
   transportFor?: (device: string) => ChainSyncTransport | undefined
+  /** Each node's outbox (the run journal's, seed 001 §5). */
+  outboxFor?: (device: string) => ChainSyncNodeOptions['outbox']
   log?: (entry: NodeLogEntry) => void
   /** Only these devices (default: every device not marked remote). */
   only?: readonly string[]
@@ -42,7 +44,12 @@ export async function startChainNodes(inventory: Inventory, opts: ChainNodesOpti
   const wanted = new Set(opts.only ?? devices.filter((d) => !d.remote).map((d) => d.name))
   const settings = nodeSettings(inventory, opts)
   if (wanted.size === devices.length && devices.every((d) => d.node === undefined)) {
-    const nodes = await startLocalChain({names: devices.map((d) => d.name), ...settings, ...(opts.transportFor ? {transportFor: opts.transportFor} : {})})
+    const nodes = await startLocalChain({
+      names: devices.map((d) => d.name),
+      ...settings,
+      ...(opts.transportFor ? {transportFor: opts.transportFor} : {}),
+      ...(opts.outboxFor ? {outboxFor: opts.outboxFor} : {}),
+    })
     return new Map(nodes.map((n) => [n.name, n]))
   }
   const nodes = new Map<string, ChainSyncNode>()
@@ -62,6 +69,7 @@ export async function startChainNodes(inventory: Inventory, opts: ChainNodesOpti
         announceRounds: true,
         ...settings,
         ...(opts.transportFor?.(d.name) ? {transport: opts.transportFor(d.name)!} : {}),
+        ...(opts.outboxFor?.(d.name) ? {outbox: opts.outboxFor(d.name)!} : {}),
       }),
     )
   })

@@ -239,7 +239,10 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
     const reason = haltCause?.reason ?? (failedDevices.length > 0 ? `failed on ${failedDevices.join(', ')} (on_error gates allowed the chain to continue)` : null)
     journal.finishRun(runId, status, reason)
   }
-  const result = journal.buildResult(runId)
+  const built = journal.buildResult(runId)
+  // A remote device's steps live in its own node's journal; this run only knows the chain went past it.
+  const remote = new Set(inventory.devices.filter((d) => d.remote).map((d) => d.name))
+  const result = {...built, devices: built.devices.map((d) => (remote.has(d.name) && d.status === 'not_started' ? {...d, status: 'remote' as const} : d))}
   const file = saveResult(ctx.stateDir, result)
   log('info', null, `result saved to ${file}`)
   return result
@@ -250,6 +253,10 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
     const nodes = await startChainNodes(inventory, {
       ...(ctx.extensions === undefined ? {} : {extensions: ctx.extensions}),
       ...(ctx.transportFor ? {transportFor: ctx.transportFor} : {}),
+      outboxFor: (device) => ({
+        enqueue: (_roundId, side, line) => journal.enqueue(runId, device, side, line),
+        sent: (id) => void journal.markSent(id),
+      }),
       log: (e) => (e.level === 'debug' ? undefined : log(e.level, e.node, `chainsync: ${e.message}`)),
     })
     try {
@@ -294,9 +301,11 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
               clear: (outcome) => void journal.clearFence(runId, device.name, outcome),
             },
             ...(resume ? {resume} : {}),
+            commit: (fn) => journal.transaction(fn),
           }),
         )
       }
+      if (ctx.resume) replayOutbox(journal, runId, inventory, nodes, log)
       if (stop) haltNow(stop.status, stop.reason)
       else for (const agent of agents.values()) agent.start()
       await finished
@@ -314,6 +323,30 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
       for (const a of agents.values()) a.worker.closeSession()
     }
   }
+}
+
+/**
+ * A resumed run's committed but unsent ChainSync lines (seed 001 §5). Lines to a neighbour in another process (that
+ * may still be in the round) are sent first on the new link, and it ignores what it already has; lines between two
+ * nodes of this process are superseded, since both restart the round from the journal. Either way they are marked.
+ */
+function replayOutbox(journal: Journal, runId: string, inventory: Inventory, nodes: Map<string, import('../protocol/node.js').ChainSyncNode>, log: (level: 'info' | 'warn' | 'error', device: string | null, message: string) => void): void {
+  const pending = journal.pendingOutbox(runId)
+  if (pending.length === 0) return
+  const index = new Map(inventory.devices.map((d, i) => [d.name, i]))
+  let replayed = 0
+  for (const m of pending) {
+    const i = index.get(m.device)
+    const peer = i === undefined ? undefined : inventory.devices[m.side === 'successor' ? i + 1 : i - 1]
+    const node = nodes.get(m.device)
+    if (node && peer?.remote) {
+      node.preload(m.side, [m.line])
+      replayed++
+    }
+    journal.markSent(m.id)
+  }
+  journal.appendEvent(runId, {type: 'outboxReplayed', data: {pending: pending.length, replayed, superseded: pending.length - replayed}})
+  log('info', null, `outbox: ${pending.length} committed but unsent line(s) from before the restart: ${replayed} sent again to remote neighbours, ${pending.length - replayed} superseded by the restarted round`)
 }
 
 /** The host key source the inventory gives a device: its own `host_key`, else the known_hosts file. */

@@ -124,6 +124,30 @@ describe('resume after the orchestrator was killed with SIGKILL', () => {
   })
 })
 
+describe('outbox (seed 001 §5)', () => {
+  it('a COMPLETE committed with its step result but never sent is handled on resume; a finished run has nothing pending', async () => {
+    const {inventory, state} = await stack()
+    const crashed = await chainup(['upgrade', inventory, '--json', '--state-dir', state], {CHAINUP_FAILPOINT: 'outbox-committed:sw2'}).done
+    expect(crashed.signal).toBe('SIGKILL')
+    const {default: Database} = await import('better-sqlite3')
+    const pending = () => {
+      const db = new Database(join(state, 'chainup.db'), {readonly: true})
+      try {
+        return db.prepare(`SELECT device, side, line FROM outbox WHERE sent_at IS NULL ORDER BY id`).all() as Array<{device: string; side: string; line: string}>
+      } finally {
+        db.close()
+      }
+    }
+    const runId = await runningRun(state)
+    // sw2's outcome and its COMPLETE to sw3 were committed together; the line never left.
+    expect(pending()).toEqual([{device: 'sw2', side: 'successor', line: `COMPLETE:${runId}`}])
+    const resumed = await chainup(['resume', runId, '--json', '--state-dir', state]).done
+    await expectFinishedCleanly(runId, state, resumed)
+    expect(resumed.stderr).toMatch(/outbox: 1 committed but unsent line/)
+    expect(pending()).toEqual([])
+  })
+})
+
 describe('cancel and lock', () => {
   it('SIGINT: the device in progress finishes, no new device starts, exit 130; resume completes the run', async () => {
     const {inventory, state} = await stack({bootMs: 1500})

@@ -1,4 +1,4 @@
-import {mkdtempSync, readFileSync} from 'node:fs'
+import {mkdtempSync, readdirSync, readFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -58,6 +58,11 @@ describe('chainup upgrade against simulated Catalyst 9000s (real SSH, real Chain
     const saved = readFileSync(join(fixture.dir, 'state', 'runs', `${result.execution_id}.json`), 'utf8')
     expect(JSON.parse(saved)).toEqual(JSON.parse(JSON.stringify(result)))
     expect(saved).not.toContain(TEST_PASSWORD)
+    // The journal holds the run, and never the password (the raw bytes of the database and its WAL).
+    const stateDir = join(fixture.dir, 'state')
+    for (const file of readdirSync(stateDir).filter((f) => f.startsWith('chainup.db'))) {
+      expect(readFileSync(join(stateDir, file)).includes(Buffer.from(TEST_PASSWORD)), file).toBe(false)
+    }
   })
 
   it('reboots nothing when one device is not ready (image missing on sw3)', async () => {
@@ -214,5 +219,15 @@ describe('chainup upgrade against simulated Catalyst 9000s (real SSH, real Chain
     const result = await fixture.run({transportFor: (d) => transports.get(d)})
     expect(result.status).toBe('completed')
     expect(installed(fixture)).toEqual(['sw1', 'sw2', 'sw3'])
+  })
+
+  it('timeouts.run: past it the device in progress finishes, nothing new starts, the run fails with reason timeout', async () => {
+    fixture = await labStack({devices: four(), timeouts: {run: 'PT1S'}, bootTime: 'PT1.5S'})
+    const result = await fixture.run()
+    expect(result.status).toBe('failed')
+    expect(result.reason).toMatch(/^timeout: the run exceeded timeouts\.run \(1\.0s\)/)
+    // sw1 was in progress at the deadline: it finished; nothing after it started.
+    expect(result.devices.map((d) => d.status)).toEqual(['upgraded', 'not_started', 'not_started', 'not_started'])
+    expect(installed(fixture)).toEqual(['sw1'])
   })
 })
