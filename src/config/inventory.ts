@@ -109,6 +109,7 @@ export function inventorySchema(baseDir: string) {
       })
       .prefault({}),
     snmp: z.strictObject({traps: z.array(trapSchema).default([])}).prefault({}),
+    on_failure: z.enum(['halt', 'rollback'], {error: (iss) => `expected "halt" or "rollback", got ${describeValue(iss.input)}`}).default('halt'),
     lab: z.strictObject({version: versionSchema.default('17.06.05'), boot_time: durationSchema.default(3000)}).prefault({}),
     chainsync: z
       .strictObject({

@@ -283,5 +283,5 @@ export async function loadStack(inventoryPath: string): Promise<{inventory: Inve
 
 function varsFor(inventory: Inventory | undefined): TemplateVars[] {
   if (inventory === undefined) return [DUMMY_VARS]
-  return inventory.devices.map((d) => ({stack: inventory.stack, target: inventory.target, device: {name: d.name, host: d.host}}))
+  return inventory.devices.map((d) => ({stack: inventory.stack, target: inventory.target, device: {name: d.name, host: d.host}, previous: DUMMY_VARS.previous!}))
 }

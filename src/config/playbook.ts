@@ -20,6 +20,7 @@ export const DUMMY_VARS: TemplateVars = {
   stack: 'stack-1',
   target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
   device: {name: 'sw1', host: '192.0.2.1'},
+  previous: {version: '17.06.05', image: 'cat9k_iosxe.17.06.05.SPA.bin'},
 }
 
 const GATE_LISTS = ['before', 'after', 'on_error', 'final'] as const
@@ -73,16 +74,21 @@ function definesGroup(re: RegExp, name: string): boolean {
   return probe?.groups !== undefined && name in probe.groups
 }
 
-/** The zod schema of one step (`readiness`, `upgrade`). */
+const stepFields = (varsList: readonly TemplateVars[]) => ({
+  name: textSchema('step name'),
+  command: commandSchema('command'),
+  expect: patternSchema(varsList).exactOptional(),
+  reject: patternSchema(varsList).exactOptional(),
+  reload: z.boolean().exactOptional(),
+  timeout: durationSchema.exactOptional(),
+})
+
+/** The zod schema of one step (`readiness`, `upgrade`); upgrade steps may carry a compensating action. */
 function stepSchema(varsList: readonly TemplateVars[]) {
   return z
     .strictObject({
-      name: textSchema('step name'),
-      command: commandSchema('command'),
-      expect: patternSchema(varsList).exactOptional(),
-      reject: patternSchema(varsList).exactOptional(),
-      reload: z.boolean().exactOptional(),
-      timeout: durationSchema.exactOptional(),
+      ...stepFields(varsList),
+      compensate: z.array(z.strictObject(stepFields(varsList)).transform((s): PlaybookStep => s)).min(1, 'a compensating action needs at least one step').exactOptional(),
     })
     .transform((s): PlaybookStep => s)
 }
@@ -147,6 +153,7 @@ export function playbookSchema(varsList: readonly TemplateVars[] = [DUMMY_VARS])
     error_patterns: z.array(patternSchema(varsList)).default(() => [...DEFAULT_ERROR_PATTERNS]),
     skip_if_on_target: z.boolean().default(true),
     readiness: z.array(stepSchema(varsList)).default([]),
+    rollback_readiness: z.array(stepSchema(varsList)).default([]),
     upgrade: z.array(stepSchema(varsList)).min(1, 'at least one upgrade step is required'),
     gates: z
       .strictObject({
@@ -173,7 +180,7 @@ void _coversPlaybook
  */
 export function checkPlaybook(raw: Record<string, unknown>, lineOf: LineOf): CheckIssue[] {
   const issues: CheckIssue[] = []
-  for (const list of ['readiness', 'upgrade'] as const) uniqueNames(raw[list], [list], 'step', lineOf, issues)
+  for (const list of ['readiness', 'rollback_readiness', 'upgrade'] as const) uniqueNames(raw[list], [list], 'step', lineOf, issues)
 
   const gates = raw['gates']
   if (!isRecord(gates)) return issues

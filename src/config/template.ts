@@ -20,10 +20,15 @@ export interface TemplateVars {
     /** The device's `host` in the inventory. */
     host: string
   }
+  /**
+   * What the device ran before this run (for compensating actions): its version from the facts, and its image,
+   * `target.image` with `target.version` replaced by that version. Unknown until the device's facts are read.
+   */
+  previous?: {version: string; image: string}
 }
 
 /** Every placeholder name, in the order the docs list them. */
-export const PLACEHOLDERS = ['stack', 'target.version', 'target.image', 'device.name', 'device.host'] as const
+export const PLACEHOLDERS = ['stack', 'target.version', 'target.image', 'device.name', 'device.host', 'previous.version', 'previous.image'] as const
 export type PlaceholderName = (typeof PLACEHOLDERS)[number]
 
 /** `{{`, anything but braces, `}}`. Whitespace inside the braces is optional. */
@@ -46,6 +51,12 @@ function valueOf(name: PlaceholderName, vars: TemplateVars): string {
       return vars.device.name
     case 'device.host':
       return vars.device.host
+    case 'previous.version':
+    case 'previous.image': {
+      const value = vars.previous?.[name === 'previous.version' ? 'version' : 'image']
+      if (value === undefined) throw new Error(`{{ ${name} }} is not known yet: the device's facts have not been read`)
+      return value
+    }
   }
 }
 

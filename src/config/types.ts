@@ -19,6 +19,8 @@ export const LAB_FAULTS = [
   'no_reload',
   /** The target image is not on flash: (so readiness fails). */
   'missing_image',
+  /** The running (previous) image is not on flash: (so a rollback is impossible and readiness with on_failure: rollback fails). */
+  'no_rollback_image',
 ] as const
 export type LabFault = (typeof LAB_FAULTS)[number]
 
@@ -133,6 +135,8 @@ export interface Inventory {
     run?: number
   }
   snmp: {traps: TrapReceiver[]}
+  /** What a failure that halts the chain leads to: stop where it is (`halt`, the safe default of draft §9 example 1) or roll back (seed 001 §3.4). @default "halt" */
+  on_failure: 'halt' | 'rollback'
   lab: LabSettings
   chainsync: ChainSyncSettings
   /** Chain order: first = Head, last = Tail. At least one device. Names and host:port pairs unique. */
@@ -152,6 +156,8 @@ export interface PlaybookStep {
   reload?: boolean
   /** Overrides timeouts.command for this step, ms. */
   timeout?: number
+  /** The compensating action (seed 001 §3.4): run in this order to undo the step when the run rolls back. */
+  compensate?: PlaybookStep[]
 }
 
 interface GateBase {
@@ -193,6 +199,8 @@ export interface Playbook {
   skip_if_on_target: boolean
   /** Read-only checks that make a device locally ready (draft §6.1). */
   readiness: PlaybookStep[]
+  /** With `on_failure: rollback`: read-only checks that a rollback would be possible, part of readiness (seed 001 §3.4). */
+  rollback_readiness: PlaybookStep[]
   /** The device's task, run when its node enters START (draft §6.3). */
   upgrade: PlaybookStep[]
   gates: {

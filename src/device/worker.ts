@@ -82,7 +82,11 @@ export class DeviceWorker {
   /** Facts read after the upgrade. */
   factsAfter: DeviceFacts | undefined
   private session: SshDeviceSession | undefined
-  private readonly vars: TemplateVars
+  /** Aborted when the chain halts; a rollback runs under a signal of its own. */
+  private signal: AbortSignal
+  /** Upgrade steps started in this run: the ones a rollback compensates. */
+  private readonly started = new Set<string>()
+  private readonly vars: TemplateVars & {previous?: {version: string; image: string}}
   private readonly name: string
   /** The playbook's facts with this device's placeholders expanded. */
   private readonly facts: Playbook['facts']
@@ -90,6 +94,7 @@ export class DeviceWorker {
   constructor(private readonly ctx: WorkerContext) {
     this.name = ctx.device.name
     // A halt closes the session, so a command in flight returns at once instead of at its timeout.
+    this.signal = ctx.signal
     ctx.signal.addEventListener('abort', () => this.closeSession(), {once: true})
     this.vars = {stack: ctx.inventory.stack, target: ctx.inventory.target, device: {name: ctx.device.name, host: ctx.device.host}}
     const f = ctx.playbook.facts
@@ -122,6 +127,7 @@ export class DeviceWorker {
     try {
       await this.connect('readiness')
       this.factsBefore = await this.readFacts('readiness')
+      this.learnPrevious(this.factsBefore.version)
       if (resume?.state === 'done' || resume?.state === 'reloaded') {
         // Already upgraded in this run: prove it from the device, then nothing more is needed to be ready.
         if (this.factsBefore.version !== this.ctx.inventory.target.version) {
@@ -131,6 +137,8 @@ export class DeviceWorker {
         return
       }
       for (const step of this.ctx.playbook.readiness) await this.runStep(step, 'readiness')
+      // Rollback feasibility is part of readiness when the inventory asks for rollback (seed 001 §3.4).
+      if (this.ctx.inventory.on_failure === 'rollback') for (const step of this.ctx.playbook.rollback_readiness) await this.runStep(step, 'readiness')
       for (const gate of this.ctx.playbook.gates.before.filter((g) => g.scope === 'device')) {
         await this.gate('before', gate)
       }
@@ -160,6 +168,7 @@ export class DeviceWorker {
       this.phase(DevicePhase.upgrading, 'connecting')
       await this.connect('upgrade')
       const facts = await this.readFacts('upgrade')
+      if (!this.vars.previous) this.learnPrevious(facts.version)
       let outcome: 'upgraded' | 'skipped' = 'upgraded'
       if (this.ctx.playbook.skip_if_on_target && facts.version === this.ctx.inventory.target.version) {
         outcome = 'skipped'
@@ -206,6 +215,46 @@ export class DeviceWorker {
     } finally {
       this.closeSession()
     }
+  }
+
+  /**
+   * Undoes this run's upgrade of the device (seed 001 §3.4): the compensating actions of the upgrade steps that
+   * started, in reverse order, then the device must run the version it ran before. Not needed (and not done) when
+   * it already does. Runs under `signal`, since the chain's own signal is aborted by then.
+   * @throws DeviceTaskError when a compensating action fails or the device does not end on its previous version
+   */
+  async rollback(signal: AbortSignal): Promise<void> {
+    this.signal = signal
+    const previous = this.vars.previous
+    try {
+      if (!previous) throw new DeviceTaskError(this.name, 'cannot roll back: the version it ran before is unknown (its facts were never read)')
+      this.phase(DevicePhase.rolling_back, `back to ${previous.version}`)
+      let facts = await this.readFacts('rollback')
+      if (facts.version === previous.version) {
+        this.record({action: 'rollback', phase: 'rollback', command: null, status: 'completed', output: `already running ${previous.version}: nothing to undo`, error: null}, Date.now())
+      } else {
+        const steps = [...this.ctx.playbook.upgrade].reverse().filter((st) => st.compensate && this.started.has(st.name))
+        if (steps.length === 0) throw new DeviceTaskError(this.name, `no compensating action for the steps that ran, and it runs ${facts.version}, not ${previous.version}`)
+        for (const step of steps) {
+          for (const c of step.compensate!) {
+            if (c.reload) facts = await this.reloadStep(c, facts, 'rollback')
+            else await this.runStep(c, 'rollback')
+          }
+        }
+        facts = await this.readFacts('rollback')
+        if (facts.version !== previous.version) throw new DeviceTaskError(this.name, `after the rollback it runs ${facts.version}, not ${previous.version}`)
+      }
+      this.factsAfter = facts
+      this.phase(DevicePhase.rolled_back, `running ${facts.version}`)
+    } finally {
+      this.closeSession()
+    }
+  }
+
+  /** `{{ previous.* }}`: the version before this run, and its image (target.image with target.version replaced). */
+  private learnPrevious(version: string): void {
+    const {target} = this.ctx.inventory
+    this.vars.previous = {version, image: target.image.includes(target.version) ? target.image.replace(target.version, version) : target.image}
   }
 
   /** Closes the SSH session if one is open. */
@@ -259,7 +308,8 @@ export class DeviceWorker {
   private async runStep(step: PlaybookStep, phase: StepExecution['phase']): Promise<string> {
     const session = await this.connect(phase)
     const command = expandTemplate(step.command, this.vars, 'text')
-    this.phase(phase === 'readiness' ? DevicePhase.readiness : DevicePhase.upgrading, step.name)
+    this.phase(phase === 'readiness' ? DevicePhase.readiness : phase === 'rollback' ? DevicePhase.rolling_back : DevicePhase.upgrading, step.name)
+    if (phase === 'upgrade') this.started.add(step.name)
     const started = Date.now()
     const order = this.startStep(step.name, phase, command)
     let output = ''
@@ -283,12 +333,13 @@ export class DeviceWorker {
    * again **and** the facts prove a reboot after the reload was sent. Past timeouts.boot the device is failed.
    * @returns the facts after the reboot
    */
-  private async reloadStep(step: PlaybookStep, before: DeviceFacts): Promise<DeviceFacts> {
+  private async reloadStep(step: PlaybookStep, before: DeviceFacts, phase: 'upgrade' | 'rollback' = 'upgrade'): Promise<DeviceFacts> {
+    if (phase === 'upgrade') this.started.add(step.name)
     const session = await this.connect('upgrade')
     const command = expandTemplate(step.command, this.vars, 'text')
     this.phase(DevicePhase.upgrading, step.name)
     const started = Date.now()
-    const order = this.startStep(step.name, 'upgrade', command)
+    const order = this.startStep(step.name, phase, command)
     let sawDown = false
     // The fence: the intent is durable before the command that reloads the device leaves this host.
     failpoint(`before-reload:${this.name}`)
@@ -304,10 +355,10 @@ export class DeviceWorker {
         const problem = this.checkPatterns(step, result.output, false)
         if (problem) throw new Error(problem)
       }
-      this.finishStep(order, {action: step.name, phase: 'upgrade', command, status: 'completed', output: result.output, error: null}, started)
+      this.finishStep(order, {action: step.name, phase, command, status: 'completed', output: result.output, error: null}, started)
     } catch (error) {
       const message = errorMessage(error)
-      this.finishStep(order, {action: step.name, phase: 'upgrade', command, status: 'failed', output: partialOutput(error), error: message}, started)
+      this.finishStep(order, {action: step.name, phase, command, status: 'failed', output: partialOutput(error), error: message}, started)
       throw new DeviceTaskError(this.name, `step "${step.name}" failed: ${message}`, error)
     }
     this.closeSession()
@@ -323,12 +374,12 @@ export class DeviceWorker {
     const order = this.startStep('wait for reload', 'reboot', null)
     this.phase(DevicePhase.rebooting, 'waiting for the device to reload and come back')
     const fail = (message: string, cause?: unknown): never => {
-      if (!this.ctx.signal.aborted) this.ctx.fence?.clear('failed')
-      this.finishStep(order, {action: 'wait for reload', phase: 'reboot', command: null, status: this.ctx.signal.aborted ? 'cancelled' : 'failed', output: null, error: message}, reloadSentAt)
-      throw this.ctx.signal.aborted ? new HaltedError(String(this.ctx.signal.reason)) : new DeviceTaskError(this.name, message, cause)
+      if (!this.signal.aborted) this.ctx.fence?.clear('failed')
+      this.finishStep(order, {action: 'wait for reload', phase: 'reboot', command: null, status: this.signal.aborted ? 'cancelled' : 'failed', output: null, error: message}, reloadSentAt)
+      throw this.signal.aborted ? new HaltedError(String(this.signal.reason)) : new DeviceTaskError(this.name, message, cause)
     }
     while (Date.now() < deadline) {
-      if (this.ctx.signal.aborted) fail(`chain halted while waiting for ${this.name} to come back`)
+      if (this.signal.aborted) fail(`chain halted while waiting for ${this.name} to come back`)
       try {
         const remaining = deadline - Date.now()
         this.session = await connectDevice({
@@ -362,7 +413,7 @@ export class DeviceWorker {
         if (error instanceof ConnectError) sawDown = true
         lastProblem = errorMessage(error)
       }
-      await sleep(Math.min(poll, Math.max(0, deadline - Date.now())), undefined, {signal: this.ctx.signal}).catch(() => undefined)
+      await sleep(Math.min(poll, Math.max(0, deadline - Date.now())), undefined, {signal: this.signal}).catch(() => undefined)
     }
     if (!sawDown) fail(`reload did not happen: ${this.name} never went down and still reports ${before.restartedAt ? `"System restarted at ${before.restartedAt}"` : 'its old uptime'} after ${formatMs(timeouts.boot)}`)
     return fail(`did not come back within ${formatMs(timeouts.boot)} after the reload (${lastProblem})`)
@@ -413,7 +464,7 @@ export class DeviceWorker {
       expand: (text, mode) => expandTemplate(text, this.vars, mode),
       hiddenEnv: this.ctx.hiddenEnv,
       extraEnv,
-      signal: this.ctx.signal,
+      signal: this.signal,
     })
     this.ctx.events.emit('gateEvaluated', evaluation)
     return evaluation
@@ -456,7 +507,7 @@ export class DeviceWorker {
   }
 
   private checkHalted(): void {
-    if (this.ctx.signal.aborted) throw new HaltedError(String(this.ctx.signal.reason ?? 'chain halted'))
+    if (this.signal.aborted) throw new HaltedError(String(this.signal.reason ?? 'chain halted'))
   }
 }
 

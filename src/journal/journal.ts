@@ -504,7 +504,9 @@ class SqliteJournal implements Journal {
       if (!STATUSES_BY_KIND[row.kind].has(status)) {
         throw new JournalError(`"${status}" is not a status of a ${row.kind} run`, {code: 'INVALID_STATUS'})
       }
-      this.#assertOpen(row)
+      // A compensating action reopens a finished device (seed 001 §3.4); everything else must still be open.
+      const compensating = status === 'rolling_back' && row.kind === 'device' && ['upgraded', 'failed', 'cancelled'].includes(row.status)
+      if (!compensating) this.#assertOpen(row)
       this.#record(row.root_id, operationRunId, JournalEventType.status, row.device, {status, detail: this.#redact(detail ?? {})})
     })
   }

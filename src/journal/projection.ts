@@ -72,7 +72,7 @@ export function mergeDetail(old: string, patch: Obj): string {
   return canonicalJson({...obj(JSON.parse(old) as Json), ...patch})
 }
 
-const FINAL = `('completed','failed','vetoed','cancelled','upgraded','skipped','not_started')`
+const FINAL = `('completed','failed','vetoed','cancelled','upgraded','skipped','not_started','rolled_back','rollback_failed')`
 
 /** Applies one projected event to `db` (the journal, or a replay database). Other event types are ignored. */
 export function applyEvent(db: Db, ev: ProjectedEvent): void {
@@ -120,7 +120,7 @@ export function applyEvent(db: Db, ev: ProjectedEvent): void {
         db,
         `UPDATE operation_runs SET status = @status, detail = @detail,
            started_at = COALESCE(started_at, CASE WHEN @status = 'running' THEN @at END),
-           finished_at = COALESCE(finished_at, CASE WHEN @status IN ${FINAL} THEN @at END)
+           finished_at = CASE WHEN @status = 'rolling_back' THEN NULL ELSE COALESCE(finished_at, CASE WHEN @status IN ${FINAL} THEN @at END) END
          WHERE id = @id`,
       ).run({status, detail: mergeDetail(row.detail, patch), at: ev.at, id: ev.operation_run_id})
       return

@@ -48,6 +48,12 @@ export const DeviceRunStatus = {
   not_started: 'not_started',
   /** The run ended while this device was working (set by {@link Journal.finishRun} from `running`). */
   cancelled: 'cancelled',
+  /** Its compensating actions run (seed 001 §3.4); entered from upgraded, failed or cancelled. */
+  rolling_back: 'rolling_back',
+  /** Back on the version it ran before the run. */
+  rolled_back: 'rolled_back',
+  /** A compensating action failed: the rollback stopped here. */
+  rollback_failed: 'rollback_failed',
 } as const
 export type DeviceRunStatus = (typeof DeviceRunStatus)[keyof typeof DeviceRunStatus]
 
@@ -74,6 +80,8 @@ export const FINAL_STATUSES: ReadonlySet<string> = new Set<OperationRunStatus>([
   'upgraded',
   'skipped',
   'not_started',
+  'rolled_back',
+  'rollback_failed',
 ])
 
 /** JSON value as stored in `data` / `detail` columns. */

@@ -128,6 +128,8 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     const fileTime = new Date(this.booted.getTime() - 3_600_000)
     const names = opts.flash ?? ['packages.conf', imageName(opts.version), ...pkgNames(opts.version)]
     for (const n of [...names, ...(opts.extraImages ?? [])]) this.flash.set(n, makeFile(n, fileTime))
+    // The image it runs now is what a rollback would go back to.
+    if (this.faults.has('no_rollback_image')) this.flash.delete(imageName(opts.version))
     if (this.faults.has('missing_image')) {
       for (const n of [...this.flash.keys()]) {
         const v = parseImageVersion(n)

@@ -19,6 +19,9 @@ export const DevicePhase = {
   skipped: 'skipped',
   failed: 'failed',
   cancelled: 'cancelled',
+  rolling_back: 'rolling_back',
+  rolled_back: 'rolled_back',
+  rollback_failed: 'rollback_failed',
 } as const
 export type DevicePhase = (typeof DevicePhase)[keyof typeof DevicePhase]
 

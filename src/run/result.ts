@@ -43,8 +43,8 @@ export interface StepExecution {
   /** What the device printed (capped at 64 KiB), or a structured summary. */
   output: string | null
   error: string | null
-  /** chainup: `readiness` or `upgrade` (or `reboot` for the wait after a reload). */
-  phase: 'readiness' | 'upgrade' | 'reboot'
+  /** chainup: `readiness` or `upgrade` (or `reboot` for the wait after a reload, `rollback` for compensating actions). */
+  phase: 'readiness' | 'upgrade' | 'reboot' | 'rollback'
   /** chainup: the command line sent, if any. */
   command: string | null
   /** chainup: ISO 8601. */
@@ -79,7 +79,7 @@ export interface ChainExecutionResult {
   /** chainup: one line saying why the run did not complete, or null. */
   reason: string | null
   /** chainup: per device outcome (`remote`: its node ran in another process, see that process's result). */
-  devices: Array<{name: string; status: 'upgraded' | 'skipped' | 'failed' | 'not_started' | 'cancelled' | 'remote'; version_before: string | null; version_after: string | null}>
+  devices: Array<{name: string; status: 'upgraded' | 'skipped' | 'failed' | 'not_started' | 'cancelled' | 'remote' | 'rolling_back' | 'rolled_back' | 'rollback_failed'; version_before: string | null; version_after: string | null}>
   /** chainup: SNMP traps sent during the run. */
   traps: Array<{kind: string; reporter: string; reason: string; receivers: Array<{target: string; ok: boolean; error?: string}>}>
 }

@@ -219,6 +219,7 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
     else if (stop) haltCause = stop
     else {
       await runChain()
+      if (haltCause && haltCause.status !== 'cancelled' && inventory.on_failure === 'rollback') await rollBack(haltCause)
       if (!haltCause) {
         // DEC-002 phase 3: final after gates once every device is done.
         failpoint('final-gates')
@@ -246,6 +247,48 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
   const file = saveResult(ctx.stateDir, result)
   log('info', null, `result saved to ${file}`)
   return result
+
+  // --- rollback (seed 001 §3.4) ---------------------------------------------------
+
+  /**
+   * A backward wave of compensating actions: the failed device first, then the upgraded ones in reverse chain
+   * order. A failure during rollback fails the run, sends a trap, and stops there.
+   */
+  async function rollBack(cause: {status: ChainStatus; reason: string}): Promise<void> {
+    const outcomeOf = (name: string) => agents.get(name)?.outcome
+    const failed = names.filter((n) => outcomeOf(n) === 'failed' || outcomeOf(n) === 'cancelled')
+    const upgraded = names.filter((n) => outcomeOf(n) === 'upgraded').reverse()
+    const order = [...failed, ...upgraded]
+    if (order.length === 0) return
+    log('warn', null, `on_failure: rollback: rolling back ${order.join(' -> ')}`)
+    const signal = new AbortController()
+    const onKill = () => signal.abort('cancelled by the operator')
+    ctx.kill?.addEventListener('abort', onKill, {once: true})
+    const report = (name: string, outcome: 'rolling_back' | 'rolled_back' | 'rollback_failed') => {
+      const agent = agents.get(name)!
+      agent.outcome = outcome
+      events.emit('deviceOutcome', {device: name, outcome, versionBefore: agent.worker.factsBefore?.version ?? null, versionAfter: agent.worker.factsAfter?.version ?? null})
+    }
+    try {
+      for (const name of order) {
+        report(name, 'rolling_back')
+        try {
+          await agents.get(name)!.worker.rollback(signal.signal)
+          report(name, 'rolled_back')
+        } catch (error) {
+          report(name, 'rollback_failed')
+          const message = (error as Error).message
+          haltCause = {status: 'failed', reason: `${cause.reason}; rollback failed on ${message}`}
+          log('error', name, `rollback failed, stopping the rollback: ${message}`)
+          sendTrap({kind: 'chain_halted', runId, stack: inventory.stack, reporter: name, reason: `rollback failed: ${message}`})
+          return
+        }
+      }
+      haltCause = {status: cause.status, reason: `${cause.reason}; rolled back ${order.join(', ')}`}
+    } finally {
+      ctx.kill?.removeEventListener('abort', onKill)
+    }
+  }
 
   // --- the ChainSync round ---------------------------------------------------
 

@@ -87,7 +87,7 @@ const CASES: Case[] = [
   {
     name: 'unknown top-level field',
     yaml: `${VALID}colour: red\n`,
-    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, lab, chainsync, devices'],
+    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices'],
   },
   {
     name: 'unknown top-level field close to a known one',
@@ -270,7 +270,7 @@ const CASES: Case[] = [
   {
     name: 'unknown fault',
     yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, lab: {faults: [slow_boot, explode]}}'),
-    problems: ['6:59 devices[0].lab.faults[1]: unknown fault "explode"; known: never_returns, old_version, hang_install, slow_boot, no_reload, missing_image'],
+    problems: ['6:59 devices[0].lab.faults[1]: unknown fault "explode"; known: never_returns, old_version, hang_install, slow_boot, no_reload, missing_image, no_rollback_image'],
   },
   {
     name: 'device that is not a mapping',
@@ -302,6 +302,7 @@ describe('loadInventory', () => {
       snmp: {traps: [{host: '127.0.0.1', port: 10162, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: 3000},
       chainsync: {extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000},
+      on_failure: 'halt',
       devices: [1, 2, 3, 4].map((i) => ({name: `sw${i}`, host: '127.0.0.1', port: 10020 + i, remote: false})),
     })
   })

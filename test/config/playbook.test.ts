@@ -161,6 +161,7 @@ describe('loadPlaybook: broken playbooks', () => {
       error_patterns: ['^%\\s*(Invalid|Incomplete|Ambiguous|Error)'],
       skip_if_on_target: true,
       readiness: [],
+      rollback_readiness: [],
       upgrade: [{name: 'install', command: 'install add file flash:{{ target.image }} activate commit', reload: true}],
       gates: {before: [], after: [], on_error: [], final: []},
     })
@@ -192,13 +193,13 @@ describe('loadPlaybook: broken playbooks', () => {
 
   it('unknown placeholder', async () => {
     expect(await problemsOf(`${VALID}readiness:\n  - {name: v, command: show version, expect: 'Version {{ target.vers }}'}\n`)).toEqual([
-      '8:46 readiness[0].expect: unknown placeholder {{ target.vers }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}',
+      '8:46 readiness[0].expect: unknown placeholder {{ target.vers }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
     ])
   })
 
   it('unknown placeholder in a command, written without spaces', async () => {
     expect(await problemsOf(VALID.replace('{{ target.image }}', '{{image}}'))).toEqual([
-      '6:30 upgrade[0].command: unknown placeholder {{image}}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}',
+      '6:30 upgrade[0].command: unknown placeholder {{image}}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
     ])
   })
 

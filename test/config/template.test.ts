@@ -52,7 +52,7 @@ describe('expandTemplate', () => {
     expect(error).toBeInstanceOf(InputError)
     expect((error as InputError).code).toBe('PLAYBOOK_INVALID')
     expect((error as InputError).message).toBe(
-      'unknown placeholder {{ device.ip }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}',
+      'unknown placeholder {{ device.ip }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
     )
     expect(() => expandTemplate('{{}}', VARS, 'regex')).toThrow(InputError)
   })

@@ -230,4 +230,50 @@ describe('chainup upgrade against simulated Catalyst 9000s (real SSH, real Chain
     expect(result.devices.map((d) => d.status)).toEqual(['upgraded', 'not_started', 'not_started', 'not_started'])
     expect(installed(fixture)).toEqual(['sw1'])
   })
+
+  it('on_failure: rollback: the failed device first, then the upgraded ones in reverse chain order, back on their old version', async () => {
+    fixture = await labStack({devices: [{name: 'sw1'}, {name: 'sw2'}, {name: 'sw3', faults: ['old_version']}, {name: 'sw4'}], extra: {on_failure: 'rollback'}})
+    const result = await fixture.run()
+    expect(result.status).toBe('failed')
+    expect(result.reason).toMatch(/rolled back sw3, sw2, sw1$/)
+    expect(result.devices.map((d) => [d.name, d.status])).toEqual([
+      ['sw1', 'rolled_back'],
+      ['sw2', 'rolled_back'],
+      ['sw3', 'rolled_back'],
+      ['sw4', 'not_started'],
+    ])
+    expect(fixture.lab.switches.map((s) => s.version)).toEqual(['17.06.05', '17.06.05', '17.06.05', '17.06.05'])
+    // The backward wave, from the simulators' own log: sw3 needed nothing (it came back on the old version), then sw2, then sw1.
+    expect(installed(fixture)).toEqual(['sw1', 'sw2', 'sw3', 'sw2', 'sw1'])
+    const rollbackSteps = result.steps.filter((s) => s.phase === 'rollback' && s.action !== 'facts').map((s) => `${s.device}:${s.action}`)
+    expect(rollbackSteps).toEqual([
+      'sw3:rollback',
+      'sw2:reinstall the previous image',
+      'sw2:verify previous version',
+      'sw1:reinstall the previous image',
+      'sw1:verify previous version',
+    ])
+    expect(fixture.lab.switches.map((s) => s.reloads)).toEqual([2, 2, 1, 0])
+  })
+
+  it('on_failure: rollback: a device is only ready if its previous image is still on flash', async () => {
+    fixture = await labStack({devices: [{name: 'sw1'}, {name: 'sw2', faults: ['no_rollback_image']}], extra: {on_failure: 'rollback'}})
+    const result = await fixture.run()
+    expect(result.status).toBe('failed')
+    expect(result.reason).toMatch(/sw2 is not ready: step "previous image on flash" failed/)
+    expect(installed(fixture)).toEqual([])
+  })
+
+  it('on_failure: rollback: a failure during rollback fails the run, sends a trap and stops', async () => {
+    fixture = await labStack({devices: [{name: 'sw1'}, {name: 'sw2', faults: ['never_returns']}], extra: {on_failure: 'rollback'}, timeouts: {boot: 'PT2S', connect: 'PT1S'}})
+    const trap = fixture.receiver.waitFor((t) => /rollback failed/.test(String(t.varbinds[ChainupObject.chainupReason])), 20_000)
+    const result = await fixture.run()
+    expect(result.status).toBe('failed')
+    expect(result.reason).toMatch(/rollback failed on sw2/)
+    expect(result.devices.map((d) => d.status)).toEqual(['upgraded', 'rollback_failed'])
+    expect((await trap).varbinds[ChainupObject.chainupReporter]).toBe('sw2')
+    // It stopped: sw1 was not rolled back.
+    expect(installed(fixture)).toEqual(['sw1', 'sw2'])
+    expect(fixture.lab.switches[0]!.version).toBe('17.09.05')
+  })
 })
