@@ -287,6 +287,21 @@ const CASES: Case[] = [
     yaml: '- sw1\n- sw2\n',
     problems: ['1:1 (root): expected a mapping (key: value lines) at the top level, got a list'],
   },
+  {
+    name: 'on_failure that is neither halt nor rollback',
+    yaml: `${VALID}on_failure: maybe\n`,
+    problems: ['8:13 on_failure: expected "halt" or "rollback", got "maybe"'],
+  },
+  {
+    name: 'timeouts.run that is not ISO 8601',
+    yaml: `${VALID}timeouts: {run: 5min}\n`,
+    problems: ['8:17 timeouts.run: expected an ISO 8601 duration such as PT5M, got "5min"'],
+  },
+  {
+    name: 'TLS pins together with a PSK file',
+    yaml: `${VALID}chainsync:\n  tls: {psk_file: ./pw, pins: {sw1: "${Array(32).fill('AB').join(':')}"}}\n`,
+    problems: ['9:25 chainsync.tls.pins: pins apply to certificates; with psk_file the pre-shared keys authenticate the peer'],
+  },
 ]
 
 describe('loadInventory', () => {

@@ -308,4 +308,22 @@ upgrade:
     expect(problems.length).toBeGreaterThan(0)
     for (const p of problems) expect(p).toMatch(/^\d+:\d+ \(yaml\): YAML syntax error: /)
   })
+
+  it('compensate step with an unknown field', async () => {
+    expect(await problemsOf(`${VALID}  - name: verify\n    command: show version\n    compensate:\n      - {name: undo, command: show version, retries: 3}\n`)).toEqual([
+      '10:45 upgrade[1].compensate[0].retries: unknown field; expected one of: name, command, expect, reject, reload, timeout',
+    ])
+  })
+
+  it('compensate step with a compensate of its own (refused as an unknown field)', async () => {
+    expect(await problemsOf(`${VALID}  - name: verify\n    command: show version\n    compensate:\n      - name: undo\n        command: show version\n        compensate: [{name: undo again, command: show version}]\n`)).toEqual([
+      '12:9 upgrade[1].compensate[0].compensate: unknown field; expected one of: name, command, expect, reject, reload, timeout',
+    ])
+  })
+
+  it('unknown placeholder in a compensate step', async () => {
+    expect(await problemsOf(`${VALID}  - name: verify\n    command: show version\n    compensate:\n      - {name: undo, command: 'install add file flash:{{ previous.img }} activate commit'}\n`)).toEqual([
+      '10:31 upgrade[1].compensate[0].command: unknown placeholder {{ previous.img }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
+    ])
+  })
 })
