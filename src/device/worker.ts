@@ -60,6 +60,10 @@ export interface WorkerContext {
   }
   /** Where a resumed run picks this device up (from the journal); absent for a fresh run. */
   resume?: DeviceResume
+  /** The version the device ran when the run first read its facts (a resumed run knows it from the journal). */
+  versionBefore?: string
+  /** Upgrade steps started before a restart (from the journal): a rollback compensates them too. */
+  startedBefore?: readonly string[]
 }
 
 /**
@@ -95,6 +99,7 @@ export class DeviceWorker {
     this.name = ctx.device.name
     // A halt closes the session, so a command in flight returns at once instead of at its timeout.
     this.signal = ctx.signal
+    for (const name of ctx.startedBefore ?? []) this.started.add(name)
     ctx.signal.addEventListener('abort', () => this.closeSession(), {once: true})
     this.vars = {stack: ctx.inventory.stack, target: ctx.inventory.target, device: {name: ctx.device.name, host: ctx.device.host}}
     const f = ctx.playbook.facts
@@ -168,7 +173,7 @@ export class DeviceWorker {
       this.phase(DevicePhase.upgrading, 'connecting')
       await this.connect('upgrade')
       const facts = await this.readFacts('upgrade')
-      if (!this.vars.previous) this.learnPrevious(facts.version)
+      this.learnPrevious(facts.version)
       let outcome: 'upgraded' | 'skipped' = 'upgraded'
       if (this.ctx.playbook.skip_if_on_target && facts.version === this.ctx.inventory.target.version) {
         outcome = 'skipped'
@@ -225,6 +230,7 @@ export class DeviceWorker {
    */
   async rollback(signal: AbortSignal): Promise<void> {
     this.signal = signal
+    if (!this.vars.previous && this.ctx.versionBefore) this.learnPrevious(this.ctx.versionBefore)
     const previous = this.vars.previous
     try {
       if (!previous) throw new DeviceTaskError(this.name, 'cannot roll back: the version it ran before is unknown (its facts were never read)')
@@ -252,7 +258,10 @@ export class DeviceWorker {
   }
 
   /** `{{ previous.* }}`: the version before this run, and its image (target.image with target.version replaced). */
-  private learnPrevious(version: string): void {
+  private learnPrevious(read: string): void {
+    if (this.vars.previous) return
+    const version = this.ctx.versionBefore ?? read
+    if (this.ctx.versionBefore === undefined) this.ctx.events.emit('deviceFacts', {device: this.name, versionBefore: version})
     const {target} = this.ctx.inventory
     this.vars.previous = {version, image: target.image.includes(target.version) ? target.image.replace(target.version, version) : target.image}
   }

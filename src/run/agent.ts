@@ -38,6 +38,10 @@ export interface AgentContext {
   /** Reload fence and resume state for the worker (from the journal). */
   fence?: WorkerContext['fence']
   resume?: DeviceResume
+  /** The version the device ran when the run first read its facts (from the journal on resume). */
+  versionBefore?: string
+  /** Upgrade steps started before a restart (from the journal). */
+  startedBefore?: readonly string[]
   /** Runs `fn` in one journal transaction (the device's outcome and the COMPLETE it sends commit together). */
   commit?: <T>(fn: () => T) => T
 }
@@ -65,6 +69,8 @@ export class DeviceAgent {
       signal: ctx.halt.signal,
       ...(ctx.fence ? {fence: ctx.fence} : {}),
       ...(ctx.resume ? {resume: ctx.resume} : {}),
+      ...(ctx.versionBefore ? {versionBefore: ctx.versionBefore} : {}),
+      ...(ctx.startedBefore ? {startedBefore: ctx.startedBefore} : {}),
     })
   }
 

@@ -30,6 +30,8 @@ export interface RunEventMap {
   /** A device's ChainSync node changed state (draft §4). */
   nodeState: [{device: string; state: NodeState}]
   devicePhase: [{device: string; phase: DevicePhase; detail: string}]
+  /** The version a device ran when this run first read its facts (what a rollback goes back to). */
+  deviceFacts: [{device: string; versionBefore: string}]
   /** A device's outcome in this run is settled (it is final: upgraded, skipped, failed or cancelled). */
   deviceOutcome: [{device: string; outcome: ChainExecutionResult['devices'][number]['status']; versionBefore: string | null; versionAfter: string | null}]
   stepStarted: [{device: string; order: number; action: string; phase: StepExecution['phase']; command: string | null}]

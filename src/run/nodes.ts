@@ -34,7 +34,7 @@ export function nodeSettings(inventory: Inventory, opts: ChainNodesOptions) {
 
 /**
  * Starts (listens and connects) the nodes of the devices this process runs.
- * Without node addresses and remote devices: every node on an ephemeral loopback port (embedded default).
+ * Without remote devices: every node on an ephemeral loopback port (embedded default; `node` addresses are not needed).
  * Otherwise each local node listens on its `devices[].node` address and dials its predecessor's.
  * @returns the nodes by device name, in chain order
  * @throws when a node cannot listen or its neighbours do not connect within chainsync.connect_timeout
@@ -43,7 +43,8 @@ export async function startChainNodes(inventory: Inventory, opts: ChainNodesOpti
   const devices = inventory.devices
   const wanted = new Set(opts.only ?? devices.filter((d) => !d.remote).map((d) => d.name))
   const settings = nodeSettings(inventory, opts)
-  if (wanted.size === devices.length && devices.every((d) => d.node === undefined)) {
+  // Every node in this process: node addresses only matter to nodes in other processes, so use loopback.
+  if (wanted.size === devices.length) {
     const nodes = await startLocalChain({
       names: devices.map((d) => d.name),
       ...settings,

@@ -27,6 +27,7 @@ export function attachJournal(journal: Journal, runId: string, deviceRuns: Reado
     if (id === undefined || e.outcome === 'remote') return
     journal.setStatus(id, e.outcome, {version_before: e.versionBefore, version_after: e.versionAfter})
   })
+  events.on('deviceFacts', (e) => event('deviceFacts', e.device, {version_before: e.versionBefore}))
   events.on('trapSent', (t) => event('trap', t.reporter, t))
   events.on('log', (l) => event('log', l.device, {level: l.level, message: l.message}))
 }

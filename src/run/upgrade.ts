@@ -293,6 +293,13 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
   // --- the ChainSync round ---------------------------------------------------
 
   async function runChain(): Promise<void> {
+    // What each device ran before this run, as first read (a resumed run must not take the target for it).
+    const versionsBefore = new Map<string, string>()
+    const journalTree = ctx.resume ? journal.tree(runId) : undefined
+    for (const e of ctx.resume ? journal.events(runId) : []) {
+      const v = (e.data as {version_before?: unknown}).version_before
+      if (e.type === 'deviceFacts' && e.device && typeof v === 'string' && !versionsBefore.has(e.device)) versionsBefore.set(e.device, v)
+    }
     const nodes = await startChainNodes(inventory, {
       ...(ctx.extensions === undefined ? {} : {extensions: ctx.extensions}),
       ...(ctx.transportFor ? {transportFor: ctx.transportFor} : {}),
@@ -322,6 +329,9 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
         const node = nodes.get(device.name)
         if (!node) continue
         const resume = ctx.resumeStates.get(device.name)
+        const versionBefore = ctx.resume ? versionsBefore.get(device.name) : undefined
+        const upgradeSteps = new Set(playbook.upgrade.map((st) => st.name))
+        const startedBefore = ctx.resume ? (journalTree?.children.find((c) => c.name === device.name)?.children ?? []).map((st) => st.name).filter((n) => upgradeSteps.has(n)) : []
         agents.set(
           device.name,
           new DeviceAgent({
@@ -344,6 +354,8 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
               clear: (outcome) => void journal.clearFence(runId, device.name, outcome),
             },
             ...(resume ? {resume} : {}),
+            ...(versionBefore ? {versionBefore} : {}),
+            ...(startedBefore.length > 0 ? {startedBefore} : {}),
             commit: (fn) => journal.transaction(fn),
           }),
         )

@@ -80,6 +80,10 @@ describe('loadPlaybook: the shipped ios-xe-install playbook', () => {
         command: 'install add file flash:{{ target.image }} activate commit prompt-level none',
         reload: true,
         timeout: 1_800_000,
+        compensate: [
+          {name: 'reinstall the previous image', command: 'install add file flash:{{ previous.image }} activate commit prompt-level none', reload: true, timeout: 1_800_000},
+          {name: 'verify previous version', command: 'show version', expect: 'Version {{ previous.version }}'},
+        ],
       },
       {name: 'verify version', command: 'show version', expect: 'Version {{ target.version }}'},
     ])

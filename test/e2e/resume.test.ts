@@ -11,6 +11,7 @@ import {join} from 'node:path'
 import {afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {parse, stringify} from 'yaml'
 
+import type {LabFault} from '../../src/config/types.js'
 import {SimSwitch} from '../../src/lab/sim-switch.js'
 import {freePorts, ROOT, TEST_PASSWORD} from '../helpers/lab-stack.js'
 
@@ -40,12 +41,21 @@ function chainup(args: string[], env: Record<string, string> = {}): {child: Chil
   return {child, done}
 }
 
-async function stack(opts: {bootMs?: number; finalGate?: boolean} = {}) {
+async function stack(opts: {bootMs?: number; finalGate?: boolean; faults?: Record<string, LabFault[]>; onFailure?: 'halt' | 'rollback'} = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'chainup-resume-'))
   const ports = await freePorts(NAMES.length)
   sims = NAMES.map(
     (name, i) =>
-      new SimSwitch({name, port: ports[i]!, username: 'netops', password: TEST_PASSWORD, version: '17.06.05', extraImages: ['cat9k_iosxe.17.09.05.SPA.bin'], bootTimeMs: opts.bootMs ?? 800}),
+      new SimSwitch({
+        name,
+        port: ports[i]!,
+        username: 'netops',
+        password: TEST_PASSWORD,
+        version: '17.06.05',
+        extraImages: ['cat9k_iosxe.17.09.05.SPA.bin'],
+        bootTimeMs: opts.bootMs ?? 800,
+        faults: opts.faults?.[name] ?? [],
+      }),
   )
   await Promise.all(sims.map((s) => s.start()))
   const playbook = parse(readFileSync(join(ROOT, 'playbooks/ios-xe-install.yml'), 'utf8')) as Record<string, any>
@@ -60,6 +70,7 @@ async function stack(opts: {bootMs?: number; finalGate?: boolean} = {}) {
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
       ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD'},
       timeouts: {command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
+      on_failure: opts.onFailure ?? 'halt',
       devices: NAMES.map((name, i) => ({name, host: '127.0.0.1', port: sims[i]!.port, host_key: sims[i]!.hostKeyFingerprint})),
     }),
   )
@@ -121,6 +132,21 @@ describe('resume after the orchestrator was killed with SIGKILL', () => {
     const runId = await runningRun(state)
     const resumed = await chainup(['resume', runId, '--json', '--state-dir', state]).done
     await expectFinishedCleanly(runId, state, resumed)
+  })
+})
+
+describe('rollback after a resume', () => {
+  it('rolls devices upgraded before the restart back to the version they ran before the run, not to the target', async () => {
+    const {inventory, state} = await stack({faults: {sw3: ['old_version']}, onFailure: 'rollback'})
+    const crashed = await chainup(['upgrade', inventory, '--json', '--state-dir', state], {CHAINUP_FAILPOINT: 'rebooting:sw2'}).done
+    expect(crashed.signal).toBe('SIGKILL')
+    const runId = await runningRun(state)
+    const resumed = await chainup(['resume', runId, '--json', '--state-dir', state]).done
+    expect(resumed.code, resumed.stderr).toBe(1)
+    const result = JSON.parse(resumed.stdout)
+    expect(result.reason).toMatch(/rolled back sw3, sw2, sw1$/)
+    expect(result.devices.map((d: {status: string}) => d.status)).toEqual(['rolled_back', 'rolled_back', 'rolled_back', 'not_started'])
+    expect(sims.map((s) => s.version)).toEqual(['17.06.05', '17.06.05', '17.06.05', '17.06.05'])
   })
 })
 
