@@ -95,8 +95,10 @@ export function attachListrReporter(events: RunEvents): {done: Promise<void>} {
     for (const d of r.devices) {
       if (d.status === 'upgraded') settle(d.name, 'ok', `upgraded ${d.version_before ?? '?'} -> ${d.version_after ?? '?'}`)
       else if (d.status === 'skipped') settle(d.name, 'skip', `already on ${d.version_after ?? r.chain_id}`)
-      else if (d.status === 'failed') settle(d.name, 'fail', views.get(d.name)?.detail ?? 'failed')
-      else settle(d.name, 'skip', d.status === 'cancelled' ? 'cancelled: the chain halted' : 'not started: the chain halted')
+      else if (d.status === 'failed' || d.status === 'rollback_failed') settle(d.name, 'fail', `${d.status}: ${views.get(d.name)?.detail ?? ''}`)
+      else if (d.status === 'rolled_back') settle(d.name, 'skip', `rolled back to ${d.version_after ?? d.version_before ?? '?'}`)
+      else if (d.status === 'remote') settle(d.name, 'skip', 'its node runs in another process')
+      else settle(d.name, 'skip', d.status === 'cancelled' ? 'cancelled: the chain stopped' : 'not started: the chain stopped')
     }
     if (views.size === 0) resolveDone()
   })
