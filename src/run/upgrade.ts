@@ -12,7 +12,7 @@ import {expandTemplate} from '../config/template.js'
 import type {Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
 import type {DeviceResume} from '../device/worker.js'
-import {ChainupError, ExitCode} from '../errors.js'
+import {ChainupError, ExitCode, InputError} from '../errors.js'
 import {evaluateGate} from '../gates/engine.js'
 import {openJournal, type Journal} from '../journal/journal.js'
 import {closeChain} from '../protocol/local-chain.js'
@@ -129,6 +129,14 @@ function deriveResume(journal: Journal, runId: string, names: string[]): Map<str
       .filter((e) => e.type === 'journal.reload_cleared' && (e.data as {outcome?: string}).outcome === 'rebooted')
       .map((e) => e.device),
   )
+  const rolling = tree.children.filter((c) => ['rolling_back', 'rolled_back', 'rollback_failed'].includes(c.status))
+  if (rolling.length > 0) {
+    // Safety first: never re-run an upgrade on a stack that was half rolled back.
+    throw new InputError(`run ${runId} died during its rollback (${rolling.map((c) => `${c.name} ${c.status}`).join(', ')}); chainup does not resume a rollback`, {
+      code: 'RESUME_ROLLBACK',
+      hint: 'check each device by hand (show version), then start a new run',
+    })
+  }
   const states = new Map<string, DeviceResume>()
   for (const name of names) {
     const device = tree.children.find((c) => c.name === name)
