@@ -63,6 +63,33 @@ describe('chainup CLI', () => {
     expect(r.stderr).not.toMatch(/\x1b\[/)
   })
 
+  it('history, show --tree and show --verify read the journal of that run; a tampered row is named (exit 1)', async () => {
+    const state = join(dir, 'quick-state')
+    const history = await chainup(['history', '--json', '--state-dir', state])
+    expect(history.code, history.stderr).toBe(0)
+    const page = JSON.parse(history.stdout)
+    expect(page).toMatchObject({total: 1, page: 1, pages: 1})
+    const runId = page.runs[0].execution_id as string
+    expect(page.runs[0]).toMatchObject({chain_id: 'lab-stack', status: 'completed'})
+    const plain = await chainup(['history', '--status', 'failed', '--state-dir', state])
+    expect(plain.stdout).toMatch(/^page 1 of 0 \(0 runs\)$/m)
+    const tree = await chainup(['show', runId, '--tree', '--state-dir', state])
+    expect(tree.code).toBe(0)
+    expect(tree.stdout).toMatch(new RegExp(`^run ${runId} lab-stack completed`))
+    expect(tree.stdout).toMatch(/^├─ sw1 upgraded /m)
+    expect(tree.stdout).toMatch(/gate after "running target": allow/)
+    expect(tree.stdout).toMatch(/install image completed/)
+    expect((await chainup(['show', runId, '--verify', '--state-dir', state])).code).toBe(0)
+    // Change a gate's decision behind the journal's back: verify names the row and fails.
+    const {default: Database} = await import('better-sqlite3')
+    const db = new Database(join(state, 'chainup.db'))
+    db.prepare(`UPDATE gate_evaluations SET decision = 'veto' WHERE id = (SELECT MIN(id) FROM gate_evaluations)`).run()
+    db.close()
+    const tampered = await chainup(['show', runId, '--verify', '--state-dir', state])
+    expect(tampered.code).toBe(1)
+    expect(tampered.stdout).toMatch(/journal TAMPERED: first bad row in gate_evaluations/)
+  })
+
   it('without --json prints plain progress on stdout and never prints the password', async () => {
     const file = await labInventory(dir, (inv) => (inv.devices = inv.devices.slice(0, 2)))
     const r = await chainup(['upgrade', file, '--lab', '--state-dir', join(dir, 's2')], {CHAINUP_LAB_PASSWORD: 'N0t-in-any-output!'})

@@ -189,6 +189,24 @@ describe('cancel and lock', () => {
     await expectFinishedCleanly(result.execution_id, state, resumed)
   })
 
+  it('a second SIGINT stops at once: the device in progress is left cancelled, and resume waits for it instead of reloading it again', async () => {
+    const {inventory, state} = await stack({bootMs: 1500})
+    const run = chainup(['upgrade', inventory, '--json', '--state-dir', state])
+    sims[1]!.on('event', (e) => {
+      if (e.type !== 'install_started') return
+      run.child.kill('SIGINT')
+      setTimeout(() => run.child.kill('SIGINT'), 100)
+    })
+    const stopped = await run.done
+    expect(stopped.code, stopped.stderr).toBe(130)
+    const result = JSON.parse(stopped.stdout)
+    expect(result.status).toBe('cancelled')
+    expect(result.reason).toMatch(/second interrupt: stopped at once/)
+    expect(result.devices.map((d: {status: string}) => d.status)).toEqual(['upgraded', 'cancelled', 'not_started', 'not_started'])
+    const resumed = await chainup(['resume', result.execution_id, '--json', '--state-dir', state]).done
+    await expectFinishedCleanly(result.execution_id, state, resumed)
+  })
+
   it('a second upgrade of the same stack exits 4 naming the holder; a lock left by a dead process is taken over', async () => {
     const {inventory, state} = await stack({bootMs: 1500})
     const first = chainup(['upgrade', inventory, '--json', '--state-dir', state])
