@@ -40,7 +40,7 @@ export async function formatHistory(page: HistoryPage, tty: boolean): Promise<st
     r.duration_ms === null ? '-' : formatMs(r.duration_ms),
     r.devices.map((d) => `${d.name}:${d.status}`).join(' '),
   ])
-  const footer = `page ${page.page} of ${page.pages} (${page.total} runs)`
+  const footer = page.total === 0 ? 'no runs match' : `page ${page.page} of ${page.pages} (${page.total} run${page.total === 1 ? '' : 's'})`
   if (!tty) return [...rows.map((r) => r.join('  ')), footer].join('\n')
   const {default: Table} = await import('cli-table3')
   const table = new Table({head: ['run', 'stack', 'status', 'started (UTC)', 'duration', 'devices'], style: {head: [], border: []}})

@@ -72,7 +72,7 @@ describe('chainup CLI', () => {
     const runId = page.runs[0].execution_id as string
     expect(page.runs[0]).toMatchObject({chain_id: 'lab-stack', status: 'completed'})
     const plain = await chainup(['history', '--status', 'failed', '--state-dir', state])
-    expect(plain.stdout).toMatch(/^page 1 of 0 \(0 runs\)$/m)
+    expect(plain.stdout).toMatch(/^no runs match$/m)
     const tree = await chainup(['show', runId, '--tree', '--state-dir', state])
     expect(tree.code).toBe(0)
     expect(tree.stdout).toMatch(new RegExp(`^run ${runId} lab-stack completed`))
