@@ -64,7 +64,9 @@ describe('chainup CLI', () => {
   })
 
   it('history, show --tree and show --verify read the journal of that run; a tampered row is named (exit 1)', async () => {
-    const state = join(dir, 'quick-state')
+    const state = join(dir, 'history-state')
+    const file = await labInventory(dir, (inv) => (inv.devices = inv.devices.slice(0, 2)))
+    expect((await chainup(['upgrade', file, '--lab', '--state-dir', state])).code).toBe(0)
     const history = await chainup(['history', '--json', '--state-dir', state])
     expect(history.code, history.stderr).toBe(0)
     const page = JSON.parse(history.stdout)
