@@ -6,6 +6,7 @@ import {loadStack} from '../config/load.js'
 import {ExitCode, InputError} from '../errors.js'
 import {openJournal} from '../journal/journal.js'
 import {RunEvents} from '../run/events.js'
+import {inputsDigest} from '../run/upgrade.js'
 import type {ChainExecutionResult} from '../run/result.js'
 import {attachProgress, runWithUi, type RunUiOptions} from './run-ui.js'
 
@@ -20,6 +21,7 @@ export interface ResumeCommandOptions extends RunUiOptions {
 export async function resumeCommand(opts: ResumeCommandOptions): Promise<{result: ChainExecutionResult; exitCode: ExitCode; already: boolean}> {
   const journal = await openJournal(opts.stateDir)
   let inventoryPath: string
+  let digest: string | undefined
   try {
     let root
     try {
@@ -33,13 +35,20 @@ export async function resumeCommand(opts: ResumeCommandOptions): Promise<{result
     else if (root.status !== 'running') {
       return {result: journal.buildResult(opts.runId), exitCode: ExitCode.completed, already: true}
     }
-    const config = journal.events(opts.runId).find((e) => e.type === 'runConfig')?.data as {inventory?: string} | undefined
+    const config = journal.events(opts.runId).find((e) => e.type === 'runConfig')?.data as {inventory?: string; inputs_sha256?: string} | undefined
     if (!config?.inventory) throw new InputError(`run ${opts.runId} has no recorded inventory`, {code: 'NO_RUN_CONFIG'})
     inventoryPath = config.inventory
+    digest = config.inputs_sha256
   } finally {
     journal.close()
   }
   const {inventory, playbook} = await loadStack(inventoryPath)
+  if (digest !== undefined && inputsDigest(inventory, playbook) !== digest) {
+    throw new InputError(`the inventory or playbook of run ${opts.runId} changed since it started (${inventory.file}, ${playbook.file})`, {
+      code: 'RESUME_INPUTS_CHANGED',
+      hint: 'resume with the files as they were, or start a new run',
+    })
+  }
   const events = new RunEvents()
   const ui = await attachProgress(events, opts)
   ui.note(`resuming run ${opts.runId} of stack ${inventory.stack} from ${inventoryPath}`)

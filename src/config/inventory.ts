@@ -102,7 +102,7 @@ export function inventorySchema(baseDir: string) {
       .strictObject({
         command: durationSchema.default(120_000),
         boot: durationSchema.default(900_000),
-        predecessor: durationSchema.default(1_200_000),
+        predecessor: durationSchema.default(3_600_000),
         gate: durationSchema.default(60_000),
         connect: durationSchema.default(15_000),
         run: durationSchema.exactOptional(),

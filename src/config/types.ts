@@ -125,7 +125,7 @@ export interface Inventory {
     command: number
     /** A reloaded device must be back (SSH login + new boot time) within this. @default 900000 (PT15M) */
     boot: number
-    /** A successor halts the chain when its immediate predecessor works on its device longer than this. @default 1200000 (PT20M) */
+    /** A successor halts the chain when its immediate predecessor works on its device (its whole task) longer than this. @default 3600000 (PT1H: the shipped install step may take PT30M plus a PT15M boot) */
     predecessor: number
     /** Default gate timeout (a gate that exceeds it vetoes). @default 60000 (PT1M) */
     gate: number

@@ -88,6 +88,8 @@ export class DeviceWorker {
   private session: SshDeviceSession | undefined
   /** Aborted when the chain halts; a rollback runs under a signal of its own. */
   private signal: AbortSignal
+  /** A reload was sent and the device has not been seen back yet (the fence is open). */
+  fenceOpen = false
   /** Upgrade steps started in this run: the ones a rollback compensates. */
   private readonly started = new Set<string>()
   private readonly vars: TemplateVars & {previous?: {version: string; image: string}}
@@ -165,7 +167,7 @@ export class DeviceWorker {
     try {
       if (resume?.state === 'rebooting' || resume?.state === 'reloaded') {
         // Resume after (or during) the reload: wait if needed, then the steps after the reload step.
-        if (resume.state === 'rebooting') await this.waitForReboot(resume.before, resume.sentAt, false)
+        if (resume.state === 'rebooting') await this.waitForReboot(resume.before, resume.sentAt, false, true)
         const afterReload = this.ctx.playbook.upgrade.slice(this.ctx.playbook.upgrade.findIndex((st) => st.reload) + 1)
         for (const step of afterReload) await this.runStep(step, 'upgrade')
         return await this.finishTask('upgraded')
@@ -353,11 +355,18 @@ export class DeviceWorker {
     // The fence: the intent is durable before the command that reloads the device leaves this host.
     failpoint(`before-reload:${this.name}`)
     this.ctx.fence?.record(before)
+    this.fenceOpen = true
     try {
       const result = await session.exec(command, step.timeout ?? this.ctx.inventory.timeouts.command)
+      if (this.signal.aborted) {
+        // The session was closed by our own halt, not by a reload: the step was cut short.
+        this.finishStep(order, {action: step.name, phase, command, status: 'cancelled', output: result.output, error: 'chain halted while the command ran'}, started)
+        throw new HaltedError(String(this.signal.reason ?? 'chain halted'))
+      }
       sawDown = result.dropped
       failpoint(`rebooting:${this.name}`)
-      if (!result.dropped) {
+      // No exit status on a reload command: the device is probably going down; waiting for it proves it either way.
+      if (!result.dropped && result.exitCode !== undefined) {
         const problem = this.checkOutput(step, result.output, result.exitCode)
         if (problem) throw new Error(problem)
       } else {
@@ -366,6 +375,7 @@ export class DeviceWorker {
       }
       this.finishStep(order, {action: step.name, phase, command, status: 'completed', output: result.output, error: null}, started)
     } catch (error) {
+      if (error instanceof HaltedError) throw error
       const message = errorMessage(error)
       this.finishStep(order, {action: step.name, phase, command, status: 'failed', output: partialOutput(error), error: message}, started)
       throw new DeviceTaskError(this.name, `step "${step.name}" failed: ${message}`, error)
@@ -374,16 +384,20 @@ export class DeviceWorker {
     return this.waitForReboot(before, started, sawDown)
   }
 
-  private async waitForReboot(before: DeviceFacts, reloadSentAt: number, sawDownInitially: boolean): Promise<DeviceFacts> {
+  private async waitForReboot(before: DeviceFacts, reloadSentAt: number, sawDownInitially: boolean, resumed = false): Promise<DeviceFacts> {
     const {timeouts} = this.ctx.inventory
-    const deadline = reloadSentAt + timeouts.boot
+    // A resumed run may start long after the reload was sent: it still looks at the device for a full boot timeout.
+    const deadline = resumed ? Math.max(reloadSentAt + timeouts.boot, Date.now() + timeouts.boot) : reloadSentAt + timeouts.boot
     const poll = Math.min(10_000, Math.max(250, Math.floor(timeouts.boot / 60)))
     let sawDown = sawDownInitially
     let lastProblem = ''
     const order = this.startStep('wait for reload', 'reboot', null)
     this.phase(DevicePhase.rebooting, 'waiting for the device to reload and come back')
     const fail = (message: string, cause?: unknown): never => {
-      if (!this.signal.aborted) this.ctx.fence?.clear('failed')
+      if (!this.signal.aborted) {
+        this.ctx.fence?.clear('failed')
+        this.fenceOpen = false
+      }
       this.finishStep(order, {action: 'wait for reload', phase: 'reboot', command: null, status: this.signal.aborted ? 'cancelled' : 'failed', output: null, error: message}, reloadSentAt)
       throw this.signal.aborted ? new HaltedError(String(this.signal.reason)) : new DeviceTaskError(this.name, message, cause)
     }
@@ -407,6 +421,7 @@ export class DeviceWorker {
           const facts = parseFacts(result.output, this.facts)
           if (rebootedSince(before, facts, Date.now() - reloadSentAt, sawDown)) {
             this.ctx.fence?.clear('rebooted')
+            this.fenceOpen = false
             const waited = Date.now() - reloadSentAt
             this.finishStep(order, {action: 'wait for reload', phase: 'reboot', command: null, status: 'completed', output: `back after ${formatMs(waited)}, ${summarizeFacts(facts)}`, error: null}, reloadSentAt)
             this.phase(DevicePhase.verifying, `back on ${facts.version}`)

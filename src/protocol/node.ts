@@ -232,8 +232,9 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     this.apply(roundId, {type: 'taskFinished'})
   }
 
-  /** Halts the round from here; with extensions an ABORT travels both ways. */
+  /** Halts the round from here; with extensions an ABORT travels both ways. A round not joined is left alone. */
   abort(roundId: string, reason: string): void {
+    if (!this.rounds.has(roundId)) return
     this.apply(roundId, {type: 'abort', reason})
   }
 
@@ -430,6 +431,11 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
    * greeting's decoder, which may hold the start of the next line.
    */
   private attach(side: Side, socket: ChainSyncSocket, early: string[], decoder = new LineDecoder()): void {
+    if (this.closed) {
+      // A greeting that completed after close(): the node is gone.
+      socket.destroy()
+      return
+    }
     const link: Link = {socket, decoder, lastSeen: Date.now(), heartbeat: undefined, silence: undefined}
     const reconnect = this.everUp[side]
     this.links[side] = link

@@ -110,8 +110,9 @@ function enterWatch(s: RoundSnapshot, actions: RoundAction[]): Transition {
 }
 
 function enterStart(s: RoundSnapshot, actions: RoundAction[]): Transition {
-  actions.push({type: 'startTask'})
+  // EXECUTING first: a task that finishes at once (a resumed device) must not send COMPLETE before it.
   if (s.extensions && s.hasSuccessor) actions.push({type: 'send', to: 'successor', command: 'EXECUTING'})
+  actions.push({type: 'startTask'})
   return {snapshot: {...s, state: NodeState.START}, actions}
 }
 

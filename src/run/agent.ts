@@ -31,7 +31,8 @@ export interface AgentContext {
   /** Aborted when the chain halts (by this agent, a neighbour, or the run). */
   halt: AbortController
   /** Records why the chain halted (first cause wins). */
-  onHalt: (status: ChainStatus, reason: string) => void
+  /** `rollbackEligible`: a device failure, a veto or a predecessor timeout (not a stop, not a lost control link). */
+  onHalt: (status: ChainStatus, reason: string, rollbackEligible?: boolean) => void
   sendTrap: (trap: ChainTrap) => void
   /** Set once the operator cancels or timeouts.run passes: the device in progress finishes, then the chain stops. */
   stopRequested?: () => {status: ChainStatus; reason: string} | undefined
@@ -89,7 +90,7 @@ export class DeviceAgent {
     node.on('predecessorTimeout', ({roundId, predecessor, waitedMs}) => {
       if (roundId !== runId) return
       const reason = `predecessor ${predecessor} did not complete its task within ${Math.round(waitedMs / 1000)}s (timeouts.predecessor)`
-      this.ctx.onHalt('failed', reason)
+      this.ctx.onHalt('failed', reason, true)
       events.emit('log', {level: 'error', device: this.name, message: reason})
       this.ctx.sendTrap({kind: 'predecessor_timeout', runId, stack: this.ctx.inventory.stack, predecessor, reporter: this.name, reason, waitedSeconds: Math.round(waitedMs / 1000)})
     })
@@ -128,19 +129,20 @@ export class DeviceAgent {
   }
 
   /** Halts the chain from this device: records the cause, aborts the round (ABORT goes both ways), stops local work. */
-  halt(status: ChainStatus, reason: string): void {
-    this.ctx.onHalt(status, reason)
+  halt(status: ChainStatus, reason: string, rollbackEligible = false): void {
+    this.ctx.onHalt(status, reason, rollbackEligible)
     this.ctx.events.emit('log', {level: status === 'vetoed' ? 'warn' : 'error', device: this.name, message: `halting the chain: ${reason}`})
     this.ctx.node.abort(this.ctx.runId, status === 'vetoed' ? `${VETO_PREFIX}${reason}` : reason)
     if (!this.ctx.halt.signal.aborted) this.ctx.halt.abort(reason)
   }
 
   /** Settles this device's outcome and reports it (the journal records it as the device run's final status). */
-  private settle(outcome: DeviceOutcome): void {
+  private settle(outcome: DeviceOutcome, onError?: 'allow' | 'veto' | 'halt'): void {
     this.outcome = outcome
     this.ctx.events.emit('deviceOutcome', {
       device: this.name,
       outcome,
+      ...(onError ? {onError} : {}),
       versionBefore: this.worker.factsBefore?.version ?? null,
       versionAfter: this.worker.factsAfter?.version ?? null,
     })
@@ -150,17 +152,17 @@ export class DeviceAgent {
    * The task is done (or its failure allowed): record the outcome and pass COMPLETE on in one transaction, the line
    * leaving only after the commit (seed 001 §5) — unless the run is being stopped.
    */
-  private finish(outcome: DeviceOutcome | undefined): void {
+  private finish(outcome: DeviceOutcome | undefined, onError?: 'allow'): void {
     const stop = this.ctx.stopRequested?.()
     if (stop) {
-      if (outcome) this.settle(outcome)
+      if (outcome) this.settle(outcome, onError)
       return this.halt(stop.status, stop.reason)
     }
     failpoint(`before-complete:${this.name}`)
     const commit = this.ctx.commit ?? ((fn) => fn())
     this.ctx.node.atomically(() =>
       commit(() => {
-        if (outcome) this.settle(outcome)
+        if (outcome) this.settle(outcome, onError)
         this.ctx.node.taskFinished(this.ctx.runId)
       }),
     )
@@ -191,18 +193,27 @@ export class DeviceAgent {
         events.emit('devicePhase', {device: this.name, phase: DevicePhase.cancelled, detail: message})
         return
       }
-      this.settle('failed')
       events.emit('devicePhase', {device: this.name, phase: DevicePhase.failed, detail: message})
-      if (error instanceof GateVetoError) return this.halt('vetoed', message)
-      const decision = await this.worker.onError(error as Error)
+      if (error instanceof GateVetoError) {
+        this.settle('failed', 'veto')
+        return this.halt('vetoed', message, true)
+      }
+      let decision = await this.worker.onError(error as Error)
+      // A device whose reload may be under way (its fence is open) must not let the next device reload.
+      if (decision === 'allow' && this.worker.fenceOpen) {
+        events.emit('log', {level: 'error', device: this.name, message: 'on_error gates allow continuing, but its reload may still be under way: halting instead'})
+        decision = 'halt'
+      }
       if (decision === 'allow') {
         events.emit('log', {level: 'warn', device: this.name, message: `task failed, on_error gates allow continuing: ${message}`})
-        this.finish(undefined)
+        // The failure and the decision to go on are committed with the COMPLETE that goes on (a resume trusts only that).
+        this.finish('failed', 'allow')
         return
       }
+      this.settle('failed', decision)
       const full = error instanceof DeviceTaskError ? message : `${this.name}: ${message}`
-      if (decision === 'veto') return this.halt('vetoed', `on_error gate vetoed after: ${full}`)
-      this.halt('failed', full)
+      if (decision === 'veto') return this.halt('vetoed', `on_error gate vetoed after: ${full}`, true)
+      this.halt('failed', full, true)
       this.ctx.sendTrap({kind: 'chain_halted', runId: this.ctx.runId, stack: this.ctx.inventory.stack, reporter: this.name, reason: full})
     }
   }

@@ -33,7 +33,7 @@ export interface RunEventMap {
   /** The version a device ran when this run first read its facts (what a rollback goes back to). */
   deviceFacts: [{device: string; versionBefore: string}]
   /** A device's outcome in this run is settled (it is final: upgraded, skipped, failed or cancelled). */
-  deviceOutcome: [{device: string; outcome: ChainExecutionResult['devices'][number]['status']; versionBefore: string | null; versionAfter: string | null}]
+  deviceOutcome: [{device: string; outcome: ChainExecutionResult['devices'][number]['status']; versionBefore: string | null; versionAfter: string | null; onError?: 'allow' | 'veto' | 'halt'}]
   stepStarted: [{device: string; order: number; action: string; phase: StepExecution['phase']; command: string | null}]
   stepFinished: [StepExecution]
   gateEvaluated: [GateEvaluation]

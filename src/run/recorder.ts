@@ -25,7 +25,7 @@ export function attachJournal(journal: Journal, runId: string, deviceRuns: Reado
   events.on('deviceOutcome', (e) => {
     const id = deviceRuns[e.device]
     if (id === undefined || e.outcome === 'remote') return
-    journal.setStatus(id, e.outcome, {version_before: e.versionBefore, version_after: e.versionAfter})
+    journal.setStatus(id, e.outcome, {version_before: e.versionBefore, version_after: e.versionAfter, ...(e.onError ? {on_error: e.onError} : {})})
   })
   events.on('deviceFacts', (e) => event('deviceFacts', e.device, {version_before: e.versionBefore}))
   events.on('trapSent', (t) => event('trap', t.reporter, t))

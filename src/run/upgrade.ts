@@ -3,8 +3,8 @@
  * (draft-dohmeyer-chainsync-03 §6) with the device tasks of DeviceWorker and the gates of DEC-002, recorded as a
  * durable operation run in the journal (seed 001 §2–§6, docs/runs.md). Embedded mode: every node in this process.
  */
-import {randomUUID} from 'node:crypto'
-import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
+import {createHash, randomUUID} from 'node:crypto'
+import {chmodSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {hostname} from 'node:os'
 import {join} from 'node:path'
 
@@ -102,8 +102,18 @@ function secretValues(secrets: ResolvedSecrets): string[] {
 function newRun(journal: Journal, runId: string, inventory: Inventory, playbook: Playbook): Record<string, string> {
   const {devices} = journal.createRun({id: runId, stack: inventory.stack, devices: inventory.devices.map((d) => d.name), target: inventory.target})
   // What `chainup resume` needs to find its inputs again.
-  journal.appendEvent(runId, {type: 'runConfig', data: {inventory: inventory.file, playbook: playbook.file, pid: process.pid, hostname: hostname()}})
+  journal.appendEvent(runId, {
+    type: 'runConfig',
+    data: {inventory: inventory.file, playbook: playbook.file, inputs_sha256: inputsDigest(inventory, playbook), pid: process.pid, hostname: hostname()},
+  })
   return devices
+}
+
+/** SHA-256 over the inventory and playbook files as they are on disk: a resume refuses changed inputs. */
+export function inputsDigest(inventory: Inventory, playbook: Playbook): string {
+  const h = createHash('sha256')
+  for (const f of [inventory.file, playbook.file]) h.update(readFileSync(f)).update('\0')
+  return h.digest('hex')
 }
 
 /** Picks a run up again: steps the dead process left running are closed as interrupted (seed 001 §3.1). */
@@ -129,6 +139,20 @@ function deriveResume(journal: Journal, runId: string, names: string[]): Map<str
       .filter((e) => e.type === 'journal.reload_cleared' && (e.data as {outcome?: string}).outcome === 'rebooted')
       .map((e) => e.device),
   )
+  const allowed = new Set(
+    journal
+      .events(runId)
+      .filter((e) => e.type === 'journal.status' && (e.data as {status?: string; detail?: {on_error?: string}}).status === 'failed' && (e.data as {detail?: {on_error?: string}}).detail?.on_error === 'allow')
+      .map((e) => e.device),
+  )
+  const halted = tree.children.filter((c) => c.status === 'failed' && !allowed.has(c.name))
+  if (halted.length > 0) {
+    // The chain stopped at this device (no on_error gate allowed going on): resuming would go past it.
+    throw new InputError(`run ${runId} stopped at a failed device (${halted.map((c) => c.name).join(', ')}) whose on_error gates did not allow continuing; chainup does not resume past it`, {
+      code: 'RESUME_HALTED',
+      hint: 'check the device, then start a new run',
+    })
+  }
   const rolling = tree.children.filter((c) => ['rolling_back', 'rolled_back', 'rollback_failed'].includes(c.status))
   if (rolling.length > 0) {
     // Safety first: never re-run an upgrade on a stack that was half rolled back.
@@ -165,15 +189,15 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
   const {inventory, playbook, secrets, events, journal, runId} = ctx
   const names = inventory.devices.map((d) => d.name)
   const halt = new AbortController()
-  let haltCause: {status: ChainStatus; reason: string} | undefined
+  let haltCause: {status: ChainStatus; reason: string; rollback?: boolean} | undefined
   let stop: {status: ChainStatus; reason: string} | undefined
   const pending: Array<Promise<unknown>> = []
   let order = journal.tree(runId).children.reduce((n, d) => n + d.children.length, 0)
   const nextOrder = () => ++order
   const log = (level: 'info' | 'warn' | 'error', device: string | null, message: string) => events.emit('log', {level, device, message})
   const agents = new Map<string, DeviceAgent>()
-  const onHalt = (status: ChainStatus, reason: string) => {
-    haltCause ??= {status, reason}
+  const onHalt = (status: ChainStatus, reason: string, rollback = false) => {
+    haltCause ??= {status, reason, rollback}
   }
   const sendTrap = trapSender(secrets, events, pending)
   let haltNow: (status: ChainStatus, reason: string) => void = (status, reason) => {
@@ -221,13 +245,14 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
   }
 
   try {
-    // DEC-002 phase 1: stack-wide before gates, before any device is touched. A resumed run passed them already.
-    const beforeVeto = ctx.resume || stop ? undefined : await stackGate('before', playbook.gates.before.filter((g) => g.scope === 'stack'))
+    // DEC-002 phase 1: stack-wide before gates, before any device is touched (again on resume: a change window may have closed).
+    const beforeVeto = stop ? undefined : await stackGate('before', playbook.gates.before.filter((g) => g.scope === 'stack'))
     if (beforeVeto) haltCause = {status: 'vetoed', reason: `before gate "${beforeVeto.name}" vetoed: ${beforeVeto.reason}`}
     else if (stop) haltCause = stop
     else {
       await runChain()
-      if (haltCause && haltCause.status !== 'cancelled' && inventory.on_failure === 'rollback') await rollBack(haltCause)
+      // Only a device failure, a veto or a predecessor timeout rolls back; a stop (cancel, timeouts.run) or a lost control link does not.
+      if (haltCause?.rollback && inventory.on_failure === 'rollback') await rollBack(haltCause)
       if (!haltCause) {
         // DEC-002 phase 3: final after gates once every device is done.
         failpoint('final-gates')
@@ -369,9 +394,14 @@ async function execute(ctx: ExecuteContext): Promise<ChainExecutionResult> {
         )
       }
       if (ctx.resume) replayOutbox(journal, runId, inventory, nodes, log)
-      if (stop) haltNow(stop.status, stop.reason)
-      else for (const agent of agents.values()) agent.start()
-      await finished
+      if (stop) {
+        // Stopped while the nodes were starting: no round was joined, nothing was touched.
+        onHalt(stop.status, stop.reason)
+        if (!halt.signal.aborted) halt.abort(stop.reason)
+      } else {
+        for (const agent of agents.values()) agent.start()
+        await finished
+      }
       if (!halt.signal.aborted && haltCause) halt.abort(haltCause.reason)
       // Let in-flight work see the halt and settle before the nodes go away.
       await Promise.all([...agents.values()].map((a) => a.settled()))

@@ -340,14 +340,14 @@ describe('loadInventory', () => {
       'acc1-sw3@acc1-sw3.mgmt.example.net:2222',
       'acc1-sw4@2001:db8:20::14:22',
     ])
-    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 1_200_000, gate: 60_000, connect: 15_000})
+    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 3_600_000, gate: 60_000, connect: 15_000})
     expect(inventory.snmp.traps).toEqual([{host: 'noc-traps.example.net', port: 162, version: '2c', community_env: 'CHAINUP_SNMP_COMMUNITY'}])
     expect(inventory.playbook).toBe(resolve('playbooks/ios-xe-install.yml'))
   })
 
   it('fills every default of a minimal inventory and leaves unset optional fields out', async () => {
     const inventory = await loadInventory(write('minimal.yml', VALID))
-    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 1_200_000, gate: 60_000, connect: 15_000})
+    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 3_600_000, gate: 60_000, connect: 15_000})
     expect(inventory.lab).toEqual({version: '17.06.05', boot_time: 3000})
     expect(inventory.snmp).toEqual({traps: []})
     expect(inventory.devices[0]).toEqual({name: 'sw1', host: '10.0.0.1', port: 22, remote: false})

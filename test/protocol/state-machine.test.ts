@@ -50,15 +50,15 @@ describe('ChainSync state machine (draft §4, §6)', () => {
     expect(actions).toEqual([
       {type: 'watchPredecessor'},
       {type: 'unwatchPredecessor'},
-      {type: 'startTask'},
       {type: 'send', to: 'successor', command: 'EXECUTING'},
+      {type: 'startTask'},
     ])
   })
 
   it('Head: START from the successor starts the task at once (§6.2)', () => {
     const {s, actions} = run(head(), {type: 'locallyReady'}, recv('successor', 'START'))
     expect(s.state).toBe(NodeState.START)
-    expect(actions.slice(1)).toEqual([{type: 'startTask'}, {type: 'send', to: 'successor', command: 'EXECUTING'}])
+    expect(actions.slice(1)).toEqual([{type: 'send', to: 'successor', command: 'EXECUTING'}, {type: 'startTask'}])
   })
 
   it('exit wave: Tail sends COMPLETE back and exits; middle passes it; Head learns the chain is done (§6.4)', () => {
