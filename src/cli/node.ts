@@ -51,6 +51,8 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
   const node = nodes.get(device.name)!
   line(`node listening on ${device.node.host}:${device.node.port} (${transport?.kind ?? 'tcp'}), neighbours connected`)
   const rounds = new Set<Promise<void>>()
+  /** Rounds in progress and their halt controllers (a stop halts them before the node closes). */
+  const active = new Map<string, AbortController>()
 
   const runRound = async (runId: string) => {
     const events = new RunEvents()
@@ -75,13 +77,19 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
       onHalt: (status, reason) => (cause ??= {status, reason}),
       sendTrap: trapSender(secrets, events, pending),
     })
+    let onExit: (e: {roundId: string}) => void = () => undefined
     const finished = new Promise<void>((resolve) => {
-      node.on('exit', ({roundId}) => roundId === runId && resolve())
-      node.on('halted', ({roundId}) => roundId === runId && resolve())
+      onExit = ({roundId}) => roundId === runId && resolve()
+      node.on('exit', onExit)
+      node.on('halted', onExit)
     })
     line(`joining round ${runId}`)
+    active.set(runId, halt)
     agent.start()
     await finished
+    node.off('exit', onExit)
+    node.off('halted', onExit)
+    active.delete(runId)
     await agent.settled()
     await Promise.all(pending)
     node.forget(runId)
@@ -120,6 +128,11 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
     opts.signal.addEventListener('abort', () => resolve(), {once: true})
   })
   line('stopping')
-  await node.close()
+  for (const [roundId, halt] of active) {
+    // The neighbours learn it at once (ABORT), and this device's task stops instead of running on unsupervised.
+    node.abort(roundId, `node ${device.name} stopped (${String(opts.signal.reason ?? 'signal')})`)
+    if (!halt.signal.aborted) halt.abort('node stopping')
+  }
   await Promise.allSettled([...rounds])
+  await node.close()
 }

@@ -70,7 +70,8 @@ export async function runWithUi(
   opts: RunUiOptions,
 ): Promise<{result: ChainExecutionResult; exitCode: ExitCode}> {
   const {inventory, playbook} = input
-  const secrets = resolveSecrets(inventory, input.env ?? process.env)
+  const {utils} = (await import('ssh2')).default
+  const secrets = resolveSecrets(inventory, input.env ?? process.env, (key, passphrase) => utils.parseKey(key, passphrase))
   const {chainsyncTransport} = await import('../run/transport.js')
   const transports = new Map<string, ChainSyncTransport | undefined>()
   for (const d of inventory.devices) if (!d.remote) transports.set(d.name, await chainsyncTransport(inventory, d.name))

@@ -61,7 +61,7 @@ export async function startLab(inventory: Inventory, options: LabOptions = {}): 
   } else if (ssh.password_file) {
     password = readFileSync(ssh.password_file, 'utf8').split(/\r?\n/)[0] ?? ''
   } else if (ssh.private_key) {
-    const {utils} = await import('ssh2')
+    const {utils} = (await import('ssh2')).default
     const passphrase = ssh.passphrase_env ? env[ssh.passphrase_env] : undefined
     const parsed = utils.parseKey(readFileSync(ssh.private_key), passphrase)
     if (parsed instanceof Error) throw new InputError(`${inventory.file} ssh.private_key: ${parsed.message}`, {code: 'LAB_KEY'})

@@ -18,9 +18,10 @@ export interface ResolvedSecrets {
 
 /**
  * @param env the environment to read (process.env by default)
+ * @param parseKey ssh2's `utils.parseKey`, to check a private key (and its passphrase) before the run
  * @throws InputError (code SECRET_MISSING) naming the variable or file, never its value
  */
-export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = process.env): ResolvedSecrets {
+export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = process.env, parseKey?: (key: Buffer, passphrase?: string) => unknown): ResolvedSecrets {
   const problems: string[] = []
   const {ssh} = inventory
   const fromEnv = (name: string, field: string): string | undefined => {
@@ -58,6 +59,11 @@ export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = pr
     hiddenEnv.push(ssh.passphrase_env)
     const v = fromEnv(ssh.passphrase_env, 'ssh.passphrase_env')
     if (v !== undefined) secrets.passphrase = v
+  }
+  if (secrets.privateKey && parseKey) {
+    // A key that does not parse (or a wrong passphrase) is bad input, found before any device is touched.
+    const parsed = parseKey(secrets.privateKey, secrets.passphrase)
+    if (parsed instanceof Error) problems.push(`${inventory.file} ssh.private_key: cannot use ${ssh.private_key}: ${parsed.message}`)
   }
   const trapTargets: TrapTarget[] = []
   inventory.snmp.traps.forEach((t, i) => {

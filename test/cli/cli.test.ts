@@ -140,6 +140,15 @@ describe('chainup CLI', () => {
     expect(r.stderr).toMatch(/ssh\.password_env: environment variable CHAINUP_LAB_PASSWORD is not set/)
   })
 
+  it('exit 2 for a private key that does not parse, before touching any device', async () => {
+    const key = join(dir, 'broken_key')
+    writeFileSync(key, '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n')
+    const file = await labInventory(dir, (inv) => (inv.ssh = {username: 'netops', private_key: key, known_hosts: inv.ssh.known_hosts}))
+    const r = await chainup(['upgrade', file, '--state-dir', join(dir, 's6')])
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/ssh\.private_key: cannot use .*broken_key: /)
+  })
+
   it('validate accepts the shipped inventory and playbook', async () => {
     const inv = await chainup(['validate', 'inventories/lab.yml'])
     expect(inv.code, inv.stderr).toBe(0)
