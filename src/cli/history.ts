@@ -1,7 +1,7 @@
 /**
  * `chainup history` and `chainup show`: the journal's record of runs (seed 001 §6.3, DEC-002 history registry).
  */
-import {openJournal} from '../journal/journal.js'
+import {openJournal, type Journal} from '../journal/journal.js'
 import type {HistoryPage, RunStatus, TreeNode, VerifyResult} from '../journal/types.js'
 import {InputError} from '../errors.js'
 import type {ChainExecutionResult} from '../run/result.js'
@@ -61,18 +61,26 @@ export interface ShowResult {
 export async function showCommand(opts: {stateDir: string; runId: string; verify: boolean}): Promise<ShowResult> {
   const journal = await openJournal(opts.stateDir)
   try {
-    let tree: TreeNode
-    try {
-      tree = journal.tree(opts.runId)
-    } catch (error) {
-      if ((error as {code?: string}).code !== 'UNKNOWN_RUN') throw error
-      throw new InputError(`no run ${opts.runId} in ${journal.file}`, {code: 'NO_SUCH_RUN', hint: 'chainup history lists the runs (use the same --state-dir)'})
-    }
+    const tree = runTree(journal, opts.runId)
     const result = tree.status === 'running' ? undefined : journal.buildResult(opts.runId)
     return {result, tree, verify: opts.verify ? journal.verify(opts.runId) : undefined}
   } finally {
     journal.close()
   }
+}
+
+/**
+ * A run's operation-run tree.
+ * @throws InputError (exit 2, code NO_SUCH_RUN) when the journal has no such run
+ */
+export function runTree(journal: Journal, runId: string): TreeNode {
+  try {
+    const tree = journal.tree(runId)
+    if (tree.kind === 'run') return tree
+  } catch (error) {
+    if ((error as {code?: string}).code !== 'UNKNOWN_RUN') throw error
+  }
+  throw new InputError(`no run ${runId} in ${journal.file}`, {code: 'NO_SUCH_RUN', hint: 'chainup history lists the runs (use the same --state-dir)'})
 }
 
 /** Draws the operation-run hierarchy (run → device → step) with statuses, durations and gate decisions. */

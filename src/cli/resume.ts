@@ -8,6 +8,7 @@ import {openJournal} from '../journal/journal.js'
 import {RunEvents} from '../run/events.js'
 import {inputsDigest} from '../run/upgrade.js'
 import type {ChainExecutionResult} from '../run/result.js'
+import {runTree} from './history.js'
 import {attachProgress, runWithUi, type RunUiOptions} from './run-ui.js'
 
 export interface ResumeCommandOptions extends RunUiOptions {
@@ -22,17 +23,11 @@ export async function resumeCommand(opts: ResumeCommandOptions): Promise<{result
   const journal = await openJournal(opts.stateDir)
   let inventoryPath: string
   let digest: string | undefined
+  let cancelled = false
   try {
-    let root
-    try {
-      root = journal.tree(opts.runId)
-    } catch (error) {
-      if ((error as {code?: string}).code !== 'UNKNOWN_RUN') throw error
-      throw new InputError(`no run ${opts.runId} in ${journal.file}`, {code: 'NO_SUCH_RUN', hint: 'chainup history lists the runs (use the same --state-dir)'})
-    }
-    if (root.kind !== 'run') throw new InputError(`${opts.runId} is a ${root.kind}, not a run`, {code: 'NO_SUCH_RUN'})
-    if (root.status === 'cancelled') journal.reopenRun(opts.runId, 'chainup resume of a cancelled run')
-    else if (root.status !== 'running') {
+    const root = runTree(journal, opts.runId)
+    cancelled = root.status === 'cancelled'
+    if (!cancelled && root.status !== 'running') {
       return {result: journal.buildResult(opts.runId), exitCode: ExitCode.completed, already: true}
     }
     const config = journal.events(opts.runId).find((e) => e.type === 'runConfig')?.data as {inventory?: string; inputs_sha256?: string} | undefined
@@ -48,6 +43,15 @@ export async function resumeCommand(opts: ResumeCommandOptions): Promise<{result
       code: 'RESUME_INPUTS_CHANGED',
       hint: 'resume with the files as they were, or start a new run',
     })
+  }
+  if (cancelled) {
+    // Only now, with the inputs checked: a refused resume leaves the cancelled run as it was.
+    const j = await openJournal(opts.stateDir)
+    try {
+      j.reopenRun(opts.runId, 'chainup resume of a cancelled run')
+    } finally {
+      j.close()
+    }
   }
   const events = new RunEvents()
   const ui = await attachProgress(events, opts)

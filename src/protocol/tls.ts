@@ -9,7 +9,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 
 import {ChainupError, InputError} from '../errors.js'
-import type {ChainSyncListener, ChainSyncSocket, ChainSyncTransport, PeerInfo} from './transport.js'
+import {listenOn, type ChainSyncListener, type ChainSyncSocket, type ChainSyncTransport, type PeerInfo} from './transport.js'
 
 export interface TlsTransportOptions {
   /** This node's name (must be the CN or a DNS SAN of `cert`). */
@@ -135,17 +135,8 @@ export function tlsTransport(opts: TlsTransportOptions): ChainSyncTransport {
         }
       })
 
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(port, host, () => {
-          server.off('error', reject)
-          resolve()
-        })
-      })
-      server.on('error', () => undefined)
-      const a = server.address() as net.AddressInfo
       const listener: ChainSyncListener = {
-        address: {host: a.address, port: a.port},
+        address: await listenOn(server, host, port),
         close: () =>
           new Promise<void>((resolve) => {
             for (const s of pending) s.destroy()

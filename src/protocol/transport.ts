@@ -53,17 +53,8 @@ export const tcpTransport: ChainSyncTransport = {
       const remote = `${socket.remoteAddress}:${socket.remotePort}`
       onConnection(socket, {remote, identity: undefined, source: socket.remoteAddress ?? '?'})
     })
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(port, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
-    server.on('error', () => undefined)
-    const a = server.address() as net.AddressInfo
     return {
-      address: {host: a.address, port: a.port},
+      address: await listenOn(server, host, port),
       close: () => new Promise<void>((resolve) => server.close(() => resolve())),
     }
   },
@@ -77,4 +68,23 @@ export const tcpTransport: ChainSyncTransport = {
       s.once('error', reject)
     })
   },
+}
+
+/**
+ * Starts `server` listening on host:port (port 0 = any free one); later server errors are swallowed (a listener
+ * must not crash its node).
+ * @returns the bound address
+ * @throws the listen error (EADDRINUSE …)
+ */
+export async function listenOn(server: net.Server, host: string, port: number): Promise<{host: string; port: number}> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(port, host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  server.on('error', () => undefined)
+  const a = server.address() as net.AddressInfo
+  return {host: a.address, port: a.port}
 }
