@@ -4,7 +4,7 @@
  */
 import {createHash} from 'node:crypto'
 
-import type {Json} from './types.js'
+import type {HashedEventContent, Json} from './types.js'
 
 /** `prev_hash` of the first event in a journal: 64 zeros. */
 export const GENESIS_HASH = '0'.repeat(64)
@@ -21,16 +21,7 @@ export function canonicalJson(value: Json): string {
   return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k] as Json)}`).join(',')}}`
 }
 
-/** The fields of an `events` row that its hash covers (all but `prev_hash` and `hash`). */
-export interface HashedEventContent {
-  seq: number
-  run_id: string
-  operation_run_id: string | null
-  at: string
-  type: string
-  device: string | null
-  data: Json
-}
+export type {HashedEventContent} from './types.js'
 
 /** The exact string whose UTF-8 bytes are hashed for one event row. */
 export function hashInput(prevHash: string, content: HashedEventContent): string {

@@ -134,8 +134,8 @@ export interface EventInput {
   data: unknown
 }
 
-/** One row of `events`, as read back. */
-export interface EventRow {
+/** The fields of an `events` row that its hash covers (all but `prev_hash` and `hash`). */
+export interface HashedEventContent {
   seq: number
   run_id: string
   operation_run_id: string | null
@@ -144,6 +144,10 @@ export interface EventRow {
   type: string
   device: string | null
   data: Json
+}
+
+/** One row of `events`, as read back. */
+export interface EventRow extends HashedEventContent {
   /** 64 lowercase hex digits. */
   prev_hash: string
   hash: string
