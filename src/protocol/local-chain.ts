@@ -19,6 +19,8 @@ export interface LocalChainOptions {
   /** Each node's outbox (the run journal's). */
   outboxFor?: (name: string) => ChainSyncNodeOptions['outbox']
   log?: ChainSyncNodeOptions['log']
+  /** Every node's clock. @default systemClock */
+  clock?: ChainSyncNodeOptions['clock']
 }
 
 /**
@@ -44,6 +46,7 @@ export async function startLocalChain(opts: LocalChainOptions): Promise<ChainSyn
       ...(opts.transportFor?.(name) ? {transport: opts.transportFor(name)!} : {}),
       ...(opts.outboxFor?.(name) ? {outbox: opts.outboxFor(name)!} : {}),
       ...(opts.log ? {log: opts.log} : {}),
+      ...(opts.clock ? {clock: opts.clock} : {}),
     })
   })
   try {

@@ -196,6 +196,8 @@ export function tlsTransport(opts: TlsTransportOptions): ChainSyncTransport {
             checkServerIdentity: () => undefined,
           })
         }
+        // A socket-level timeout of the transport, on the real clock like the server side's `handshakeTimeout` (Node's
+        // tls.Server has no clock port): it bounds a TLS handshake, not a protocol timer of the node (src/util/clock.ts).
         timer = setTimeout(() => fail(`TLS handshake timed out after ${handshakeTimeoutMs} ms`), handshakeTimeoutMs)
         // Stays attached: errors after the handshake must never become uncaught exceptions (the node adds its own handler).
         socket.on('error', (error) => fail(describeClientError(error, auth.kind), error))
