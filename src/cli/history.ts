@@ -2,9 +2,10 @@
  * `chainup history` and `chainup show`: the journal's record of runs (seed 001 §6.3, DEC-002 history registry).
  */
 import {openJournal, type Journal} from '../journal/journal.js'
-import type {HistoryPage, RunStatus, TreeNode, VerifyResult} from '../journal/types.js'
+import type {HistoryPage, TreeNode, VerifyResult} from '../journal/types.js'
+import type {RunStatus} from '../model/status.js'
 import {InputError} from '../errors.js'
-import type {ChainExecutionResult} from '../run/result.js'
+import type {ChainExecutionResult} from '../model/result.js'
 import {formatMs} from '../util/duration.js'
 
 export interface HistoryOptions {

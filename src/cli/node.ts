@@ -1,22 +1,21 @@
 /**
  * `chainup node`: one device's ChainSync node as its own long-running process (e.g. on a jump host next to the
  * device). It joins every round a neighbour announces (`ROUND:<id>`), runs the device's readiness and task for it,
- * and writes that device's part of the result under the state directory.
+ * journals that device's part in its own state directory and writes its result there (`runs/<run>.<device>.json`).
  */
 import type {Writable} from 'node:stream'
 
 import {loadStack} from '../config/load.js'
 import {InputError} from '../errors.js'
-import {DeviceAgent} from '../run/agent.js'
-import {ResultCollector} from '../run/collector.js'
-import {RunEvents} from '../run/events.js'
-import type {ChainExecutionResult, ChainStatus} from '../run/result.js'
-import {resolveSecrets} from '../run/secrets.js'
+import {openJournal} from '../journal/journal.js'
+import {RunEvents} from '../model/events.js'
+import type {NodeRoundHandle} from '../run/node-round.js'
+import {runNodeRound} from '../run/node-round.js'
+import {saveResult} from '../run/result-file.js'
+import {resolveSecrets, secretValues} from '../run/secrets.js'
 import {startChainNodes} from '../run/nodes.js'
-import {trapSender} from '../run/traps.js'
-import {defaultHostKey, saveResult} from '../run/upgrade.js'
-import {attachPlainReporter} from '../ui/plain.js'
 import {chainsyncTransport} from '../run/transport.js'
+import {attachPlainReporter} from '../ui/plain.js'
 
 export interface NodeCommandOptions {
   inventoryPath: string
@@ -43,96 +42,53 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
   const secrets = resolveSecrets(inventory)
   const line = (text: string) => opts.stdout.write(`${new Date().toISOString()} ${device.name} ${text}\n`)
   const transport = await chainsyncTransport(inventory, device.name)
-  const nodes = await startChainNodes(inventory, {
-    only: [device.name],
-    transportFor: () => transport,
-    log: (e) => e.level !== 'debug' && line(`${e.level}: chainsync: ${e.message}`),
-  })
-  const node = nodes.get(device.name)!
-  line(`node listening on ${device.node.host}:${device.node.port} (${transport?.kind ?? 'tcp'}), neighbours connected`)
-  const rounds = new Set<Promise<void>>()
-  /** Rounds in progress and their halt controllers (a stop halts them before the node closes). */
-  const active = new Map<string, AbortController>()
+  const journal = await openJournal(opts.stateDir, {secrets: secretValues(secrets)})
+  try {
+    const nodes = await startChainNodes(inventory, {
+      only: [device.name],
+      transportFor: () => transport,
+      log: (e) => e.level !== 'debug' && line(`${e.level}: chainsync: ${e.message}`),
+    })
+    const node = nodes.get(device.name)!
+    line(`node listening on ${device.node.host}:${device.node.port} (${transport?.kind ?? 'tcp'}), neighbours connected`)
+    /** Rounds in progress (a stop halts them before the node closes). */
+    const active = new Map<string, {round: NodeRoundHandle; saved: Promise<void>}>()
 
-  const runRound = async (runId: string) => {
-    const events = new RunEvents()
-    attachPlainReporter(events, opts.stdout)
-    const collector = new ResultCollector(events)
-    const halt = new AbortController()
-    let cause: {status: ChainStatus; reason: string} | undefined
-    const pending: Array<Promise<unknown>> = []
-    let order = 0
-    const startedAt = new Date()
-    const agent = new DeviceAgent({
-      runId,
-      inventory,
-      playbook,
-      device,
-      node,
-      secrets,
-      hostKey: defaultHostKey(inventory, device.name),
-      events,
-      nextOrder: () => ++order,
-      halt,
-      onHalt: (status, reason) => (cause ??= {status, reason}),
-      sendTrap: trapSender(secrets, events, pending),
+    node.on('roundAnnounced', ({roundId}) => {
+      line(`joining round ${roundId}`)
+      const events = new RunEvents()
+      attachPlainReporter(events, opts.stdout)
+      let round: NodeRoundHandle
+      try {
+        round = runNodeRound({runId: roundId, inventory, playbook, device, node, secrets, events, journal})
+      } catch (error) {
+        line(`error: round ${roundId}: ${(error as Error).message}`)
+        return
+      }
+      const saved = round.done
+        .then((result) => {
+          const file = saveResult(opts.stateDir, result, `${roundId}.${device.name}`)
+          line(`round ${roundId} ${result.status}${result.reason ? `: ${result.reason}` : ''}; result saved to ${file}`)
+        })
+        .catch((error: Error) => void line(`error: round ${roundId}: ${error.message}`))
+        .finally(() => active.delete(roundId))
+      active.set(roundId, {round, saved})
     })
-    let onExit: (e: {roundId: string}) => void = () => undefined
-    const finished = new Promise<void>((resolve) => {
-      onExit = ({roundId}) => roundId === runId && resolve()
-      node.on('exit', onExit)
-      node.on('halted', onExit)
+
+    await new Promise<void>((resolve) => {
+      if (opts.signal.aborted) return resolve()
+      opts.signal.addEventListener('abort', () => resolve(), {once: true})
     })
-    line(`joining round ${runId}`)
-    active.set(runId, halt)
-    agent.start()
-    await finished
-    node.off('exit', onExit)
-    node.off('halted', onExit)
-    active.delete(runId)
-    await agent.settled()
-    await Promise.all(pending)
-    node.forget(runId)
-    const completedAt = new Date()
-    const result: ChainExecutionResult = {
-      execution_id: runId,
-      chain_id: inventory.stack,
-      status: cause?.status ?? (agent.outcome === 'failed' ? 'failed' : 'completed'),
-      started_at: startedAt.toISOString(),
-      completed_at: completedAt.toISOString(),
-      duration_ms: completedAt.getTime() - startedAt.getTime(),
-      steps: collector.orderedSteps(),
-      gates: collector.gates,
-      reason: cause?.reason ?? null,
-      devices: inventory.devices.map((d) =>
-        d.name === device.name
-          ? {name: d.name, status: agent.outcome, version_before: agent.worker.factsBefore?.version ?? null, version_after: agent.worker.factsAfter?.version ?? null}
-          : {name: d.name, status: 'remote', version_before: null, version_after: null},
-      ),
-      traps: collector.traps,
+    line('stopping')
+    const rounds = [...active.entries()]
+    for (const [roundId, {round}] of rounds) {
+      // The neighbours learn it at once (ABORT), and this device's task stops instead of running on unsupervised.
+      node.abort(roundId, `node ${device.name} stopped (${String(opts.signal.reason ?? 'signal')})`)
+      round.halt.abort('node stopping')
     }
-    const file = saveResult(opts.stateDir, result, `${runId}.${device.name}`)
-    line(`round ${runId} ${result.status}${result.reason ? `: ${result.reason}` : ''}; result saved to ${file}`)
+    await Promise.allSettled(rounds.map(([, r]) => r.saved))
+    await node.close()
+  } finally {
+    journal.close()
   }
-
-  node.on('roundAnnounced', ({roundId}) => {
-    const p = runRound(roundId).catch((error: Error) => {
-      line(`error: round ${roundId}: ${error.message}`)
-    })
-    rounds.add(p)
-    void p.finally(() => rounds.delete(p))
-  })
-
-  await new Promise<void>((resolve) => {
-    if (opts.signal.aborted) return resolve()
-    opts.signal.addEventListener('abort', () => resolve(), {once: true})
-  })
-  line('stopping')
-  for (const [roundId, halt] of active) {
-    // The neighbours learn it at once (ABORT), and this device's task stops instead of running on unsupervised.
-    node.abort(roundId, `node ${device.name} stopped (${String(opts.signal.reason ?? 'signal')})`)
-    if (!halt.signal.aborted) halt.abort('node stopping')
-  }
-  await Promise.allSettled([...rounds])
-  await node.close()
 }

@@ -5,9 +5,9 @@
 import {loadStack} from '../config/load.js'
 import {ExitCode, InputError} from '../errors.js'
 import {openJournal} from '../journal/journal.js'
-import {RunEvents} from '../run/events.js'
-import {inputsDigest} from '../run/upgrade.js'
-import type {ChainExecutionResult} from '../run/result.js'
+import {RunEvents} from '../model/events.js'
+import {inputsDigest} from '../config/load.js'
+import type {ChainExecutionResult} from '../model/result.js'
 import {runTree} from './history.js'
 import {attachProgress, runWithUi, type RunUiOptions} from './run-ui.js'
 

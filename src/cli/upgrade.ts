@@ -4,8 +4,8 @@
  */
 import {loadStack} from '../config/load.js'
 import type {ExitCode} from '../errors.js'
-import {RunEvents} from '../run/events.js'
-import type {ChainExecutionResult} from '../run/result.js'
+import {RunEvents} from '../model/events.js'
+import type {ChainExecutionResult} from '../model/result.js'
 import {attachProgress, runWithUi, type RunUiOptions} from './run-ui.js'
 
 export {exitCodeFor} from './run-ui.js'

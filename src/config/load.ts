@@ -2,6 +2,8 @@
  * Loading chainup's input files: read → YAML (with positions) → zod schema + cross-field checks → typed value,
  * or one {@link InputError} listing every problem of the file as `FILE:LINE:COL PATH: MESSAGE`.
  */
+import {createHash} from 'node:crypto'
+import {readFileSync} from 'node:fs'
 import {readFile} from 'node:fs/promises'
 import {dirname, isAbsolute, relative, resolve} from 'node:path'
 import {type Document, LineCounter, type Node, isAlias, isMap, isScalar, isSeq, parseDocument} from 'yaml'
@@ -284,4 +286,11 @@ export async function loadStack(inventoryPath: string): Promise<{inventory: Inve
 function varsFor(inventory: Inventory | undefined): TemplateVars[] {
   if (inventory === undefined) return [DUMMY_VARS]
   return inventory.devices.map((d) => ({stack: inventory.stack, target: inventory.target, device: {name: d.name, host: d.host}, previous: DUMMY_VARS.previous!}))
+}
+
+/** SHA-256 (hex) over the inventory and playbook files as they are on disk now: a resume refuses changed inputs. */
+export function inputsDigest(inventory: Inventory, playbook: Playbook): string {
+  const h = createHash('sha256')
+  for (const f of [inventory.file, playbook.file]) h.update(readFileSync(f)).update('\0')
+  return h.digest('hex')
 }

@@ -5,6 +5,8 @@
 import {createHash, createHmac} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 
+import type {Inventory} from '../config/types.js'
+
 /** `SHA256:` + unpadded base64 of the SHA-256 of the key blob, exactly as `ssh-keygen -lf` prints it. */
 export function fingerprintOf(keyBlob: Buffer): string {
   return 'SHA256:' + createHash('sha256').update(keyBlob).digest('base64').replace(/=+$/, '')
@@ -95,4 +97,15 @@ export function hostKeyCheck(source: HostKeySource, host: string, port: number):
       return `host key changed: ${hostPattern(host, port)} offered ${fingerprintOf(blob)}, ${source.file} lists ${keys.map((k) => fingerprintOf(k.blob)).join(', ')}`
     },
   }
+}
+
+/**
+ * The host key source the inventory gives a device: its own `host_key` fingerprint, else `ssh.known_hosts`.
+ * @throws Error when it has neither (the inventory loader refuses such an inventory, so this is a bug)
+ */
+export function hostKeyFor(inventory: Inventory, device: string): HostKeySource {
+  const entry = inventory.devices.find((d) => d.name === device)
+  if (entry?.host_key) return {kind: 'fingerprint', fingerprint: entry.host_key}
+  if (inventory.ssh.known_hosts) return {kind: 'known_hosts', file: inventory.ssh.known_hosts}
+  throw new Error(`${device}: no host key source (the inventory loader should have refused this)`)
 }

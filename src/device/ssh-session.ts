@@ -3,6 +3,7 @@
  * A reload drops the connection: {@link ExecResult.dropped} says so instead of throwing.
  */
 import {ChainupError} from '../errors.js'
+import type {DeviceSession, ExecResult} from '../model/device-session.js'
 import {hostKeyCheck, type HostKeySource} from './known-hosts.js'
 
 /** Credentials; secret fields are non-enumerable so they never reach a log, a journal or JSON. */
@@ -24,26 +25,7 @@ export class Credentials {
   }
 }
 
-export interface ExecResult {
-  /** stdout and stderr as the device printed them, CRLF normalised to LF. */
-  output: string
-  /** The exit status, or undefined when the channel closed without one (dropped connection). */
-  exitCode: number | undefined
-  /** The connection dropped before the command finished (expected after a reload). */
-  dropped: boolean
-}
-
-/** The port the device task uses; {@link SshDeviceSession} satisfies it, a test may pass anything that does. */
-export interface DeviceSession {
-  /**
-   * Runs one command.
-   * @param timeoutMs a command still running after this many ms is abandoned (its channel closed)
-   * @throws CommandTimeoutError past timeoutMs; SessionClosedError when the session is already gone
-   */
-  exec(command: string, timeoutMs: number): Promise<ExecResult>
-  /** Closes the connection; idempotent. */
-  close(): void
-}
+export type {DeviceSession, ExecResult} from '../model/device-session.js'
 
 export class CommandTimeoutError extends ChainupError {
   constructor(command: string, timeoutMs: number, readonly partialOutput: string) {

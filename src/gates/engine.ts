@@ -6,9 +6,11 @@ import {spawn} from 'node:child_process'
 import {dirname} from 'node:path'
 
 import type {Gate} from '../config/types.js'
-import type {DeviceSession} from '../device/ssh-session.js'
-import type {GateEvaluation, GateType} from '../run/result.js'
+import type {DeviceSession} from '../model/device-session.js'
+import type {GateEvaluation, GateType} from '../model/result.js'
+import {systemClock, type Clock} from '../util/clock.js'
 import {formatMs} from '../util/duration.js'
+import {lineAt} from '../util/text.js'
 
 export interface GateContext {
   runId: string
@@ -29,6 +31,8 @@ export interface GateContext {
   /** Extra environment for local command gates (e.g. `CHAINUP_ERROR` for on_error gates). */
   extraEnv?: Record<string, string>
   signal?: AbortSignal
+  /** Times the gate's timeout. @default systemClock */
+  clock?: Clock
 }
 
 /**
@@ -66,7 +70,8 @@ function runCommandGate(command: string, ctx: GateContext, timeoutMs: number): P
         child.kill('SIGKILL')
       }
     }
-    const timer = setTimeout(() => {
+    const clock = ctx.clock ?? systemClock
+    const timer = clock.setTimeout(() => {
       timedOut = true
       kill()
     }, timeoutMs)
@@ -77,11 +82,11 @@ function runCommandGate(command: string, ctx: GateContext, timeoutMs: number): P
     })
     child.stderr.resume()
     child.once('error', (err) => {
-      clearTimeout(timer)
+      clock.clearTimeout(timer)
       reject(err)
     })
     child.once('close', (code, signal) => {
-      clearTimeout(timer)
+      clock.clearTimeout(timer)
       ctx.signal?.removeEventListener('abort', onAbort)
       const firstLine = stdout.split('\n').find((l) => l.trim() !== '')?.trim()
       if (timedOut) return resolve({decision: 'veto', reason: `gate timed out after ${formatMs(timeoutMs)}`})
@@ -102,12 +107,7 @@ async function runDeviceGate(gate: Extract<Gate, {kind: 'device_command'}>, ctx:
   if (gate.reject !== undefined) {
     const reject = new RegExp(ctx.expand(gate.reject, 'regex'), 'm')
     const m = reject.exec(result.output)
-    if (m) {
-      const start = result.output.lastIndexOf('\n', m.index) + 1
-      const end = result.output.indexOf('\n', m.index)
-      const line = result.output.slice(start, end === -1 ? undefined : end).trim().slice(0, 160)
-      return {decision: 'veto', reason: `"${command}" output matches /${reject.source}/: ${line}`}
-    }
+    if (m) return {decision: 'veto', reason: `"${command}" output matches /${reject.source}/: ${lineAt(result.output, m.index)}`}
   }
   return {decision: 'allow', reason: `"${command}" output matches /${expect.source}/`}
 }

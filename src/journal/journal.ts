@@ -15,22 +15,20 @@ import {join} from 'node:path'
 import type BetterSqlite3 from 'better-sqlite3'
 
 import {InputError} from '../errors.js'
-import type {ChainExecutionResult, GateEvaluation, StepExecution} from '../run/result.js'
+import type {ChainExecutionResult, GateEvaluation, StepExecution} from '../model/result.js'
 import {JournalError} from './errors.js'
 import {canonicalJson, eventHash, GENESIS_HASH} from './hash.js'
 import {isProcessAlive, processStartTime} from './liveness.js'
 import {LATEST_SCHEMA_VERSION, MIGRATIONS} from './migrations.js'
 import {applyEvent, JournalEventType, PROJECTED_TYPES} from './projection.js'
 import {redact, redactString} from './redact.js'
+import {DeviceStatus, FINAL_STATUSES, RunStatus, StepStatus, type ChainStatus, type OperationRunStatus} from '../model/status.js'
+import type {Side} from '../protocol/state-machine.js'
 import {
-  DeviceRunStatus,
-  FINAL_STATUSES,
-  RunStatus,
-  StepRunStatus,
   type CreateRunInput,
   type EventInput,
   type EventRow,
-  type FinalRunStatus,
+  type FenceOutcome,
   type FinishStepInput,
   type HistoryPage,
   type HistoryQuery,
@@ -38,9 +36,7 @@ import {
   type LockHolder,
   type LockResult,
   type OperationKind,
-  type OperationRunStatus,
   type OutboxMessage,
-  type PeerSide,
   type ReloadFence,
   type ReloadIntentInput,
   type StartStepInput,
@@ -136,7 +132,7 @@ export interface Journal {
    * @returns the message id (send in id order)
    * @throws JournalError `UNKNOWN_RUN`
    */
-  enqueue(runId: string, device: string, side: PeerSide, line: string): number
+  enqueue(runId: string, device: string, side: Side, line: string): number
 
   /** The run's messages not yet marked sent, in id order; after a restart, send these again. */
   pendingOutbox(runId: string): OutboxMessage[]
@@ -156,18 +152,18 @@ export interface Journal {
   openFence(runId: string, device: string): ReloadFence | null
 
   /**
-   * Clears the device's open fence, e.g. once its boot time changed (`rebooted`) or it proved the reload was never
-   * sent (`not_sent`).
+   * Clears the device's open fence: `rebooted` once it booted after the reload (its boot time changed), `failed`
+   * once waiting for it ended without that proof.
    * @returns false if no fence was open
    */
-  clearFence(runId: string, device: string, outcome: string): boolean
+  clearFence(runId: string, device: string, outcome: FenceOutcome): boolean
 
   /**
    * Finishes the run: its status and reason; running steps become `cancelled`, running devices `cancelled`,
    * pending devices `not_started` (a parent does not end with open children, seed 001 §3.2).
    * @throws JournalError `UNKNOWN_RUN`, `ALREADY_FINISHED`
    */
-  finishRun(runId: string, status: FinalRunStatus, reason: string | null): void
+  finishRun(runId: string, status: ChainStatus, reason: string | null): void
 
   /**
    * Reopens a `cancelled` run for `chainup resume` (seed 001 §6.1: a cancelled run can be resumed): the root is
@@ -219,8 +215,8 @@ export interface Journal {
   close(): void
 }
 
-const DEVICE_STATUSES = new Set<string>(Object.values(DeviceRunStatus))
-const STEP_STATUSES = new Set<string>(Object.values(StepRunStatus))
+const DEVICE_STATUSES = new Set<string>(Object.values(DeviceStatus))
+const STEP_STATUSES = new Set<string>(Object.values(StepStatus))
 const RUN_STATUSES = new Set<string>(Object.values(RunStatus))
 const STATUSES_BY_KIND: Record<Exclude<OperationKind, 'run'>, ReadonlySet<string>> = {device: DEVICE_STATUSES, step: STEP_STATUSES}
 
@@ -537,7 +533,7 @@ class SqliteJournal implements Journal {
     })
   }
 
-  finishRun(runId: string, status: FinalRunStatus, reason: string | null): void {
+  finishRun(runId: string, status: ChainStatus, reason: string | null): void {
     this.transaction(() => {
       const root = this.#root(runId)
       if (!RUN_STATUSES.has(status) || (status as string) === 'running') {
@@ -558,7 +554,7 @@ class SqliteJournal implements Journal {
 
   // ---- outbox -------------------------------------------------------------------------------------------
 
-  enqueue(runId: string, device: string, side: PeerSide, line: string): number {
+  enqueue(runId: string, device: string, side: Side, line: string): number {
     return this.transaction(() => {
       this.#root(runId)
       const r = this.#q(`INSERT INTO outbox (run_id, device, side, line, created_at) VALUES (?, ?, ?, ?, ?)`).run(runId, device, side, line, this.#now().toISOString())
@@ -611,7 +607,7 @@ class SqliteJournal implements Journal {
     return row ?? null
   }
 
-  clearFence(runId: string, device: string, outcome: string): boolean {
+  clearFence(runId: string, device: string, outcome: FenceOutcome): boolean {
     return this.transaction(() => {
       const open = this.openFence(runId, device)
       if (!open) return false
@@ -726,7 +722,7 @@ class SqliteJournal implements Journal {
         started_at: r.started_at ?? '',
         completed_at: r.finished_at,
         duration_ms: durationMs(r.started_at, r.finished_at),
-        devices: devicesOf.all(r.id) as Array<{name: string; status: DeviceRunStatus}>,
+        devices: devicesOf.all(r.id) as Array<{name: string; status: DeviceStatus}>,
       })),
       total,
       page,

@@ -2,7 +2,10 @@
  * The journal's vocabulary: operation-run kinds and statuses (seed 001 §2.1, §3.1), and the shapes its API
  * takes and returns. The same status names appear in the database, in `chainup show` and in `chainup history`.
  */
-import type {GateEvaluation, StepExecution} from '../run/result.js'
+import type {GateEvaluation, StepPhase} from '../model/result.js'
+import type {DeviceStatus, FenceOutcome, FinalStepStatus, OperationRunStatus, RunStatus} from '../model/status.js'
+export type {FenceOutcome} from '../model/status.js'
+import type {Side} from '../protocol/state-machine.js'
 
 /** What an operation run is: the stack run (root), one child per device, one grandchild per playbook step. */
 export const OperationKind = {
@@ -14,75 +17,6 @@ export const OperationKind = {
   step: 'step',
 } as const
 export type OperationKind = (typeof OperationKind)[keyof typeof OperationKind]
-
-/** Statuses of the root run. `running` until {@link Journal.finishRun}. */
-export const RunStatus = {
-  /** Started and not finished (or its process died: see `locks`). */
-  running: 'running',
-  /** DEC-002 completed. */
-  completed: 'completed',
-  /** DEC-002 failed. */
-  failed: 'failed',
-  /** DEC-002 vetoed. */
-  vetoed: 'vetoed',
-  /** Stopped by the operator (e.g. SIGINT) before it could finish. */
-  cancelled: 'cancelled',
-} as const
-export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus]
-/** A status a run can finish with. */
-export type FinalRunStatus = Exclude<RunStatus, 'running'>
-
-/** Statuses of a device run; the final ones are `ChainExecutionResult.devices[].status`. */
-export const DeviceRunStatus = {
-  /** Created with the run; no step has started yet. */
-  pending: 'pending',
-  /** At least one step has started. */
-  running: 'running',
-  /** Now runs the target version. */
-  upgraded: 'upgraded',
-  /** Already ran the target version. */
-  skipped: 'skipped',
-  /** A step failed or the device did not come back. */
-  failed: 'failed',
-  /** The run ended before this device started (set by {@link Journal.finishRun} from `pending`). */
-  not_started: 'not_started',
-  /** The run ended while this device was working (set by {@link Journal.finishRun} from `running`). */
-  cancelled: 'cancelled',
-  /** Its compensating actions run (seed 001 §3.4); entered from upgraded, failed or cancelled. */
-  rolling_back: 'rolling_back',
-  /** Back on the version it ran before the run. */
-  rolled_back: 'rolled_back',
-  /** A compensating action failed: the rollback stopped here. */
-  rollback_failed: 'rollback_failed',
-} as const
-export type DeviceRunStatus = (typeof DeviceRunStatus)[keyof typeof DeviceRunStatus]
-
-/** Statuses of a step run; the final ones are DEC-002 StepStatus. */
-export const StepRunStatus = {
-  /** Started, not finished. {@link Journal.finishRun} turns it into `cancelled`. */
-  running: 'running',
-  completed: 'completed',
-  failed: 'failed',
-  skipped: 'skipped',
-  cancelled: 'cancelled',
-} as const
-export type StepRunStatus = (typeof StepRunStatus)[keyof typeof StepRunStatus]
-
-/** Any operation run's status. */
-export type OperationRunStatus = RunStatus | DeviceRunStatus | StepRunStatus
-
-/** Statuses after which an operation run never changes again; reaching one sets `finished_at`. */
-export const FINAL_STATUSES: ReadonlySet<string> = new Set<OperationRunStatus>([
-  'completed',
-  'failed',
-  'vetoed',
-  'cancelled',
-  'upgraded',
-  'skipped',
-  'not_started',
-  'rolled_back',
-  'rollback_failed',
-])
 
 /** JSON value as stored in `data` / `detail` columns. */
 export type Json = null | boolean | number | string | Json[] | {[key: string]: Json}
@@ -103,14 +37,14 @@ export interface CreateRunInput {
 export interface StartStepInput {
   /** The playbook step's name (`action` in the result). */
   name: string
-  phase: StepExecution['phase']
+  phase: StepPhase
   /** The command line sent, or null. Must not contain a secret. */
   command: string | null
 }
 
 /** Input of {@link Journal.finishStep}. */
 export interface FinishStepInput {
-  status: Exclude<StepRunStatus, 'running'>
+  status: FinalStepStatus
   /** What the device printed (the caller caps it), or null. */
   output: string | null
   error: string | null
@@ -161,14 +95,12 @@ export interface OutboxMessage {
   /** The device whose ChainSync node sends the line. */
   device: string
   /** Which neighbour receives it. */
-  side: PeerSide
+  side: Side
   /** The protocol line, without its newline. */
   line: string
   /** ISO 8601 UTC. */
   created_at: string
 }
-/** Which neighbour of a device's node a line goes to. */
-export type PeerSide = 'predecessor' | 'successor'
 
 /** Input of {@link Journal.recordReloadIntent}. */
 export interface ReloadIntentInput {
@@ -218,7 +150,7 @@ export interface HistoryEntry {
   /** ms, or null while running. */
   duration_ms: number | null
   /** In chain order. */
-  devices: Array<{name: string; status: DeviceRunStatus}>
+  devices: Array<{name: string; status: DeviceStatus}>
 }
 
 /** {@link Journal.history}'s answer. */

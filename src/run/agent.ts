@@ -1,104 +1,107 @@
 /**
  * One device's part of a run: its ChainSync node and its DeviceWorker, wired together for one round
- * (draft-dohmeyer-chainsync-03 §6: readiness → locally ready, START → task, task done → COMPLETE).
- * Used by the embedded chain (`chainup upgrade`) and by a standalone node (`chainup node`).
+ * (draft-dohmeyer-chainsync-03 §6: readiness → locally ready, START → task, task done → COMPLETE). Built by
+ * {@link createDeviceAgent} for both the embedded chain (`chainup upgrade`) and a standalone node (`chainup node`).
+ * It reports through the run's events; traps are the notifier's business (`notify/observer.ts`).
  */
 import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
-import type {HostKeySource} from '../device/known-hosts.js'
-import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError, type DeviceResume, type WorkerContext} from '../device/worker.js'
-import {failpoint} from '../util/failpoint.js'
-import type {ChainTrap} from '../notify/snmp.js'
+import {hostKeyFor, type HostKeySource} from '../device/known-hosts.js'
+import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError, type WorkerOptions} from '../device/worker.js'
+import type {RunEvents} from '../model/events.js'
+import {DevicePhase, type ChainStatus, type DeviceOutcome, type OnErrorDecision} from '../model/status.js'
 import type {ChainSyncNode} from '../protocol/node.js'
-import {DevicePhase, type RunEvents} from './events.js'
-import type {ChainExecutionResult, ChainStatus} from './result.js'
+import type {Clock} from '../util/clock.js'
+import {failpoint} from '../util/failpoint.js'
+import {deviceReport} from './device-report.js'
+import type {HaltPort} from './halt.js'
+import {decideOnError} from './on-error.js'
 import type {ResolvedSecrets} from './secrets.js'
 
-/** ABORT reasons that carry a gate veto start with this. */
+/** ABORT reasons that carry a gate veto start with this (docs/chainsync.md "Extensions"). */
 export const VETO_PREFIX = 'veto: '
 
-export type DeviceOutcome = ChainExecutionResult['devices'][number]['status']
-
-export interface AgentContext {
+export interface AgentOptions {
   runId: string
   inventory: Inventory
   playbook: Playbook
   device: DeviceEntry
   node: ChainSyncNode
   secrets: ResolvedSecrets
-  hostKey: HostKeySource
   events: RunEvents
+  halt: HaltPort
+  /** Hands out the run-wide 1-based step order. */
   nextOrder: () => number
-  /** Aborted when the chain halts (by this agent, a neighbour, or the run). */
-  halt: AbortController
-  /** Records why the chain halted (first cause wins). */
-  /** `rollbackEligible`: a device failure, a veto or a predecessor timeout (not a stop, not a lost control link). */
-  onHalt: (status: ChainStatus, reason: string, rollbackEligible?: boolean) => void
-  sendTrap: (trap: ChainTrap) => void
-  /** Set once the operator cancels or timeouts.run passes: the device in progress finishes, then the chain stops. */
-  stopRequested?: () => {status: ChainStatus; reason: string} | undefined
-  /** Reload fence and resume state for the worker (from the journal). */
-  fence?: WorkerContext['fence']
-  resume?: DeviceResume
-  /** The version the device ran when the run first read its facts (from the journal on resume). */
+  /** @default the inventory's host_key / known_hosts for the device */
+  hostKey?: HostKeySource
+  clock?: Clock
+  /** From the journal: the reload fence, where a resumed run picks the device up, what it ran before, steps started. */
+  fence?: WorkerOptions['fence']
+  resume?: WorkerOptions['resume']
   versionBefore?: string
-  /** Upgrade steps started before a restart (from the journal). */
   startedBefore?: readonly string[]
   /** Runs `fn` in one journal transaction (the device's outcome and the COMPLETE it sends commit together). */
   commit?: <T>(fn: () => T) => T
 }
 
+/** Builds the worker and the agent for one device (the one place both `chainup upgrade` and `chainup node` use). */
+export function createDeviceAgent(opts: AgentOptions): DeviceAgent {
+  const {device, secrets} = opts
+  const worker = new DeviceWorker({
+    runId: opts.runId,
+    inventory: opts.inventory,
+    playbook: opts.playbook,
+    device,
+    credentials: secrets.credentials,
+    hostKey: opts.hostKey ?? hostKeyFor(opts.inventory, device.name),
+    report: deviceReport(opts.events, device.name, opts.nextOrder),
+    hiddenEnv: secrets.hiddenEnv,
+    signal: opts.halt.signal,
+    ...(opts.clock ? {clock: opts.clock} : {}),
+    ...(opts.fence ? {fence: opts.fence} : {}),
+    ...(opts.resume ? {resume: opts.resume} : {}),
+    ...(opts.versionBefore ? {versionBefore: opts.versionBefore} : {}),
+    ...(opts.startedBefore?.length ? {startedBefore: opts.startedBefore} : {}),
+  })
+  return new DeviceAgent(opts, worker)
+}
+
 /** Binds a node and a worker for one round. Call {@link start} once; await {@link settled} before closing the node. */
 export class DeviceAgent {
   outcome: DeviceOutcome = 'not_started'
-  readonly worker: DeviceWorker
   private readonly tasks: Array<Promise<void>> = []
   private taskRunning = false
   private readonly name: string
 
-  constructor(private readonly ctx: AgentContext) {
+  constructor(
+    private readonly ctx: AgentOptions,
+    readonly worker: DeviceWorker,
+  ) {
     this.name = ctx.device.name
-    this.worker = new DeviceWorker({
-      runId: ctx.runId,
-      inventory: ctx.inventory,
-      playbook: ctx.playbook,
-      device: ctx.device,
-      credentials: ctx.secrets.credentials,
-      hostKey: ctx.hostKey,
-      events: ctx.events,
-      nextOrder: ctx.nextOrder,
-      hiddenEnv: ctx.secrets.hiddenEnv,
-      signal: ctx.halt.signal,
-      ...(ctx.fence ? {fence: ctx.fence} : {}),
-      ...(ctx.resume ? {resume: ctx.resume} : {}),
-      ...(ctx.versionBefore ? {versionBefore: ctx.versionBefore} : {}),
-      ...(ctx.startedBefore ? {startedBefore: ctx.startedBefore} : {}),
-    })
   }
 
   /** Joins the round on the node and starts readiness. */
   start(): void {
-    const {node, runId, events} = this.ctx
+    const {node, runId, events, halt} = this.ctx
     node.join(runId)
     node.on('state', ({roundId, state}) => roundId === runId && events.emit('nodeState', {device: this.name, state}))
     node.on('halted', ({roundId, reason, origin}) => {
       if (roundId !== runId) return
-      // A veto travels in ABORT as "veto: <reason>" (docs/chainsync.md "Extensions"), so every process reports it as one.
-      if (origin !== 'local' && reason.startsWith(VETO_PREFIX)) this.ctx.onHalt('vetoed', reason.slice(VETO_PREFIX.length))
-      else this.ctx.onHalt('failed', `${this.name}: ${reason}`)
-      if (!this.ctx.halt.signal.aborted) this.ctx.halt.abort(reason)
+      // A veto travels in ABORT as "veto: <reason>", so every process reports it as one.
+      if (origin !== 'local' && reason.startsWith(VETO_PREFIX)) halt.record('vetoed', reason.slice(VETO_PREFIX.length))
+      else halt.record('failed', `${this.name}: ${reason}`)
+      halt.abort(reason)
     })
     node.on('predecessorTimeout', ({roundId, predecessor, waitedMs}) => {
       if (roundId !== runId) return
       const reason = `predecessor ${predecessor} did not complete its task within ${Math.round(waitedMs / 1000)}s (timeouts.predecessor)`
-      this.ctx.onHalt('failed', reason, true)
+      halt.record('failed', reason, true)
       events.emit('log', {level: 'error', device: this.name, message: reason})
-      this.ctx.sendTrap({kind: 'predecessor_timeout', runId, stack: this.ctx.inventory.stack, predecessor, reporter: this.name, reason, waitedSeconds: Math.round(waitedMs / 1000)})
+      events.emit('predecessorTimeout', {device: this.name, predecessor, waitedMs, reason})
     })
     node.on('linkLost', ({roundId, side, peer, reason}) => {
       if (roundId !== runId) return
-      this.ctx.onHalt('failed', `${this.name}: ${reason}`)
-      const trap: ChainTrap = {kind: 'chain_halted', runId, stack: this.ctx.inventory.stack, reporter: this.name, reason}
-      this.ctx.sendTrap(side === 'predecessor' ? {...trap, predecessor: peer} : trap)
+      halt.record('failed', `${this.name}: ${reason}`)
+      events.emit('chainHalted', {device: this.name, reason, ...(side === 'predecessor' ? {predecessor: peer} : {})})
     })
     node.on('startTask', ({roundId}) => roundId === runId && this.tasks.push(this.runTask()))
     // Readiness is read-only; the READY wave is the barrier.
@@ -106,7 +109,7 @@ export class DeviceAgent {
       this.worker.prepare().then(
         () => node.locallyReady(runId),
         (error: Error) => {
-          if (error instanceof HaltedError || this.ctx.halt.signal.aborted) return
+          if (error instanceof HaltedError || halt.signal.aborted) return
           if (error instanceof GateVetoError) return this.halt('vetoed', error.message)
           this.halt('failed', `${this.name} is not ready: ${error.message.replace(`${this.name}: `, '')}`)
         },
@@ -129,15 +132,15 @@ export class DeviceAgent {
   }
 
   /** Halts the chain from this device: records the cause, aborts the round (ABORT goes both ways), stops local work. */
-  halt(status: ChainStatus, reason: string, rollbackEligible = false): void {
-    this.ctx.onHalt(status, reason, rollbackEligible)
+  halt(status: ChainStatus, reason: string, rollback = false): void {
+    this.ctx.halt.record(status, reason, rollback)
     this.ctx.events.emit('log', {level: status === 'vetoed' ? 'warn' : 'error', device: this.name, message: `halting the chain: ${reason}`})
     this.ctx.node.abort(this.ctx.runId, status === 'vetoed' ? `${VETO_PREFIX}${reason}` : reason)
-    if (!this.ctx.halt.signal.aborted) this.ctx.halt.abort(reason)
+    this.ctx.halt.abort(reason)
   }
 
   /** Settles this device's outcome and reports it (the journal records it as the device run's final status). */
-  private settle(outcome: DeviceOutcome, onError?: 'allow' | 'veto' | 'halt'): void {
+  settle(outcome: DeviceOutcome, onError?: OnErrorDecision): void {
     this.outcome = outcome
     this.ctx.events.emit('deviceOutcome', {
       device: this.name,
@@ -153,7 +156,7 @@ export class DeviceAgent {
    * leaving only after the commit (seed 001 §5) — unless the run is being stopped.
    */
   private finish(outcome: DeviceOutcome | undefined, onError?: 'allow'): void {
-    const stop = this.ctx.stopRequested?.()
+    const stop = this.ctx.halt.stopRequested()
     if (stop) {
       if (outcome) this.settle(outcome, onError)
       return this.halt(stop.status, stop.reason)
@@ -170,7 +173,7 @@ export class DeviceAgent {
   }
 
   private async runTask(): Promise<void> {
-    const {events} = this.ctx
+    const {events, halt} = this.ctx
     this.taskRunning = true
     const resume = this.ctx.resume
     if (resume?.state === 'done') {
@@ -188,7 +191,7 @@ export class DeviceAgent {
     } catch (error) {
       this.taskRunning = false
       const message = (error as Error).message
-      if (error instanceof HaltedError || this.ctx.halt.signal.aborted) {
+      if (error instanceof HaltedError || halt.signal.aborted) {
         this.settle('cancelled')
         events.emit('devicePhase', {device: this.name, phase: DevicePhase.cancelled, detail: message})
         return
@@ -198,23 +201,17 @@ export class DeviceAgent {
         this.settle('failed', 'veto')
         return this.halt('vetoed', message, true)
       }
-      let decision = await this.worker.onError(error as Error)
-      // A device whose reload may be under way (its fence is open) must not let the next device reload.
-      if (decision === 'allow' && this.worker.fenceOpen) {
-        events.emit('log', {level: 'error', device: this.name, message: 'on_error gates allow continuing, but its reload may still be under way: halting instead'})
-        decision = 'halt'
-      }
+      const decision = await decideOnError(this.worker, this.ctx.playbook.gates.on_error, error as Error, (level, text) => events.emit('log', {level, device: this.name, message: text}))
       if (decision === 'allow') {
         events.emit('log', {level: 'warn', device: this.name, message: `task failed, on_error gates allow continuing: ${message}`})
         // The failure and the decision to go on are committed with the COMPLETE that goes on (a resume trusts only that).
-        this.finish('failed', 'allow')
-        return
+        return this.finish('failed', 'allow')
       }
       this.settle('failed', decision)
       const full = error instanceof DeviceTaskError ? message : `${this.name}: ${message}`
       if (decision === 'veto') return this.halt('vetoed', `on_error gate vetoed after: ${full}`, true)
       this.halt('failed', full, true)
-      this.ctx.sendTrap({kind: 'chain_halted', runId: this.ctx.runId, stack: this.ctx.inventory.stack, reporter: this.name, reason: full})
+      events.emit('chainHalted', {device: this.name, reason: full})
     }
   }
 }

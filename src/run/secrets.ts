@@ -83,3 +83,10 @@ export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = pr
   }
   return {credentials: new Credentials(ssh.username, secrets), trapTargets, hiddenEnv}
 }
+
+/** The secret values the journal must never store (redacted wherever they appear); values under 4 characters are too common to redact. */
+export function secretValues(secrets: ResolvedSecrets): string[] {
+  return [secrets.credentials.password, secrets.credentials.passphrase, ...secrets.trapTargets.map((t) => t.community)].filter(
+    (v): v is string => typeof v === 'string' && v.length >= 4,
+  )
+}

@@ -2,7 +2,7 @@
  * Terminal progress with listr2: the stack, and under it each device with its ChainSync state (draft §4)
  * and its current step. Only used on a TTY; cron and CI get {@link attachPlainReporter}.
  */
-import type {RunEvents} from '../run/events.js'
+import type {RunEvents} from '../model/events.js'
 import type {NodeState} from '../protocol/state-machine.js'
 
 interface DeviceView {

@@ -3,7 +3,7 @@
  */
 import type {Writable} from 'node:stream'
 
-import type {RunEvents} from '../run/events.js'
+import type {RunEvents} from '../model/events.js'
 import {formatMs} from '../util/duration.js'
 
 /** Prints the run's events as `2026-11-21T05:40:00.123Z sw1 message` lines on `out`. */

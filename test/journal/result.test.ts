@@ -2,7 +2,7 @@ import {afterEach, describe, expect, expectTypeOf, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
 import {openJournal, type Journal} from '../../src/journal/index.js'
-import type {ChainExecutionResult} from '../../src/run/result.js'
+import type {ChainExecutionResult} from '../../src/model/result.js'
 import {manualClock, step, tmpState, type ManualClock} from './helpers.js'
 
 const cleanups: Array<() => void> = []

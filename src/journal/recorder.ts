@@ -3,8 +3,8 @@
  * operation runs, gate decisions, ChainSync state changes, device outcomes, traps and log lines as hash-chained
  * events. The ChainExecutionResult is then built from the journal (docs/runs.md).
  */
-import type {Journal} from '../journal/journal.js'
-import type {RunEvents} from './events.js'
+import type {RunEvents} from '../model/events.js'
+import type {Journal} from './journal.js'
 
 /** Attaches the recorder. Journal writes are synchronous, so each event is durable before the next one is handled. */
 export function attachJournal(journal: Journal, runId: string, deviceRuns: Readonly<Record<string, string>>, events: RunEvents): void {

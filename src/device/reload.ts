@@ -1,0 +1,148 @@
+/**
+ * Reload and return (docs/decisions.md #7, #8): chainup *reloads* a device (sends the step marked `reload: true`),
+ * then waits for it to *boot*: SSH login works again **and** its facts prove a boot after the reload was sent.
+ * The reload fence (docs/runs.md) is committed before the command leaves and cleared once the device is back, so a
+ * resumed run waits for a device instead of reloading it twice.
+ */
+import type {PlaybookStep} from '../config/types.js'
+import type {StepPhase} from '../model/result.js'
+import {DevicePhase, type FenceOutcome} from '../model/status.js'
+import {formatMs} from '../util/duration.js'
+import {failpoint} from '../util/failpoint.js'
+import {errorMessage} from '../util/text.js'
+import {checkOutput, checkPatterns} from './checks.js'
+import {DeviceTaskError, HaltedError} from './errors.js'
+import {parseFacts, rebootedSince, type DeviceFacts} from './facts.js'
+import {ConnectError} from './ssh-session.js'
+import {summarizeFacts, type DeviceSteps} from './steps.js'
+
+/** The journal's reload fence for one device. */
+export interface ReloadFence {
+  /** Commits the intent to reload (with the boot facts before it); called before the reload command is sent. */
+  record(before: DeviceFacts): void
+  /** Clears the fence once waiting ended. */
+  clear(outcome: FenceOutcome): void
+}
+
+/** The step name under which the wait for a boot is reported (stored as in v0.1). */
+export const BOOT_WAIT_STEP = 'wait for reload'
+
+export class Reload {
+  /** A reload was sent and the device has not been seen back yet (the fence is open). */
+  fenceOpen = false
+
+  constructor(
+    private readonly steps: DeviceSteps,
+    private readonly fence: ReloadFence | undefined,
+  ) {}
+
+  /**
+   * Sends a reload step, expects the connection to drop, then waits for the boot ({@link waitForBoot}).
+   * @param before the facts before the reload (their boot time is what must change)
+   * @returns the facts after the boot
+   * @throws DeviceTaskError when the command reports an error or the device does not come back within timeouts.boot;
+   *   HaltedError when the chain halts meanwhile
+   */
+  async send(step: PlaybookStep, before: DeviceFacts, phase: Extract<StepPhase, 'upgrade' | 'rollback'> = 'upgrade'): Promise<DeviceFacts> {
+    const {steps} = this
+    if (phase === 'upgrade') steps.started.add(step.name)
+    const session = await steps.connect('upgrade')
+    const command = steps.command(step.command)
+    steps.phase(DevicePhase.upgrading, step.name)
+    const started = steps.now
+    const order = steps.startStep(step.name, phase, command)
+    let sawDown = false
+    // The fence: the intent is durable before the command that reloads the device leaves this host.
+    failpoint(`before-reload:${steps.name}`)
+    this.fence?.record(before)
+    this.fenceOpen = true
+    try {
+      const result = await session.exec(command, step.timeout ?? steps.ctx.inventory.timeouts.command)
+      if (steps.signal.aborted) {
+        // The session was closed by our own halt, not by a reload: the step was cut short.
+        steps.finishStep(order, {action: step.name, phase, command, status: 'cancelled', output: result.output, error: 'chain halted while the command ran'}, started)
+        throw new HaltedError(String(steps.signal.reason ?? 'chain halted'))
+      }
+      sawDown = result.dropped
+      failpoint(`rebooting:${steps.name}`)
+      // No exit status on a reload command: the device is probably going down; waiting for it proves it either way.
+      const problem =
+        !result.dropped && result.exitCode !== undefined ? checkOutput(step, result.output, result.exitCode, steps.patterns) : checkPatterns(step, result.output, false, steps.patterns)
+      if (problem) throw new Error(problem)
+      steps.finishStep(order, {action: step.name, phase, command, status: 'completed', output: result.output, error: null}, started)
+    } catch (error) {
+      if (error instanceof HaltedError) throw error
+      const message = errorMessage(error)
+      steps.finishStep(order, {action: step.name, phase, command, status: 'failed', output: partial(error), error: message}, started)
+      throw new DeviceTaskError(steps.name, `step "${step.name}" failed: ${message}`, error)
+    }
+    steps.closeSession()
+    return this.waitForBoot(before, started, sawDown)
+  }
+
+  /**
+   * Polls until the device accepts SSH and reports a boot after `reloadSentAt` (every timeouts.boot/60 ms, between
+   * 250 ms and 10 s). A host key or login refused stops at once (the device is not who we expect).
+   * @param reloadSentAt epoch ms the reload was sent
+   * @param sawDownInitially the reload command's connection already dropped
+   * @param resumed a resumed run looks at the device for a full timeouts.boot even if the reload was sent long ago
+   * @returns the facts after the boot
+   * @throws DeviceTaskError ("reload did not happen", "did not come back within …"); HaltedError on a halt
+   */
+  async waitForBoot(before: DeviceFacts, reloadSentAt: number, sawDownInitially: boolean, resumed = false): Promise<DeviceFacts> {
+    const {steps} = this
+    const {timeouts} = steps.ctx.inventory
+    const clock = steps.ctx.clock
+    const deadline = resumed ? Math.max(reloadSentAt + timeouts.boot, clock.now() + timeouts.boot) : reloadSentAt + timeouts.boot
+    const poll = Math.min(10_000, Math.max(250, Math.floor(timeouts.boot / 60)))
+    let sawDown = sawDownInitially
+    let lastProblem = ''
+    const order = steps.startStep(BOOT_WAIT_STEP, 'reboot', null)
+    steps.phase(DevicePhase.booting, 'waiting for the device to reload and come back')
+    const fail = (message: string, cause?: unknown): never => {
+      if (!steps.signal.aborted) this.clear('failed')
+      steps.finishStep(order, {action: BOOT_WAIT_STEP, phase: 'reboot', command: null, status: steps.signal.aborted ? 'cancelled' : 'failed', output: null, error: message}, reloadSentAt)
+      throw steps.signal.aborted ? new HaltedError(String(steps.signal.reason)) : new DeviceTaskError(steps.name, message, cause)
+    }
+    while (clock.now() < deadline) {
+      if (steps.signal.aborted) fail(`chain halted while waiting for ${steps.name} to come back`)
+      try {
+        const session = await steps.dial(Math.max(500, Math.min(timeouts.connect, deadline - clock.now())))
+        const result = await session.exec(steps.facts.command, Math.max(500, Math.min(timeouts.command, deadline - clock.now())))
+        if (result.dropped) {
+          sawDown = true
+          steps.closeSession()
+        } else {
+          const facts = parseFacts(result.output, steps.facts)
+          if (rebootedSince(before, facts, clock.now() - reloadSentAt, sawDown)) {
+            this.clear('rebooted')
+            steps.finishStep(order, {action: BOOT_WAIT_STEP, phase: 'reboot', command: null, status: 'completed', output: `back after ${formatMs(clock.now() - reloadSentAt)}, ${summarizeFacts(facts)}`, error: null}, reloadSentAt)
+            steps.phase(DevicePhase.verifying, `back on ${facts.version}`)
+            return facts
+          }
+          lastProblem = `still up since ${before.restartedAt ?? 'before the reload'}`
+          steps.closeSession()
+        }
+      } catch (error) {
+        steps.closeSession()
+        // A host key or login refused after the reload is a stop, not a wait: the device is not who we expect.
+        if (error instanceof ConnectError && (error.kind === 'host_key' || error.kind === 'auth')) fail(error.message, error)
+        if (error instanceof ConnectError) sawDown = true
+        lastProblem = errorMessage(error)
+      }
+      await clock.sleep(Math.min(poll, Math.max(0, deadline - clock.now())), steps.signal)
+    }
+    if (!sawDown) fail(`reload did not happen: ${steps.name} never went down and still reports ${before.restartedAt ? `"System restarted at ${before.restartedAt}"` : 'its old uptime'} after ${formatMs(timeouts.boot)}`)
+    return fail(`did not come back within ${formatMs(timeouts.boot)} after the reload (${lastProblem})`)
+  }
+
+  private clear(outcome: FenceOutcome): void {
+    this.fence?.clear(outcome)
+    this.fenceOpen = false
+  }
+}
+
+function partial(error: unknown): string | null {
+  const p = (error as {partialOutput?: unknown} | undefined)?.partialOutput
+  return typeof p === 'string' && p ? p : null
+}

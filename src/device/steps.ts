@@ -1,0 +1,232 @@
+/**
+ * The core every part of a device's work shares: its SSH session (host key verified), its placeholders, reading
+ * facts, running one step with its output checks, evaluating a gate, and reporting each step. Readiness, the task,
+ * the reload and the rollback are built on it (`readiness.ts`, `task.ts`, `reload.ts`, `rollback.ts`).
+ */
+import {expandTemplate, type TemplateVars} from '../config/template.js'
+import type {DeviceEntry, Gate, Inventory, Playbook, PlaybookStep} from '../config/types.js'
+import {evaluateGate} from '../gates/engine.js'
+import type {GateEvaluation, GateType, StepExecution, StepPhase} from '../model/result.js'
+import {DevicePhase} from '../model/status.js'
+import type {Clock} from '../util/clock.js'
+import {formatMs} from '../util/duration.js'
+import {errorMessage} from '../util/text.js'
+import {checkOutput, type CheckPatterns} from './checks.js'
+import {DeviceTaskError, GateVetoError, HaltedError} from './errors.js'
+import {parseFacts, type DeviceFacts} from './facts.js'
+import type {HostKeySource} from './known-hosts.js'
+import type {DeviceReport} from './report.js'
+import {CommandTimeoutError, connectDevice, type Credentials, type SshDeviceSession} from './ssh-session.js'
+
+/** Step output kept in the result and journal, bytes (characters) at most; the rest is cut with a marker. */
+export const OUTPUT_CAP = 65_536
+
+/** Everything a device worker needs from the run. */
+export interface DeviceContext {
+  runId: string
+  inventory: Inventory
+  playbook: Playbook
+  device: DeviceEntry
+  credentials: Credentials
+  hostKey: HostKeySource
+  report: DeviceReport
+  /** Environment variable names gates must not see. */
+  hiddenEnv: readonly string[]
+  /** Aborted when the chain halts. */
+  signal: AbortSignal
+  /** Times waits and measures durations. */
+  clock: Clock
+}
+
+/** A step's result without the fields {@link DeviceSteps} fills in. */
+export type StepRecord = Omit<StepExecution, 'order' | 'device' | 'started_at' | 'duration_ms'>
+
+export class DeviceSteps {
+  readonly name: string
+  readonly vars: TemplateVars & {previous?: {version: string; image: string}}
+  /** The playbook's facts with this device's placeholders expanded. */
+  readonly facts: Playbook['facts']
+  /** Aborted when the chain halts; a rollback replaces it with a signal of its own. */
+  signal: AbortSignal
+  /** When true (a device that finished before a resume is only checked), nothing is reported as a step. */
+  quiet = false
+  /** Upgrade steps started in this run (including before a restart): the ones a rollback compensates. */
+  readonly started = new Set<string>()
+  private session: SshDeviceSession | undefined
+
+  constructor(readonly ctx: DeviceContext) {
+    this.name = ctx.device.name
+    this.signal = ctx.signal
+    this.vars = {stack: ctx.inventory.stack, target: ctx.inventory.target, device: {name: ctx.device.name, host: ctx.device.host}}
+    const f = ctx.playbook.facts
+    const re = (p: string | undefined) => (p === undefined ? undefined : expandTemplate(p, this.vars, 'regex'))
+    this.facts = {
+      command: expandTemplate(f.command, this.vars, 'text'),
+      version: re(f.version)!,
+      ...(f.uptime === undefined ? {} : {uptime: re(f.uptime)!}),
+      ...(f.restarted_at === undefined ? {} : {restarted_at: re(f.restarted_at)!}),
+    }
+  }
+
+  get now(): number {
+    return this.ctx.clock.now()
+  }
+
+  /** Placeholders expanded for a command line. */
+  command(text: string): string {
+    return expandTemplate(text, this.vars, 'text')
+  }
+
+  /** The patterns {@link checkOutput} applies, with this device's placeholders. */
+  get patterns(): CheckPatterns {
+    return {errorPatterns: this.ctx.playbook.error_patterns.map((p) => expandTemplate(p, this.vars, 'regex')), expand: (p) => expandTemplate(p, this.vars, 'regex')}
+  }
+
+  /** The open session, or a new one (host key verified). @throws DeviceTaskError, recorded as a failed `connect` step */
+  async connect(phase: StepPhase, timeoutMs = this.ctx.inventory.timeouts.connect): Promise<SshDeviceSession> {
+    this.checkHalted()
+    if (this.session && !this.session.isClosed) return this.session
+    try {
+      this.session = await this.dial(timeoutMs)
+      return this.session
+    } catch (error) {
+      this.record({action: 'connect', phase, command: null, status: 'failed', output: null, error: errorMessage(error)}, this.now)
+      throw new DeviceTaskError(this.name, errorMessage(error), error)
+    }
+  }
+
+  /** A new session without reporting anything (the boot wait polls with it). @throws ConnectError */
+  async dial(timeoutMs: number): Promise<SshDeviceSession> {
+    const {device} = this.ctx
+    this.session = await connectDevice({device: device.name, host: device.host, port: device.port, credentials: this.ctx.credentials, hostKey: this.ctx.hostKey, timeoutMs})
+    return this.session
+  }
+
+  /** The session if one is open (gates of kind device_command use it). */
+  get openSession(): SshDeviceSession | undefined {
+    return this.session && !this.session.isClosed ? this.session : undefined
+  }
+
+  /** Closes the SSH session if one is open. */
+  closeSession(): void {
+    this.session?.close()
+    this.session = undefined
+  }
+
+  /** Reads the facts (`show version`). @throws DeviceTaskError */
+  async readFacts(phase: StepPhase, recordStep = true): Promise<DeviceFacts> {
+    const session = await this.connect(phase)
+    const command = this.facts.command
+    const started = this.now
+    const order = recordStep ? this.startStep('facts', phase, command) : 0
+    try {
+      const result = await session.exec(command, this.ctx.inventory.timeouts.command)
+      if (result.dropped) throw new Error(`connection dropped during "${command}"`)
+      const facts = parseFacts(result.output, this.facts)
+      if (recordStep) this.finishStep(order, {action: 'facts', phase, command, status: 'completed', output: summarizeFacts(facts), error: null}, started)
+      return facts
+    } catch (error) {
+      const message = errorMessage(error)
+      if (recordStep) this.finishStep(order, {action: 'facts', phase, command, status: 'failed', output: null, error: message}, started)
+      throw new DeviceTaskError(this.name, message, error)
+    }
+  }
+
+  /** Runs one step that does not reload the device and checks its output. @returns its output @throws DeviceTaskError */
+  async runStep(step: PlaybookStep, phase: StepPhase): Promise<string> {
+    const session = await this.connect(phase)
+    const command = this.command(step.command)
+    this.phase(phase === 'readiness' ? DevicePhase.readiness : phase === 'rollback' ? DevicePhase.rolling_back : DevicePhase.upgrading, step.name)
+    if (phase === 'upgrade') this.started.add(step.name)
+    const started = this.now
+    const order = this.startStep(step.name, phase, command)
+    let output = ''
+    try {
+      const result = await session.exec(command, step.timeout ?? this.ctx.inventory.timeouts.command)
+      output = result.output
+      if (result.dropped) throw new Error(`connection dropped during "${command}"`)
+      const problem = checkOutput(step, result.output, result.exitCode, this.patterns)
+      if (problem) throw new Error(problem)
+      this.finishStep(order, {action: step.name, phase, command, status: 'completed', output, error: null}, started)
+      return output
+    } catch (error) {
+      this.finishStep(order, {action: step.name, phase, command, status: 'failed', output: output || partialOutput(error), error: errorMessage(error)}, started)
+      throw new DeviceTaskError(this.name, `step "${step.name}" failed: ${errorMessage(error)}`, error)
+    }
+  }
+
+  /** Evaluates one gate (connecting first for a device_command gate) and reports it. @throws GateVetoError on a veto */
+  async gate(type: GateType, gate: Gate): Promise<void> {
+    this.checkHalted()
+    if (gate.kind === 'device_command') await this.connect(type === 'before' ? 'readiness' : 'upgrade')
+    const evaluation = await this.evaluate(type, gate)
+    if (evaluation.decision === 'veto') throw new GateVetoError(evaluation)
+  }
+
+  /** Evaluates one gate with whatever session is open (gates never throw: a problem is a veto). */
+  async evaluate(type: GateType, gate: Gate, extraEnv: Record<string, string> = {}): Promise<GateEvaluation> {
+    const session = this.openSession
+    const evaluation = await evaluateGate(gate, {
+      runId: this.ctx.runId,
+      stack: this.ctx.inventory.stack,
+      type,
+      device: this.name,
+      playbookFile: this.ctx.playbook.file,
+      defaultTimeoutMs: this.ctx.inventory.timeouts.gate,
+      ...(session ? {session} : {}),
+      expand: (text, mode) => expandTemplate(text, this.vars, mode),
+      hiddenEnv: this.ctx.hiddenEnv,
+      extraEnv,
+      signal: this.signal,
+      clock: this.ctx.clock,
+    })
+    this.ctx.report.gateEvaluated(evaluation)
+    return evaluation
+  }
+
+  // --- reporting ---------------------------------------------------------------
+
+  startStep(action: string, phase: StepPhase, command: string | null): number {
+    this.checkHalted()
+    if (this.quiet) return 0
+    const order = this.ctx.report.nextOrder()
+    this.ctx.report.stepStarted({order, action, phase, command})
+    return order
+  }
+
+  finishStep(order: number, step: StepRecord, started: number): void {
+    if (this.quiet) return
+    const output = step.output && step.output.length > OUTPUT_CAP ? step.output.slice(0, OUTPUT_CAP) + '\n[output truncated]' : step.output
+    this.ctx.report.stepFinished({...step, output, order, started_at: new Date(started).toISOString(), duration_ms: this.now - started})
+  }
+
+  /** A step that started and finished at once (a skip, a failed connect). */
+  record(step: StepRecord, started: number): void {
+    if (this.quiet) return
+    const order = this.ctx.report.nextOrder()
+    this.ctx.report.stepStarted({order, action: step.action, phase: step.phase, command: step.command})
+    this.finishStep(order, step, started)
+  }
+
+  phase(phase: DevicePhase, detail: string): void {
+    this.ctx.report.phase(phase, detail)
+  }
+
+  log(level: 'info' | 'warn' | 'error', message: string): void {
+    this.ctx.report.log(level, message)
+  }
+
+  /** @throws HaltedError once the chain halted */
+  checkHalted(): void {
+    if (this.signal.aborted) throw new HaltedError(String(this.signal.reason ?? 'chain halted'))
+  }
+}
+
+/** One line about the facts read, for a step's output. */
+export function summarizeFacts(f: DeviceFacts): string {
+  return `version ${f.version}${f.uptimeSeconds === undefined ? '' : `, uptime ${formatMs(f.uptimeSeconds * 1000)}`}${f.restartedAt ? `, restarted at ${f.restartedAt}` : ''}`
+}
+
+function partialOutput(error: unknown): string | null {
+  return error instanceof CommandTimeoutError && error.partialOutput ? error.partialOutput : null
+}

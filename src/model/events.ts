@@ -1,0 +1,43 @@
+/**
+ * The run's event stream. The run, its device agents and workers emit; the progress renderers (`ui/`), the journal
+ * recorder (`journal/recorder.ts`) and the trap notifier (`notify/observer.ts`) observe (STYLE.md "observers, not
+ * tangles"). Nothing that emits imports an observer.
+ */
+import {EventEmitter} from 'node:events'
+
+import type {NodeState} from '../protocol/state-machine.js'
+import type {ChainExecutionResult, GateEvaluation, StepExecution, StepPhase, TrapRecord} from './result.js'
+import type {DeviceOutcome, DevicePhase, OnErrorDecision} from './status.js'
+
+export type LogLevel = 'info' | 'warn' | 'error'
+
+export interface RunEventMap {
+  runStarted: [{runId: string; stack: string; devices: string[]; target: {version: string; image: string}}]
+  /** A device's ChainSync node changed state (draft-dohmeyer-chainsync-03 §4). */
+  nodeState: [{device: string; state: NodeState}]
+  devicePhase: [{device: string; phase: DevicePhase; detail: string}]
+  /** The version a device ran when this run first read its facts (what a rollback goes back to). */
+  deviceFacts: [{device: string; versionBefore: string}]
+  /** A device's outcome in this run is settled (upgraded, skipped, failed, cancelled, not_started or a rollback status). */
+  deviceOutcome: [{device: string; outcome: DeviceOutcome; versionBefore: string | null; versionAfter: string | null; onError?: OnErrorDecision}]
+  stepStarted: [{device: string; order: number; action: string; phase: StepPhase; command: string | null}]
+  stepFinished: [StepExecution]
+  gateEvaluated: [GateEvaluation]
+  /**
+   * `device`'s node waited longer than `timeouts.predecessor` for its immediate predecessor (draft §9 example 1):
+   * the chain halts. The trap notifier sends `chainupPredecessorTimeout`.
+   */
+  predecessorTimeout: [{device: string; predecessor: string; waitedMs: number; reason: string}]
+  /**
+   * The chain halted at `device` on a fault nothing else reports by trap (a failed device without an on_error
+   * allow, a ChainSync link lost past its grace, a failed rollback). The trap notifier sends `chainupChainHalted`.
+   * `predecessor` is set when the fault is the link to it.
+   */
+  chainHalted: [{device: string; reason: string; predecessor?: string}]
+  /** A trap was sent (by the notifier), with each receiver's answer. */
+  trapSent: [TrapRecord]
+  log: [{level: LogLevel; device: string | null; message: string}]
+  runFinished: [ChainExecutionResult]
+}
+
+export class RunEvents extends EventEmitter<RunEventMap> {}

@@ -1,0 +1,85 @@
+/**
+ * The audit record of one run, as DEC-002 ("Execution Result Model") defines `ChainExecutionResult`, with chainup's
+ * additions marked. Printed by `--json` and saved under the state directory (docs/result.md).
+ */
+import type {ChainStatus, DeviceOutcome, FinalStepStatus} from './status.js'
+
+/** DEC-002 gate types; `final` is DEC-002's "final AFTER gates". */
+export type GateType = 'before' | 'after' | 'on_error' | 'final'
+export type GateDecision = 'allow' | 'veto'
+
+/**
+ * Where in a run a step belongs. `reboot` is the wait for a device to boot after its reload (the name is kept
+ * from v0.1 because result files and journals carry it).
+ */
+export type StepPhase = 'readiness' | 'upgrade' | 'reboot' | 'rollback'
+
+/** DEC-002 StepExecution (`sprite_id` is the device here). */
+export interface StepExecution {
+  /** 1-based, in the order steps started across the whole run. */
+  order: number
+  /** Device name. */
+  device: string
+  /** The playbook step's name, e.g. "install image". */
+  action: string
+  status: FinalStepStatus
+  /** What the device printed (capped at 64 KiB), or a structured summary. */
+  output: string | null
+  error: string | null
+  /** chainup: readiness, upgrade, reboot (the wait for the boot after a reload) or rollback (compensating actions). */
+  phase: StepPhase
+  /** chainup: the command line sent, if any. */
+  command: string | null
+  /** chainup: ISO 8601. */
+  started_at: string
+  /** chainup: ms. */
+  duration_ms: number
+}
+
+/** DEC-002 GateEvaluation (`sprite_id` is the device here; null for stack-wide gates). */
+export interface GateEvaluation {
+  type: GateType
+  name: string
+  device: string | null
+  decision: GateDecision
+  reason: string
+}
+
+/** chainup: one device's line in the result. */
+export interface DeviceResult {
+  name: string
+  status: DeviceOutcome
+  version_before: string | null
+  version_after: string | null
+}
+
+/** chainup: an SNMP trap sent during the run, and what each receiver said. */
+export interface TrapRecord {
+  kind: string
+  reporter: string
+  reason: string
+  receivers: Array<{target: string; ok: boolean; error?: string}>
+}
+
+/** DEC-002 ChainExecutionResult. */
+export interface ChainExecutionResult {
+  /** The run's UUID; also the ChainSync ROUND-ID. */
+  execution_id: string
+  /** The stack name. */
+  chain_id: string
+  status: ChainStatus
+  /** ISO 8601. */
+  started_at: string
+  /** ISO 8601. */
+  completed_at: string
+  /** ms. */
+  duration_ms: number
+  steps: StepExecution[]
+  gates: GateEvaluation[]
+  /** chainup: one line saying why the run did not complete, or null. */
+  reason: string | null
+  /** chainup: per device outcome, in chain order (`remote`: see that node's own result file). */
+  devices: DeviceResult[]
+  /** chainup: SNMP traps sent during the run. */
+  traps: TrapRecord[]
+}

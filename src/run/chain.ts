@@ -1,0 +1,124 @@
+/**
+ * The ChainSync round of one run (draft-dohmeyer-chainsync-03 §6): start this process's nodes, give each an agent,
+ * wait for the Head's exit (or a halt), let in-flight work settle, close the nodes.
+ */
+import type {Inventory, Playbook} from '../config/types.js'
+import type {HostKeySource} from '../device/known-hosts.js'
+import type {Journal} from '../journal/journal.js'
+import type {RunEvents} from '../model/events.js'
+import {closeChain} from '../protocol/local-chain.js'
+import type {ChainSyncNode} from '../protocol/node.js'
+import type {ChainSyncTransport} from '../protocol/transport.js'
+import {createDeviceAgent, type DeviceAgent} from './agent.js'
+import type {RunHalt} from './halt.js'
+import {startChainNodes} from './nodes.js'
+import {replayOutbox, type ResumePlan} from './resume.js'
+import type {ResolvedSecrets} from './secrets.js'
+
+export interface ChainRound {
+  runId: string
+  inventory: Inventory
+  playbook: Playbook
+  secrets: ResolvedSecrets
+  events: RunEvents
+  journal: Journal
+  halt: RunHalt
+  /** Present when the run is resumed. */
+  resume: ResumePlan | undefined
+  hostKeys?: ReadonlyMap<string, HostKeySource>
+  extensions?: boolean
+  transportFor?: (device: string) => ChainSyncTransport | undefined
+  /** Hands out the run-wide step order. */
+  nextOrder: () => number
+}
+
+/**
+ * Runs the round to its end. The agents are filled in as they are made (the run's stop logic asks them whether a
+ * device is working).
+ * @throws when a node cannot listen or its neighbours do not connect (nothing was touched then)
+ */
+export async function runChain(round: ChainRound, agents: Map<string, DeviceAgent>): Promise<void> {
+  const {inventory, journal, runId, halt, events, resume} = round
+  const log = (level: 'info' | 'warn' | 'error', device: string | null, message: string) => events.emit('log', {level, device, message})
+  const nodes = await startChainNodes(inventory, {
+    ...(round.extensions === undefined ? {} : {extensions: round.extensions}),
+    ...(round.transportFor ? {transportFor: round.transportFor} : {}),
+    outboxFor: (device) => ({enqueue: (_roundId, side, line) => journal.enqueue(runId, device, side, line), sent: (id) => void journal.markSent(id)}),
+    log: (e) => (e.level === 'debug' ? undefined : log(e.level, e.node, `chainsync: ${e.message}`)),
+  })
+  try {
+    const finished = roundEnd(nodes, runId, inventory.devices[0]!.name)
+    // A halt while the round runs goes through an agent, so its node sends ABORT both ways.
+    halt.routeThroughChain((status, reason) => {
+      const any = [...agents.values()][0]
+      if (any) any.halt(status, reason)
+      else halt.abort(reason)
+    })
+    for (const device of inventory.devices) {
+      const node = nodes.get(device.name)
+      if (!node) continue
+      const versionBefore = resume?.versionsBefore.get(device.name)
+      const resumeState = resume?.states.get(device.name)
+      agents.set(
+        device.name,
+        createDeviceAgent({
+          runId,
+          inventory,
+          playbook: round.playbook,
+          device,
+          node,
+          secrets: round.secrets,
+          events,
+          halt,
+          nextOrder: round.nextOrder,
+          ...(round.hostKeys?.get(device.name) ? {hostKey: round.hostKeys.get(device.name)!} : {}),
+          fence: {
+            record: (before) =>
+              journal.recordReloadIntent({runId, device: device.name, restartedAtBefore: before.restartedAt ?? null, uptimeBefore: before.uptimeSeconds ?? null, targetVersion: inventory.target.version}),
+            clear: (outcome) => void journal.clearFence(runId, device.name, outcome),
+          },
+          ...(resumeState ? {resume: resumeState} : {}),
+          ...(versionBefore ? {versionBefore} : {}),
+          startedBefore: resume?.startedBefore.get(device.name) ?? [],
+          commit: (fn) => journal.transaction(fn),
+        }),
+      )
+    }
+    if (resume) replayOutbox(journal, runId, inventory, nodes, log)
+    const stop = halt.stopRequested()
+    if (stop) {
+      // Stopped while the nodes were starting: no round was joined, nothing was touched.
+      halt.record(stop.status, stop.reason)
+      halt.abort(stop.reason)
+    } else {
+      for (const agent of agents.values()) agent.start()
+      await finished
+    }
+    if (halt.cause) halt.abort(halt.cause.reason)
+    // Let in-flight work see the halt and settle before the nodes go away.
+    await Promise.all([...agents.values()].map((a) => a.settled()))
+    // Devices whose task never started (readiness only) did not start their upgrade.
+    for (const [name, agent] of agents) {
+      if (agent.outcome === 'not_started' && resume?.states.get(name)?.state !== 'done') agent.settle('not_started')
+    }
+  } finally {
+    halt.routeThroughChain(undefined)
+    await closeChain([...nodes.values()])
+    for (const agent of agents.values()) agent.worker.closeSession()
+  }
+}
+
+/**
+ * Resolves when the round ends for this process. The Head's exit ends phase 4; with a remote Head any local node's
+ * exit says the same: a node exits once every node after it completed, and every node before it completed before it
+ * started (draft §6.3, §6.4). A halt ends it too.
+ */
+function roundEnd(nodes: ReadonlyMap<string, ChainSyncNode>, runId: string, headName: string): Promise<void> {
+  const head = nodes.get(headName)
+  return new Promise<void>((resolve) => {
+    for (const node of nodes.values()) {
+      node.on('exit', ({roundId}) => roundId === runId && (!head || head === node) && resolve())
+      node.on('halted', ({roundId}) => roundId === runId && resolve())
+    }
+  })
+}

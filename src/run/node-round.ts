@@ -1,0 +1,72 @@
+/**
+ * One round of a standalone node (`chainup node`): the device's part of a run that another process orchestrates.
+ * Journaled like an embedded run (its own operation run in this node's journal, the other devices `remote`), and
+ * its result built from that journal.
+ */
+import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
+import type {Journal} from '../journal/journal.js'
+import {attachJournal} from '../journal/recorder.js'
+import type {RunEvents} from '../model/events.js'
+import type {ChainExecutionResult} from '../model/result.js'
+import {attachTrapNotifier} from '../notify/observer.js'
+import type {ChainSyncNode} from '../protocol/node.js'
+import {createDeviceAgent} from './agent.js'
+import {RunHalt} from './halt.js'
+import type {ResolvedSecrets} from './secrets.js'
+
+export interface NodeRound {
+  runId: string
+  inventory: Inventory
+  playbook: Playbook
+  device: DeviceEntry
+  node: ChainSyncNode
+  secrets: ResolvedSecrets
+  events: RunEvents
+  journal: Journal
+}
+
+/** A round in progress: halt it to stop the device's work (a node shutting down). */
+export interface NodeRoundHandle {
+  halt: RunHalt
+  /** Resolves with the device's result once the round ended and its work settled. */
+  done: Promise<ChainExecutionResult>
+}
+
+/**
+ * Joins the round and runs the device's readiness and task.
+ * @throws JournalError when the journal already holds this run (two processes sharing one state directory)
+ */
+export function runNodeRound(round: NodeRound): NodeRoundHandle {
+  const {runId, inventory, device, node, events, journal} = round
+  const {devices: deviceRuns} = journal.createRun({id: runId, stack: inventory.stack, devices: inventory.devices.map((d) => d.name), target: inventory.target})
+  journal.appendEvent(runId, {type: 'nodeRound', device: device.name, data: {role: 'node', device: device.name}})
+  attachJournal(journal, runId, deviceRuns, events)
+  const traps = attachTrapNotifier(events, {runId, stack: inventory.stack}, round.secrets.trapTargets)
+  const halt = new RunHalt()
+  let order = 0
+  const agent = createDeviceAgent({...round, halt, nextOrder: () => ++order, commit: (fn) => journal.transaction(fn)})
+  let onEnd: (e: {roundId: string}) => void = () => undefined
+  const ended = new Promise<void>((resolve) => {
+    onEnd = ({roundId}) => roundId === runId && resolve()
+    node.on('exit', onEnd)
+    node.on('halted', onEnd)
+  })
+  agent.start()
+  const done = (async () => {
+    try {
+      await ended
+      node.off('exit', onEnd)
+      node.off('halted', onEnd)
+      await agent.settled()
+      if (agent.outcome === 'not_started') agent.settle('not_started')
+      await traps.flush()
+    } finally {
+      const cause = halt.cause
+      journal.finishRun(runId, cause?.status ?? (agent.outcome === 'failed' ? 'failed' : 'completed'), cause?.reason ?? null)
+      node.forget(runId)
+    }
+    const built = journal.buildResult(runId)
+    return {...built, devices: built.devices.map((d) => (d.name === device.name ? d : {...d, status: 'remote' as const}))}
+  })()
+  return {halt, done}
+}
