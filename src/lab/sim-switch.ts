@@ -6,6 +6,14 @@
  * switch (every TCP connection drops, the port refuses connections while it boots, it comes back on the
  * installed version) and can be told to misbehave with {@link LabFault}s. Reference: docs/lab.md.
  *
+ * This file is the device: SSH transport, authentication, exec/shell channels, flash contents, the install and
+ * reload lifecycle and the faults. What a command line means is in ios-grammar.ts, what the device prints in
+ * ios-output.ts (both pure).
+ *
+ * Longer than ~450 lines: the class is one state machine (listening socket, connections, timers, flash, running
+ * and next version) whose transport, channel and reload parts all act on the same private state; splitting it
+ * further would mean exposing that state between files. Everything stateless already lives in the two modules.
+ *
  * Output uses IOS line endings (`\r\n`). ssh2 is imported at module level: import this module lazily
  * (`await import(...)`) from commands that do not always need it.
  */
@@ -16,6 +24,27 @@ import ssh2 from 'ssh2'
 import type {AuthContext, Connection, ParsedKey, ServerChannel, Session} from 'ssh2'
 
 import type {LabFault} from '../config/types.js'
+import {fingerprintOf} from '../device/known-hosts.js'
+import {type Clock, systemClock, type Timer} from '../util/clock.js'
+import {parseLine} from './ios-grammar.js'
+import {
+  CRLF,
+  type DeviceView,
+  type FlashFile,
+  flashFileSize,
+  imageName,
+  installAlreadyAdded,
+  installNoSuchFile,
+  installNotAPackage,
+  installProgress,
+  parseErrorLines,
+  parseImageVersion,
+  pkgNames,
+  renderOutput,
+  toText,
+} from './ios-output.js'
+
+export {formatIosClock, formatIosTime, formatIosUptime, imageName, parseImageVersion, shortVersion} from './ios-output.js'
 
 /** Options of one simulated switch. Times are in milliseconds. */
 export interface SimSwitchOptions {
@@ -51,6 +80,8 @@ export interface SimSwitchOptions {
   model?: string
   /** When the device booted before the simulation started. @default now − 23 days 4 hours 17 minutes */
   bootedAt?: Date
+  /** Source of "now" and of the reload model's timers (boot time, install progress, reload delay). @default systemClock */
+  clock?: Clock
 }
 
 /** What happened to a simulated device, in order. */
@@ -67,15 +98,7 @@ export interface SimEvent {
   detail?: string
 }
 
-const CRLF = '\r\n'
 const DEFAULT_BOOTED_AGO_MS = ((23 * 24 + 4) * 60 + 17) * 60_000
-const FLASH_TOTAL_BYTES = 11_353_194_496
-/** Bytes used on flash by files the listing does not show (crashinfo, tracelogs, ...). */
-const FLASH_HIDDEN_USED_BYTES = 1_873_412_096
-const PKG_KINDS = ['cc_srdriver', 'espbase', 'guestshell', 'lni', 'rpbase', 'rpboot', 'sipbase', 'sipspa', 'srdriver', 'webui', 'wlc']
-const IMAGE_RE = /^cat9k_iosxe\.(\d{2}\.\d{2}\.\d{2}[a-z]?)\.SPA\.bin$/i
-const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec']
 
 /**
  * A simulated Catalyst 9000 switch: an SSH server on a real TCP port that answers IOS-XE exec commands.
@@ -88,13 +111,14 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
   private readonly opts: SimSwitchOptions
   private readonly host: string
   private readonly faults: ReadonlySet<LabFault>
+  private readonly clock: Clock
   private readonly hostKey: string | Buffer
   private readonly allowedKey: ParsedKey | undefined
   private readonly ssh: ssh2.Server
   private readonly log: SimEvent[] = []
   private readonly sockets = new Set<net.Socket>()
-  private readonly timers = new Set<NodeJS.Timeout>()
-  private readonly installTimers = new Set<NodeJS.Timeout>()
+  private readonly timers = new Set<Timer>()
+  private readonly installTimers = new Set<Timer>()
   private readonly flash = new Map<string, FlashFile>()
   private server: net.Server | undefined
   private listenPort: number
@@ -118,7 +142,8 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     this.faults = new Set(opts.faults ?? [])
     this.runningVersion = opts.version
     this.nextVersion = opts.version
-    this.booted = opts.bootedAt ?? new Date(Date.now() - DEFAULT_BOOTED_AGO_MS)
+    this.clock = opts.clock ?? systemClock
+    this.booted = opts.bootedAt ?? new Date(this.clock.now() - DEFAULT_BOOTED_AGO_MS)
 
     this.hostKey = opts.hostKey ?? generateHostKey()
     const parsedHost = parseOneKey(this.hostKey, 'hostKey')
@@ -191,7 +216,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     if (this.stopping) return this.stopping
     this.stopped = true
     this.up = false
-    for (const t of [...this.timers, ...this.installTimers]) clearTimeout(t)
+    for (const t of [...this.timers, ...this.installTimers]) this.clock.clearTimeout(t)
     this.timers.clear()
     this.installTimers.clear()
     this.stopping = this.closeServer()
@@ -241,8 +266,12 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     return new Promise((resolve) => srv.close(() => resolve()))
   }
 
-  private later(ms: number, fn: () => void, set: Set<NodeJS.Timeout> = this.timers): void {
-    const t = setTimeout(() => {
+  private now(): Date {
+    return new Date(this.clock.now())
+  }
+
+  private later(ms: number, fn: () => void, set: Set<Timer> = this.timers): void {
+    const t = this.clock.setTimeout(() => {
       set.delete(t)
       fn()
     }, ms)
@@ -250,7 +279,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
   }
 
   private record(type: SimEventType, detail?: string): void {
-    const ev: SimEvent = {at: Date.now(), device: this.opts.name, type}
+    const ev: SimEvent = {at: this.clock.now(), device: this.opts.name, type}
     if (detail !== undefined) ev.detail = detail
     this.log.push(ev)
     this.emit('event', ev)
@@ -378,31 +407,15 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
 
   /** Runs one command line; calls `done(exitStatus)` unless the device reloads (or hangs) first. */
   private execute(line: string, out: Sink, done: (code: number) => void): void {
-    const [commandPart, filterPart] = splitPipe(line)
-    const parsed = parseCommand(commandPart)
-    const lines: string[] = []
-    const finish = (code: number): void => {
-      if (lines.length > 0) out.write(lines.join(CRLF) + CRLF)
+    const finish = (code: number, lines: readonly string[] = []): void => {
+      if (lines.length > 0) out.write(toText(lines))
       done(code)
     }
+    const parsed = parseLine(line)
     if (parsed.kind === 'empty') return finish(0)
-    if (parsed.kind !== 'ok') {
-      lines.push(...this.parseError(parsed))
-      return finish(1)
-    }
-    const outputCommand = OUTPUT_COMMANDS.has(parsed.id)
-    let filter: ((l: string[]) => string[]) | undefined
-    if (filterPart !== undefined) {
-      // IOS only takes output modifiers after commands that print something; elsewhere the `|` is the error.
-      const f = outputCommand ? parseFilter(filterPart.text) : {kind: 'invalid' as const, col: -1}
-      if (f.kind !== 'ok') {
-        lines.push(...this.parseError(f.kind === 'invalid' ? {kind: 'invalid', col: filterPart.col + f.col} : f))
-        return finish(1)
-      }
-      filter = f.apply
-    }
-    const now = new Date()
-    switch (parsed.id) {
+    if (parsed.kind === 'error') return finish(1, parseErrorLines(this.opts.name, parsed.error))
+    const {command, filter} = parsed
+    switch (command.id) {
       case 'show_version':
       case 'show_clock':
       case 'show_running':
@@ -410,9 +423,8 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       case 'show_boot':
       case 'show_switch':
       case 'dir': {
-        const text = this.render(parsed.id, now)
-        lines.push(...(filter ? filter(text) : text))
-        return finish(0)
+        const text = renderOutput(command, this.view(), this.now())
+        return finish(0, filter ? filter(text) : text)
       }
       case 'terminal_length':
         return finish(0)
@@ -420,64 +432,42 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
         this.later(20, () => this.reload('Reload Command'))
         return
       case 'install':
-        this.install(parsed.args[0] ?? '', out, done)
+        this.install(command.file, out, done)
         return
       case 'exit':
         return finish(0)
     }
   }
 
-  private parseError(e: ParseFailure): string[] {
-    switch (e.kind) {
-      case 'invalid':
-        return [`${' '.repeat(this.opts.name.length + 1 + e.col)}^`, "% Invalid input detected at '^' marker.", '']
-      case 'incomplete':
-        return ['% Incomplete command.', '']
-      case 'ambiguous':
-        return [`% Ambiguous command:  "${e.text}"`]
-    }
-  }
-
-  private render(id: OutputCommand, now: Date): string[] {
-    switch (id) {
-      case 'show_version':
-        return this.showVersion(now)
-      case 'show_clock':
-        return [`*${formatIosClock(now)}`]
-      case 'show_running':
-        return this.runningConfig(now)
-      case 'show_install_summary':
-        return this.installSummary()
-      case 'show_boot':
-        return showBoot()
-      case 'show_switch':
-        return this.showSwitch()
-      case 'dir':
-        return this.dirFlash()
+  /** The state the output renderers need. */
+  private view(): DeviceView {
+    return {
+      name: this.opts.name,
+      model: this.opts.model ?? 'C9300-48P',
+      username: this.opts.username,
+      version: this.runningVersion,
+      nextVersion: this.nextVersion,
+      bootedAt: this.booted,
+      lastReload: this.lastReload,
+      flash: [...this.flash.values()],
     }
   }
 
   private install(path: string, out: Sink, done: (code: number) => void): void {
     const image = path.replace(/^(flash|bootflash):\/?/i, '')
-    const write = (lines: string[]): void => out.write(lines.join(CRLF) + CRLF)
+    const write = (lines: string[]): void => out.write(toText(lines))
     if (!/^(flash|bootflash):/i.test(path) || !this.flash.has(image)) {
-      write([`%Error opening flash:/${image} (No such file or directory)`, ''])
+      write(installNoSuchFile(image))
       return done(1)
     }
     const target = parseImageVersion(image)
     if (target === undefined) {
-      write([`%Error: flash:/${image} is not a valid IOS XE package (bad package name or type)`, ''])
+      write(installNotAPackage(image))
       return done(1)
     }
-    const now = new Date()
+    const now = this.now()
     if (target === this.runningVersion || target === this.nextVersion) {
-      write([
-        `install_add_activate_commit: START ${formatUnixDate(now)}`,
-        'install_add_activate_commit: Adding PACKAGE',
-        'install_add_activate_commit: Checking whether new add is allowed ....',
-        "FAILED: install_add_activate_commit : Super package already added. Add operation not allowed. 'install remove inactive' can be used to discard unused package",
-        `FAILED: install_add_activate_commit exit(1) ${formatUnixDate(now)}`,
-      ])
+      write(installAlreadyAdded(now))
       return done(1)
     }
 
@@ -492,7 +482,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       this.later(Math.floor((delay * i) / progress.length), () => {
         write([l])
         if (l.startsWith('install_add_activate_commit: Adding PACKAGE')) {
-          for (const n of pkgNames(target)) if (!this.flash.has(n)) this.flash.set(n, makeFile(n, new Date()))
+          for (const n of pkgNames(target)) if (!this.flash.has(n)) this.flash.set(n, makeFile(n, this.now()))
         }
       }, this.installTimers)
     })
@@ -507,9 +497,9 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
   private reload(reason: string, detail = 'reload command'): void {
     if (!this.up || this.stopped) return
     this.up = false
-    this.lastReload = new Date()
+    this.lastReload = this.now()
     this.record('reload', detail)
-    for (const t of this.installTimers) clearTimeout(t)
+    for (const t of this.installTimers) this.clock.clearTimeout(t)
     this.installTimers.clear()
     void this.closeServer()
     this.record('down', reason)
@@ -524,7 +514,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       () => {
         if (!this.faults.has('old_version')) this.runningVersion = this.nextVersion
         this.nextVersion = this.runningVersion
-        this.booted = new Date()
+        this.booted = this.now()
         this.reloadCount++
         this.up = true
         this.record('up', this.runningVersion)
@@ -535,337 +525,9 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       },
     )
   }
-
-  // ---------------------------------------------------------------- output
-
-  private showVersion(now: Date): string[] {
-    const v = this.runningVersion
-    const name = this.opts.name
-    const model = this.opts.model ?? 'C9300-48P'
-    const ports = /-24/.test(model) ? 24 : 48
-    const uptime = formatIosUptime(now.getTime() - this.booted.getTime())
-    const serial = serialOf(name)
-    const returned = this.lastReload
-      ? [`System returned to ROM by Reload Command at ${formatIosTime(this.lastReload)}`]
-      : ['System returned to ROM by PowerOn']
-    return [
-      `Cisco IOS XE Software, Version ${v}`,
-      `Cisco IOS Software [${trainOf(v)}], Catalyst L3 Switch Software (CAT9K_IOSXE), Version ${shortVersion(v)}, RELEASE SOFTWARE (fc2)`,
-      'Technical Support: http://www.cisco.com/techsupport',
-      'Copyright (c) 1986-2024 by Cisco Systems, Inc.',
-      'Compiled Thu 14-Mar-24 02:13 by mcpre',
-      '',
-      '',
-      'Cisco IOS-XE software, Copyright (c) 2005-2024 by cisco Systems, Inc.',
-      'All rights reserved.  Certain components of Cisco IOS-XE software are',
-      'licensed under the GNU General Public License ("GPL") Version 2.0.  The',
-      'software code licensed under GPL Version 2.0 is free software that comes',
-      'with ABSOLUTELY NO WARRANTY.  You can redistribute and/or modify such',
-      'GPL code under the terms of GPL Version 2.0.  For more details, see the',
-      'documentation or "License Notice" file accompanying the IOS-XE software,',
-      'or the applicable URL provided on the flyer accompanying the IOS-XE',
-      'software.',
-      '',
-      '',
-      'ROM: IOS-XE ROMMON',
-      'BOOTLDR: System Bootstrap, Version 17.6.1r[FC2], RELEASE SOFTWARE (P)',
-      '',
-      `${name} uptime is ${uptime}`,
-      `Uptime for this control processor is ${uptime}`,
-      ...returned,
-      `System restarted at ${formatIosTime(this.booted)}`,
-      'System image file is "flash:packages.conf"',
-      `Last reload reason: ${this.lastReload ? 'Reload Command' : 'PowerOn'}`,
-      '',
-      '',
-      '',
-      'This product contains cryptographic features and is subject to United',
-      'States and local country laws governing import, export, transfer and',
-      'use. Delivery of Cisco cryptographic products does not imply',
-      'third-party authority to import, export, distribute or use encryption.',
-      'Importers, exporters, distributors and users are responsible for',
-      'compliance with U.S. and local country laws. By using this product you',
-      'agree to comply with applicable laws and regulations. If you are unable',
-      'to comply with U.S. and local laws, return this product immediately.',
-      '',
-      'A summary of U.S. laws governing Cisco cryptographic products may be found at:',
-      'http://www.cisco.com/wwl/export/crypto/tool/stqrg.html',
-      '',
-      'If you require further assistance please contact us by sending email to',
-      'export@cisco.com.',
-      '',
-      '',
-      'Technology Package License Information: ',
-      '',
-      '------------------------------------------------------------------------------',
-      'Technology-package                                     Technology-package',
-      'Current                        Type                       Next reboot  ',
-      '------------------------------------------------------------------------------',
-      'network-advantage      \tSmart License                 \t network-advantage   ',
-      'dna-advantage          \tSubscription Smart License    \t dna-advantage                 ',
-      'AIR License Level: AIR DNA Advantage',
-      'Next reload AIR license Level: AIR DNA Advantage',
-      '',
-      '',
-      'Smart Licensing Status: Smart Licensing Using Policy',
-      '',
-      `cisco ${model} (X86) processor with 1331521K/6147K bytes of memory.`,
-      `Processor board ID ${serial}`,
-      '2 Virtual Ethernet interfaces',
-      `${ports + 4} Gigabit Ethernet interfaces`,
-      '8 Ten Gigabit Ethernet interfaces',
-      '2 TwentyFive Gigabit Ethernet interfaces',
-      '2 Forty Gigabit Ethernet interfaces',
-      '2048K bytes of non-volatile configuration memory.',
-      '8388608K bytes of physical memory.',
-      '1638400K bytes of Crash Files at crashinfo:.',
-      '11264000K bytes of Flash at flash:.',
-      '0K bytes of WebUI ODM Files at webui:.',
-      '',
-      `Base Ethernet MAC Address          : ${macOf(name, ':')}`,
-      'Motherboard Assembly Number        : 73-18271-03',
-      `Motherboard Serial Number          : ${serial.replace(/^FOC/, 'FOC2')}`,
-      'Model Revision Number              : A0',
-      'Motherboard Revision Number        : A0',
-      `Model Number                       : ${model}`,
-      `System Serial Number               : ${serial.replace(/^FOC/, 'FCW')}`,
-      'CLEI Code Number                   : ',
-      '',
-      '',
-      'Switch Ports Model              SW Version        SW Image              Mode   ',
-      '------ ----- -----              ----------        ----------            ----   ',
-      `*    1 ${String(ports + 14).padEnd(5)} ${model.padEnd(18)} ${v.padEnd(17)} ${'CAT9K_IOSXE'.padEnd(21)} INSTALL`,
-      '',
-      '',
-      'Configuration register is 0x102',
-      '',
-    ]
-  }
-
-  private runningConfig(now: Date): string[] {
-    const [major, minor] = this.runningVersion.split('.')
-    return [
-      'Building configuration...',
-      '',
-      'Current configuration : 4821 bytes',
-      '!',
-      `! Last configuration change at ${formatIosTime(this.booted)} by ${this.opts.username}`,
-      `! NVRAM config last updated at ${formatIosTime(new Date(Math.min(now.getTime(), this.booted.getTime() + 60_000)))} by ${this.opts.username}`,
-      '!',
-      `version ${Number(major)}.${Number(minor)}`,
-      'service timestamps debug datetime msec',
-      'service timestamps log datetime msec',
-      'service password-encryption',
-      'service call-home',
-      'platform punt-keepalive disable-kernel-core',
-      '!',
-      `hostname ${this.opts.name}`,
-      '!',
-      'vrf definition Mgmt-vrf',
-      ' !',
-      ' address-family ipv4',
-      ' exit-address-family',
-      '!',
-      'no aaa new-model',
-      'switch 1 provision ' + (this.opts.model ?? 'C9300-48P').toLowerCase(),
-      '!',
-      'ip domain name lab.example',
-      '!',
-      'login on-success log',
-      '!',
-      'license boot level network-advantage addon dna-advantage',
-      '!',
-      'boot system switch all flash:packages.conf',
-      '!',
-      `username ${this.opts.username} privilege 15 secret 9 $9$simulatedsimulatedsimulatedsimulated`,
-      '!',
-      'interface GigabitEthernet0/0',
-      ' vrf forwarding Mgmt-vrf',
-      ' no ip address',
-      ' negotiation auto',
-      '!',
-      'ip ssh version 2',
-      '!',
-      'snmp-server community public RO',
-      '!',
-      'line con 0',
-      ' stopbits 1',
-      'line vty 0 15',
-      ' login local',
-      ' transport input ssh',
-      '!',
-      'end',
-      '',
-    ]
-  }
-
-  private installSummary(): string[] {
-    const rows = [`IMG   C    ${buildOf(this.runningVersion)}`]
-    if (this.nextVersion !== this.runningVersion) rows.push(`IMG   U    ${buildOf(this.nextVersion)}`)
-    return [
-      '[ Switch 1 ] Installed Package(s) Information:',
-      'State (St): I - Inactive, U - Activated & Uncommitted,',
-      '            C - Activated & Committed, D - Deactivated & Uncommitted',
-      '--------------------------------------------------------------------------------',
-      'Type  St   Filename/Version',
-      '--------------------------------------------------------------------------------',
-      ...rows,
-      '',
-      '--------------------------------------------------------------------------------',
-      'Auto abort timer: inactive',
-      '--------------------------------------------------------------------------------',
-      '',
-    ]
-  }
-
-  private showSwitch(): string[] {
-    const mac = macOf(this.opts.name, '.')
-    return [
-      `Switch/Stack Mac Address : ${mac} - Local Mac Address`,
-      'Mac persistency wait time: Indefinite',
-      '                                             H/W   Current',
-      'Switch#   Role    Mac Address     Priority Version  State ',
-      '-------------------------------------------------------------------------------------',
-      `*1       Active   ${mac}     15     V02     Ready                `,
-      '',
-    ]
-  }
-
-  private dirFlash(): string[] {
-    const files = [...this.flash.values()].sort((a, b) => a.name.localeCompare(b.name))
-    const used = files.reduce((sum, f) => sum + f.size, 0)
-    return [
-      'Directory of flash:/',
-      '',
-      ...files.map((f) => `${String(f.inode).padStart(7)}  -rw-  ${String(f.size).padStart(14)}  ${formatDirDate(f.mtime)}  ${f.name}`),
-      '',
-      `${FLASH_TOTAL_BYTES} bytes total (${Math.max(0, FLASH_TOTAL_BYTES - FLASH_HIDDEN_USED_BYTES - used)} bytes free)`,
-    ]
-  }
 }
 
-// ------------------------------------------------------------------ command parsing
-
-type CommandId =
-  | 'show_version'
-  | 'show_clock'
-  | 'show_running'
-  | 'show_install_summary'
-  | 'show_boot'
-  | 'show_switch'
-  | 'dir'
-  | 'install'
-  | 'reload'
-  | 'terminal_length'
-  | 'exit'
-type OutputCommand = Extract<CommandId, 'show_version' | 'show_clock' | 'show_running' | 'show_install_summary' | 'show_boot' | 'show_switch' | 'dir'>
-const OUTPUT_COMMANDS: ReadonlySet<CommandId> = new Set<CommandId>(['show_version', 'show_clock', 'show_running', 'show_install_summary', 'show_boot', 'show_switch', 'dir'])
-
-/** A grammar word: a keyword (abbreviable like IOS) or an argument matched by a pattern. */
-type Word = string | RegExp
-const ANY = /^\S+$/
-const NUMBER = /^\d+$/
-const FILESYSTEM = /^(flash|bootflash):\/?$/i
-const INSTALL: Word[] = ['install', 'add', 'file', ANY, 'activate', 'commit']
-const GRAMMAR: Array<{id: CommandId; words: Word[]}> = [
-  {id: 'show_version', words: ['show', 'version']},
-  {id: 'show_clock', words: ['show', 'clock']},
-  {id: 'show_running', words: ['show', 'running-config']},
-  {id: 'show_install_summary', words: ['show', 'install', 'summary']},
-  {id: 'show_boot', words: ['show', 'boot']},
-  {id: 'show_switch', words: ['show', 'switch']},
-  {id: 'dir', words: ['dir']},
-  {id: 'dir', words: ['dir', FILESYSTEM]},
-  {id: 'install', words: INSTALL},
-  {id: 'install', words: [...INSTALL, 'prompt-level', 'none']},
-  {id: 'reload', words: ['reload']},
-  {id: 'terminal_length', words: ['terminal', 'length', NUMBER]},
-  {id: 'exit', words: ['exit']},
-]
-
-type ParseFailure = {kind: 'invalid'; col: number} | {kind: 'incomplete'} | {kind: 'ambiguous'; text: string}
-type ParseResult = {kind: 'ok'; id: CommandId; args: string[]} | {kind: 'empty'} | ParseFailure
-
-interface Token {
-  text: string
-  /** Column of the token's first character in the command line. */
-  col: number
-}
-
-function tokenize(line: string, offset = 0): Token[] {
-  return [...line.matchAll(/\S+/g)].map((m) => ({text: m[0], col: (m.index ?? 0) + offset}))
-}
-
-/**
- * Matches a command line against {@link GRAMMAR} the way IOS does: keywords may be abbreviated to any
- * unambiguous prefix; the first word that fits nothing is reported with its column (for the `^` marker).
- */
-function parseCommand(line: string): ParseResult {
-  const tokens = tokenize(line)
-  if (tokens.length === 0) return {kind: 'empty'}
-  let alive = GRAMMAR
-  for (const [i, tok] of tokens.entries()) {
-    const lower = tok.text.toLowerCase()
-    const keywords = new Set<string>()
-    let next = alive.filter((c) => {
-      const w = c.words[i]
-      if (w === undefined) return false
-      if (typeof w === 'string') {
-        if (!w.startsWith(lower)) return false
-        keywords.add(w)
-        return true
-      }
-      return w.test(tok.text)
-    })
-    if (keywords.has(lower)) next = next.filter((c) => c.words[i] === lower || typeof c.words[i] !== 'string')
-    else if (keywords.size > 1) return {kind: 'ambiguous', text: tokens.slice(0, i + 1).map((t) => t.text).join(' ')}
-    if (next.length === 0) return {kind: 'invalid', col: tok.col}
-    alive = next
-  }
-  const complete = alive.find((c) => c.words.length === tokens.length)
-  if (!complete) return {kind: 'incomplete'}
-  const args = tokens.filter((_t, i) => complete.words[i] instanceof RegExp).map((t) => t.text)
-  return {kind: 'ok', id: complete.id, args}
-}
-
-/** Splits `show x | include y` at the first `|`; the filter part keeps its column. */
-function splitPipe(line: string): [string, {text: string; col: number} | undefined] {
-  const i = line.indexOf('|')
-  if (i < 0) return [line, undefined]
-  return [line.slice(0, i), {text: line.slice(i + 1), col: i + 1}]
-}
-
-type FilterResult = {kind: 'ok'; apply: (lines: string[]) => string[]} | ParseFailure
-
-/** IOS output modifiers: `include`, `exclude`, `begin`, `count` with a regular expression. */
-function parseFilter(text: string): FilterResult {
-  const m = /^(\s*)(\S+)\s*(.*)$/.exec(text)
-  if (!m) return {kind: 'incomplete'}
-  const [, lead = '', word = '', rest = ''] = m
-  const kinds = ['begin', 'count', 'exclude', 'include', 'section'].filter((k) => k.startsWith(word.toLowerCase()))
-  if (kinds.length === 0) return {kind: 'invalid', col: lead.length}
-  if (kinds.length > 1) return {kind: 'ambiguous', text: word}
-  if (rest.trim() === '') return {kind: 'incomplete'}
-  let re: RegExp
-  try {
-    re = new RegExp(rest.trim())
-  } catch {
-    const literal = rest.trim()
-    re = {test: (s: string) => s.includes(literal)} as RegExp
-  }
-  switch (kinds[0]) {
-    case 'exclude':
-      return {kind: 'ok', apply: (lines) => lines.filter((l) => !re.test(l))}
-    case 'begin':
-      return {kind: 'ok', apply: (lines) => lines.slice(Math.max(0, lines.findIndex((l) => re.test(l))))}
-    case 'count':
-      return {kind: 'ok', apply: (lines) => [`Number of lines which match regexp = ${lines.filter((l) => re.test(l)).length}`]}
-    default:
-      return {kind: 'ok', apply: (lines) => lines.filter((l) => re.test(l))}
-  }
-}
-
-// ------------------------------------------------------------------ output helpers
+// ------------------------------------------------------------------ channels
 
 interface Sink {
   write(text: string): void
@@ -893,189 +555,16 @@ function channelSink(ch: ServerChannel): Sink {
   }
 }
 
-interface FlashFile {
-  name: string
-  size: number
-  mtime: Date
-  inode: number
-}
+// ------------------------------------------------------------------ flash
 
-function hashNumber(text: string): number {
-  return createHash('sha256').update(text).digest().readUInt32BE(0)
-}
-
+/** Inode numbers are handed out process-wide, in creation order, across all simulated switches. */
 let nextInode = 475_137
 
 function makeFile(name: string, mtime: Date): FlashFile {
-  const h = hashNumber(name)
-  let size: number
-  if (IMAGE_RE.test(name)) size = 1_000_000_000 + (h % 250_000_000)
-  else if (name.endsWith('.pkg')) size = 1_000_000 + (h % 400_000_000)
-  else if (name === 'packages.conf') size = 7000 + (h % 1500)
-  else size = 1000 + (h % 5_000_000)
-  return {name, size, mtime, inode: nextInode++}
-}
-
-/** The IOS-XE bundle image name of a version: `17.09.05` → `cat9k_iosxe.17.09.05.SPA.bin`. */
-export function imageName(version: string): string {
-  return `cat9k_iosxe.${version}.SPA.bin`
-}
-
-function pkgNames(version: string): string[] {
-  return PKG_KINDS.map((k) => `cat9k-${k}.${version}.SPA.pkg`)
-}
-
-/**
- * The version in a Catalyst 9000 bundle image name, or undefined when the name is not one.
- * `cat9k_iosxe.17.09.05.SPA.bin` → `17.09.05`; `cat9k_iosxe.17.09.04a.SPA.bin` → `17.09.04a`.
- */
-export function parseImageVersion(image: string): string | undefined {
-  return IMAGE_RE.exec(image.replace(/^(flash|bootflash):\/?/i, ''))?.[1]
-}
-
-/** `17.06.05` → `17.6.5`, `17.09.04a` → `17.9.4a` (the form of the `Cisco IOS Software` line). */
-export function shortVersion(version: string): string {
-  return version
-    .split('.')
-    .map((part) => part.replace(/^0+(?=\d)/, ''))
-    .join('.')
-}
-
-function trainOf(version: string): string {
-  const minor = Number(version.split('.')[1] ?? 0)
-  if (minor <= 3) return 'Amsterdam'
-  if (minor <= 6) return 'Bengaluru'
-  if (minor <= 9) return 'Cupertino'
-  if (minor <= 12) return 'Dublin'
-  return 'IOSXE'
-}
-
-function buildOf(version: string): string {
-  return `${version}.0.${(hashNumber(version) % 9000) + 1000}`
-}
-
-function serialOf(name: string): string {
-  return `FOC${String(hashNumber(`serial:${name}`) % 100_000_000).padStart(8, '0')}`
-}
-
-function macOf(name: string, style: ':' | '.'): string {
-  const b = createHash('sha256').update(`mac:${name}`).digest()
-  const bytes = [0x00, 0xa3, 0xd1, b[0] ?? 0, b[1] ?? 0, b[2] ?? 0].map((x) => x.toString(16).padStart(2, '0'))
-  if (style === ':') return bytes.join(':')
-  return `${bytes[0]}${bytes[1]}.${bytes[2]}${bytes[3]}.${bytes[4]}${bytes[5]}`
-}
-
-function showBoot(): string[] {
-  return [
-    '---------------------------',
-    'Switch 1',
-    '---------------------------',
-    'Current Boot Variables:',
-    'BOOT variable = flash:packages.conf;',
-    '',
-    'Boot Variables on next reload:',
-    'BOOT variable = flash:packages.conf;',
-    'Manual Boot = no',
-    'Enable Break = yes',
-    'Boot Mode = DEVICE',
-    'iPXE Timeout = 0',
-  ]
-}
-
-function installProgress(image: string, target: string, now: Date, seconds: number): string[] {
-  const end = new Date(now.getTime() + seconds * 1000)
-  const phase = (name: string, verb: string): string[] => [
-    `--- Starting ${name} ---`,
-    `Performing ${name} on all members`,
-    `  [1] ${name} package(s) on switch 1`,
-    `  [1] Finished ${name} on switch 1`,
-    `Checking status of ${name} on [1]`,
-    `${name}: Passed on [1]`,
-    `Finished ${verb}`,
-    '',
-  ]
-  return [
-    `install_add_activate_commit: START ${formatUnixDate(now)}`,
-    'install_add_activate_commit: Adding PACKAGE',
-    'install_add_activate_commit: Checking whether new add is allowed ....',
-    '',
-    '--- Starting initial file syncing ---',
-    `[1]: Copying flash:${image} from switch 1 to switch 1`,
-    `[1]: Finished copying to switch 1`,
-    `Info: Finished copying flash:${image} to the selected switch(es)`,
-    'Finished initial file syncing',
-    '',
-    ...phase('Add', 'Add'),
-    `Image added. Version: ${buildOf(target)}`,
-    'install_add_activate_commit: Activating PACKAGE',
-    'Following packages shall be activated:',
-    ...pkgNames(target).map((p) => `/flash/${p}`),
-    '',
-    'This operation may require a reload of the system. Do you want to proceed? [y/n]y',
-    ...phase('Activate', 'Activate'),
-    ...phase('Commit', 'Commit'),
-    'Send model notification for install_add_activate_commit before reload',
-    '[1]: Reloading the switch',
-    'Install will reload the system now!',
-    `SUCCESS: install_add_activate_commit  ${formatUnixDate(end)}`,
-  ]
-}
-
-// ------------------------------------------------------------------ time formats (all UTC)
-
-const p2 = (n: number): string => String(n).padStart(2, '0')
-const hms = (d: Date): string => `${p2(d.getUTCHours())}:${p2(d.getUTCMinutes())}:${p2(d.getUTCSeconds())}`
-const dayName = (d: Date): string => DAYS[d.getUTCDay()] ?? ''
-const monthName = (d: Date): string => MONTHS[d.getUTCMonth()] ?? ''
-
-/** IOS timestamp with seconds, as in `System restarted at`: `10:01:59 UTC Sat Nov 21 2026`. */
-export function formatIosTime(d: Date): string {
-  return `${hms(d)} UTC ${dayName(d)} ${monthName(d)} ${d.getUTCDate()} ${d.getUTCFullYear()}`
-}
-
-/** `show clock` time (without the leading `*`): `10:02:03.123 UTC Sat Nov 21 2026`. */
-export function formatIosClock(d: Date): string {
-  return `${hms(d)}.${String(d.getUTCMilliseconds()).padStart(3, '0')} UTC ${dayName(d)} ${monthName(d)} ${d.getUTCDate()} ${d.getUTCFullYear()}`
-}
-
-/** `date`-style timestamp of install logs: `Sat Nov 21 10:02:03 UTC 2026`. */
-function formatUnixDate(d: Date): string {
-  return `${dayName(d)} ${monthName(d)} ${d.getUTCDate()} ${hms(d)} UTC ${d.getUTCFullYear()}`
-}
-
-/** `dir` timestamp: `Nov 21 2026 10:02:03 +00:00`. */
-function formatDirDate(d: Date): string {
-  return `${monthName(d)} ${String(d.getUTCDate()).padStart(2)} ${d.getUTCFullYear()} ${hms(d)} +00:00`
-}
-
-/**
- * Uptime the way IOS prints it: years, weeks, days and hours when non-zero, minutes always,
- * singular/plural: `3 weeks, 2 days, 4 hours, 17 minutes`, `1 hour, 0 minutes`, `0 minutes`.
- * @param ms elapsed time in milliseconds (negative counts as 0)
- */
-export function formatIosUptime(ms: number): string {
-  let minutes = Math.max(0, Math.floor(ms / 60_000))
-  const parts: string[] = []
-  for (const [unit, size] of [
-    ['year', 365 * 1440],
-    ['week', 7 * 1440],
-    ['day', 1440],
-    ['hour', 60],
-  ] as const) {
-    const n = Math.floor(minutes / size)
-    minutes -= n * size
-    if (n > 0) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`)
-  }
-  parts.push(`${minutes} minute${minutes === 1 ? '' : 's'}`)
-  return parts.join(', ')
+  return {name, size: flashFileSize(name), mtime, inode: nextInode++}
 }
 
 // ------------------------------------------------------------------ keys
-
-/** `ssh-keygen -lf` style fingerprint of an SSH public key blob. */
-export function fingerprintOf(publicKeyBlob: Buffer): string {
-  return `SHA256:${createHash('sha256').update(publicKeyBlob).digest('base64').replace(/=+$/, '')}`
-}
 
 function parseOneKey(data: string | Buffer, what: string): ParsedKey {
   const parsed: ParsedKey | ParsedKey[] | Error = ssh2.utils.parseKey(data)

@@ -7,16 +7,9 @@ import {join} from 'node:path'
 import ssh2 from 'ssh2'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import type {LabFault} from '../../src/config/types.js'
-import {
-  SimSwitch,
-  type SimEvent,
-  type SimSwitchOptions,
-  formatIosTime,
-  formatIosUptime,
-  parseImageVersion,
-  shortVersion,
-} from '../../src/lab/sim-switch.js'
+import type {LabFault} from '../../../src/config/types.js'
+import {SimSwitch, type SimEvent, type SimSwitchOptions} from '../../../src/lab/sim-switch.js'
+import {FakeClock, until} from '../../helpers/fake-clock.js'
 
 const TARGET = 'cat9k_iosxe.17.09.05.SPA.bin'
 const running: SimSwitch[] = []
@@ -156,32 +149,6 @@ function restartedAt(showVersion: string): Date {
 function versionOf(showVersion: string): string | undefined {
   return /^Cisco IOS XE Software, Version (\S+)\r?$/m.exec(showVersion)?.[1]
 }
-
-describe('formatting helpers', () => {
-  it('prints uptime like IOS', () => {
-    const min = 60_000
-    expect(formatIosUptime(((23 * 24 + 4) * 60 + 17) * min)).toBe('3 weeks, 2 days, 4 hours, 17 minutes')
-    expect(formatIosUptime(0)).toBe('0 minutes')
-    expect(formatIosUptime(59_999)).toBe('0 minutes')
-    expect(formatIosUptime(min)).toBe('1 minute')
-    expect(formatIosUptime(60 * min)).toBe('1 hour, 0 minutes')
-    expect(formatIosUptime((7 * 1440 + 1440 + 61) * min)).toBe('1 week, 1 day, 1 hour, 1 minute')
-    expect(formatIosUptime((365 * 1440 + 14 * 1440 + 5) * min)).toBe('1 year, 2 weeks, 5 minutes')
-  })
-
-  it('prints IOS timestamps in UTC with seconds', () => {
-    expect(formatIosTime(new Date('2026-11-21T10:01:59.900Z'))).toBe('10:01:59 UTC Sat Nov 21 2026')
-    expect(formatIosTime(new Date('2027-01-03T00:00:00Z'))).toBe('00:00:00 UTC Sun Jan 3 2027')
-  })
-
-  it('reads versions from image names', () => {
-    expect(parseImageVersion('cat9k_iosxe.17.09.05.SPA.bin')).toBe('17.09.05')
-    expect(parseImageVersion('flash:cat9k_iosxe.17.09.04a.SPA.bin')).toBe('17.09.04a')
-    expect(parseImageVersion('packages.conf')).toBeUndefined()
-    expect(shortVersion('17.06.05')).toBe('17.6.5')
-    expect(shortVersion('17.09.04a')).toBe('17.9.4a')
-  })
-})
 
 describe('SimSwitch', () => {
   it('verifies its host key like ssh-keygen -lf and answers show version', async () => {
@@ -471,6 +438,41 @@ describe('SimSwitch faults', () => {
     const r = await run(sim, install)
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/^%Error opening flash:\/cat9k_iosxe\.17\.09\.05\.SPA\.bin \(No such file or directory\)/m)
+  })
+})
+
+describe('SimSwitch on an injected clock', () => {
+  it('times the install, the boot, the events and show version on that clock', async () => {
+    const t0 = Date.parse('2026-11-21T10:00:00Z')
+    const clock = new FakeClock(t0)
+    const sim = await startSim({clock, bootTimeMs: 120_000, installDelayMs: 5000, bootedAt: new Date('2026-11-01T00:00:00Z')})
+    const c = await connect(sim)
+    const result = exec(c, `install add file flash:${TARGET} activate commit prompt-level none`)
+    await until(() => sim.events.some((e) => e.type === 'install_started'), 'install_started')
+    await clock.advance(4999)
+    expect(sim.isUp).toBe(true)
+    await clock.advance(1)
+    expect(sim.isUp).toBe(false)
+    const r = await result
+    expect(r.code).toBeUndefined()
+    expect(r.stdout).toContain('install_add_activate_commit: START Sat Nov 21 10:00:00 UTC 2026\r\n')
+    expect(r.stdout).toContain('SUCCESS: install_add_activate_commit  Sat Nov 21 10:00:05 UTC 2026\r\n')
+    await clock.advance(119_999)
+    expect(await tcpRefused(sim.port)).toBe(true)
+    expect(sim.isUp).toBe(false)
+    await clock.advance(1)
+    await until(() => sim.isUp, 'the switch to come back')
+    expect(sim.bootedAt.getTime()).toBe(t0 + 125_000)
+    expect(sim.version).toBe('17.09.05')
+    const at = (type: SimEvent['type']): number | undefined => sim.events.find((e) => e.type === type)?.at
+    expect([at('install_started'), at('reload'), at('down'), at('up')]).toEqual([t0, t0 + 5000, t0 + 5000, t0 + 125_000])
+
+    await clock.advance(61 * 60_000)
+    const v = await run(sim, 'show version')
+    expect(v.stdout).toContain('sw1 uptime is 1 hour, 1 minute\r\n')
+    expect(v.stdout).toContain('System restarted at 10:02:05 UTC Sat Nov 21 2026\r\n')
+    expect(v.stdout).toContain('System returned to ROM by Reload Command at 10:00:05 UTC Sat Nov 21 2026\r\n')
+    expect((await run(sim, 'show clock')).stdout).toBe('*11:03:05.000 UTC Sat Nov 21 2026\r\n')
   })
 })
 

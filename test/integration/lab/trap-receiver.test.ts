@@ -3,8 +3,8 @@ import dgram from 'node:dgram'
 import * as snmp from 'net-snmp'
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {type RejectedDatagram, TrapReceiver, describeTrap} from '../../src/lab/trap-receiver.js'
-import {StandardObject} from '../../src/notify/oids.js'
+import {type RejectedDatagram, TrapReceiver, describeTrap} from '../../../src/lab/trap-receiver.js'
+import {StandardObject} from '../../../src/notify/oids.js'
 
 const receivers: TrapReceiver[] = []
 afterEach(async () => {
