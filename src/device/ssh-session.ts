@@ -56,6 +56,14 @@ export interface ConnectOptions {
   timeoutMs: number
 }
 
+/** A device session that knows whether its connection is gone (what a device worker holds). */
+export interface DeviceConnection extends DeviceSession {
+  readonly isClosed: boolean
+}
+
+/** Opens a {@link DeviceConnection}: {@link connectDevice} in production; tests may pass an in-memory device. */
+export type Dialer = (opts: ConnectOptions) => Promise<DeviceConnection>
+
 const RSA_ALGOS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
 
 /**

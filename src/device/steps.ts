@@ -16,7 +16,7 @@ import {DeviceTaskError, GateVetoError, HaltedError} from './errors.js'
 import {parseFacts, type DeviceFacts} from './facts.js'
 import type {HostKeySource} from './known-hosts.js'
 import type {DeviceReport} from './report.js'
-import {CommandTimeoutError, connectDevice, type Credentials, type SshDeviceSession} from './ssh-session.js'
+import {CommandTimeoutError, connectDevice, type Credentials, type DeviceConnection, type Dialer} from './ssh-session.js'
 
 /** Step output kept in the result and journal, bytes (characters) at most; the rest is cut with a marker. */
 export const OUTPUT_CAP = 65_536
@@ -36,6 +36,8 @@ export interface DeviceContext {
   signal: AbortSignal
   /** Times waits and measures durations. */
   clock: Clock
+  /** Opens SSH sessions. @default connectDevice (ssh2, host key verified) */
+  dial?: Dialer
 }
 
 /** A step's result without the fields {@link DeviceSteps} fills in. */
@@ -52,7 +54,7 @@ export class DeviceSteps {
   quiet = false
   /** Upgrade steps started in this run (including before a restart): the ones a rollback compensates. */
   readonly started = new Set<string>()
-  private session: SshDeviceSession | undefined
+  private session: DeviceConnection | undefined
 
   constructor(readonly ctx: DeviceContext) {
     this.name = ctx.device.name
@@ -83,7 +85,7 @@ export class DeviceSteps {
   }
 
   /** The open session, or a new one (host key verified). @throws DeviceTaskError, recorded as a failed `connect` step */
-  async connect(phase: StepPhase, timeoutMs = this.ctx.inventory.timeouts.connect): Promise<SshDeviceSession> {
+  async connect(phase: StepPhase, timeoutMs = this.ctx.inventory.timeouts.connect): Promise<DeviceConnection> {
     this.checkHalted()
     if (this.session && !this.session.isClosed) return this.session
     try {
@@ -96,14 +98,14 @@ export class DeviceSteps {
   }
 
   /** A new session without reporting anything (the boot wait polls with it). @throws ConnectError */
-  async dial(timeoutMs: number): Promise<SshDeviceSession> {
+  async dial(timeoutMs: number): Promise<DeviceConnection> {
     const {device} = this.ctx
-    this.session = await connectDevice({device: device.name, host: device.host, port: device.port, credentials: this.ctx.credentials, hostKey: this.ctx.hostKey, timeoutMs})
+    this.session = await (this.ctx.dial ?? connectDevice)({device: device.name, host: device.host, port: device.port, credentials: this.ctx.credentials, hostKey: this.ctx.hostKey, timeoutMs})
     return this.session
   }
 
   /** The session if one is open (gates of kind device_command use it). */
-  get openSession(): SshDeviceSession | undefined {
+  get openSession(): DeviceConnection | undefined {
     return this.session && !this.session.isClosed ? this.session : undefined
   }
 

@@ -1,0 +1,94 @@
+/**
+ * An in-memory Catalyst 9000 for fast device-layer tests (no SSH, no sockets): it answers `show version`,
+ * `dir flash:` and the install-mode reload like the lab simulator, goes down on a reload and boots after `bootMs` of
+ * its {@link FakeClock}'s time. Every command it receives and every dial is logged with the clock's time.
+ */
+import type {DeviceReport} from '../../src/device/report.js'
+import {ConnectError, type ConnectOptions, type DeviceConnection} from '../../src/device/ssh-session.js'
+import type {ExecResult} from '../../src/model/device-session.js'
+import type {FakeClock} from './fake-clock.js'
+
+export interface FakeSwitchOptions {
+  name: string
+  version: string
+  /** Images on flash:. */
+  images: string[]
+  /** How long a reload keeps it down, ms of fake time. */
+  bootMs: number
+  /** The install command prints its output but the switch never reloads. */
+  neverReloads?: boolean
+  /** After its reload it presents another host key (a reimaged device): every dial is refused as host_key. */
+  newHostKeyAfterReload?: boolean
+}
+
+export class FakeSwitch {
+  version: string
+  restartedAt = '10:11:12 UTC Mon Mar 4 2024'
+  /** Epoch ms (fake) until which it is down; undefined when up. */
+  downUntil: number | undefined
+  reloads = 0
+  readonly commands: Array<{at: number; command: string}> = []
+  readonly dials: number[] = []
+
+  constructor(
+    private readonly clock: FakeClock,
+    readonly opts: FakeSwitchOptions,
+  ) {
+    this.version = opts.version
+  }
+
+  /** A dialer for DeviceWorker's `dial` option. */
+  readonly dial = async (_opts: ConnectOptions): Promise<DeviceConnection> => {
+    const now = this.clock.now()
+    this.dials.push(now)
+    if (this.downUntil !== undefined && now < this.downUntil) throw new ConnectError(`${this.opts.name}: connect ECONNREFUSED`, 'unreachable')
+    this.downUntil = undefined
+    if (this.reloads > 0 && this.opts.newHostKeyAfterReload) throw new ConnectError(`${this.opts.name}: host key changed`, 'host_key')
+    let closed = false
+    return {
+      get isClosed() {
+        return closed
+      },
+      close: () => void (closed = true),
+      exec: async (command: string): Promise<ExecResult> => {
+        this.commands.push({at: this.clock.now(), command})
+        return this.answer(command)
+      },
+    }
+  }
+
+  private answer(command: string): ExecResult {
+    const ok = (output: string): ExecResult => ({output, exitCode: 0, dropped: false})
+    if (command === 'show version') {
+      return ok(`Cisco IOS XE Software, Version ${this.version}\n${this.opts.name} uptime is 1 week, 2 minutes\nSystem restarted at ${this.restartedAt}\n`)
+    }
+    if (command === 'dir flash:') return ok(this.opts.images.map((i) => `  1  -rw-  123456789  ${i}`).join('\n') + '\n')
+    const install = /^install add file flash:(\S+) activate commit prompt-level none$/.exec(command)
+    if (install) {
+      if (this.opts.neverReloads) return ok('install_add_activate_commit: Activating PACKAGE\n')
+      const image = install[1]!
+      this.version = /\d+\.\d+\.\d+/.exec(image)?.[0] ?? this.version
+      this.reloads++
+      this.downUntil = this.clock.now() + this.opts.bootMs
+      this.restartedAt = `boot ${this.reloads} at ${new Date(this.downUntil).toISOString()}`
+      return {output: 'install_add_activate_commit: Reloading\n', exitCode: undefined, dropped: true}
+    }
+    return ok('% Invalid input detected at \'^\' marker.\n')
+  }
+}
+
+/** A {@link DeviceReport} that keeps everything it is told, in order. */
+export function recordingReport(): DeviceReport & {entries: Array<{kind: string; [key: string]: unknown}>} {
+  let order = 0
+  const entries: Array<{kind: string; [key: string]: unknown}> = []
+  return {
+    entries,
+    nextOrder: () => ++order,
+    stepStarted: (s) => void entries.push({kind: 'stepStarted', ...s}),
+    stepFinished: (s) => void entries.push({kind: 'stepFinished', ...s}),
+    gateEvaluated: (g) => void entries.push({kind: 'gate', ...g}),
+    phase: (phase, detail) => void entries.push({kind: 'phase', phase, detail}),
+    factsRead: (versionBefore) => void entries.push({kind: 'facts', versionBefore}),
+    log: (level, message) => void entries.push({kind: 'log', level, message}),
+  }
+}
