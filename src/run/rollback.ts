@@ -4,8 +4,16 @@
  * `chainHalted` (the notifier sends a trap). Run by the orchestrator after the ChainSync round halted.
  */
 import type {RunEvents} from '../model/events.js'
-import type {DeviceAgent} from './agent.js'
+import type {DeviceOutcome} from '../model/status.js'
 import type {HaltCause, RunHalt} from './halt.js'
+
+/** What the wave needs of a device's agent ({@link DeviceAgent} satisfies it). */
+export interface RollbackTarget {
+  readonly outcome: DeviceOutcome
+  /** Reports the device's new status (journaled). */
+  settle(outcome: DeviceOutcome): void
+  readonly worker: {rollback(signal: AbortSignal): Promise<void>}
+}
 
 /** The order the backward wave visits devices in: failed or cut-short devices first, then upgraded ones reversed. */
 export function rollbackOrder(names: readonly string[], outcomeOf: (name: string) => string | undefined): string[] {
@@ -18,7 +26,7 @@ export function rollbackOrder(names: readonly string[], outcomeOf: (name: string
  * Rolls back every device {@link rollbackOrder} names and overrides the run's halt cause with the outcome.
  * @param kill aborting it (a second Ctrl-C) stops the device in progress
  */
-export async function rollBack(cause: HaltCause, agents: ReadonlyMap<string, DeviceAgent>, names: readonly string[], halt: RunHalt, events: RunEvents, kill?: AbortSignal): Promise<void> {
+export async function rollBack(cause: HaltCause, agents: ReadonlyMap<string, RollbackTarget>, names: readonly string[], halt: RunHalt, events: RunEvents, kill?: AbortSignal): Promise<void> {
   const order = rollbackOrder(names, (n) => agents.get(n)?.outcome)
   if (order.length === 0) return
   events.emit('log', {level: 'warn', device: null, message: `on_failure: rollback: rolling back ${order.join(' -> ')}`})

@@ -67,6 +67,7 @@ export class FakeSwitch {
     if (install) {
       if (this.opts.neverReloads) return ok('install_add_activate_commit: Activating PACKAGE\n')
       const image = install[1]!
+      if (!this.opts.images.includes(image)) return ok(`%Error opening flash:${image} (No such file or directory)\n`)
       this.version = /\d+\.\d+\.\d+/.exec(image)?.[0] ?? this.version
       this.reloads++
       this.downUntil = this.clock.now() + this.opts.bootMs
