@@ -13,11 +13,17 @@ interface DeviceView {
   title?: (t: string) => void
 }
 
+/** Where the display is drawn; both default to the process's own streams (tests pass fake TTY streams). */
+export interface ListrOutput {
+  stdout?: NodeJS.WriteStream
+  stderr?: NodeJS.WriteStream
+}
+
 /**
  * Attaches a listr2 display to the run. Resolves `done` once the display has drawn the run's end.
  * listr2 is imported lazily so that other commands do not pay for it.
  */
-export function attachListrReporter(events: RunEvents): {done: Promise<void>} {
+export function attachListrReporter(events: RunEvents, output: ListrOutput = {}): {done: Promise<void>} {
   let resolveDone: () => void = () => undefined
   const done = new Promise<void>((r) => (resolveDone = r))
   const views = new Map<string, DeviceView>()
@@ -36,7 +42,11 @@ export function attachListrReporter(events: RunEvents): {done: Promise<void>} {
   events.once('runStarted', (run) => {
     for (const d of run.devices) views.set(d, {state: '-', detail: 'waiting'})
     void (async () => {
-      const {Listr} = await import('listr2')
+      const {Listr, ListrLogger, ProcessOutput} = await import('listr2')
+      // listr2's default renderer writes through its logger's ProcessOutput (process.stdout/stderr unless given).
+      const logger = output.stdout || output.stderr
+        ? new ListrLogger({useIcons: true, toStderr: [], processOutput: new ProcessOutput(output.stdout, output.stderr)})
+        : undefined
       const list = new Listr(
         [
           {
@@ -66,7 +76,7 @@ export function attachListrReporter(events: RunEvents): {done: Promise<void>} {
               ),
           },
         ],
-        {exitOnError: false, rendererOptions: {collapseSubtasks: false, collapseErrors: false}},
+        {exitOnError: false, rendererOptions: {collapseSubtasks: false, collapseErrors: false, ...(logger ? {logger} : {})}},
       )
       await list.run().catch(() => undefined)
       resolveDone()

@@ -1,0 +1,146 @@
+import {Writable} from 'node:stream'
+import {setImmediate as turn, setTimeout as sleep} from 'node:timers/promises'
+import {stripVTControlCharacters} from 'node:util'
+
+import {afterEach, beforeEach, describe, expect, it} from 'vitest'
+
+import {RunEvents} from '../../src/model/events.js'
+import {attachListrReporter} from '../../src/ui/listr.js'
+import {RESULT, RUN, RUN_ID, replay} from './run-events.js'
+
+const COLUMNS = 100
+
+/** A terminal as listr2 sees it: a TTY stream with a width, that keeps everything written to it. */
+class FakeTty extends Writable {
+  readonly isTTY = true
+  readonly columns = COLUMNS
+  readonly rows = 40
+  readonly chunks: string[] = []
+
+  override _write(chunk: Buffer | string, _enc: BufferEncoding, cb: (error?: Error | null) => void): void {
+    this.chunks.push(chunk.toString())
+    cb()
+  }
+
+  get text(): string {
+    return this.chunks.join('')
+  }
+}
+
+/**
+ * What the terminal shows at the end: log-update erases its last live frame (`ESC[2K` per line) and listr2 then
+ * writes the final frame below it, so the final frame is what follows the last erase, without escape codes.
+ */
+function finalFrame(written: string): string {
+  const lastErase = written.lastIndexOf('\x1b[2K')
+  return stripVTControlCharacters(written.slice(lastErase === -1 ? 0 : lastErase)).replace(/[ \t]+$/gm, '')
+}
+
+async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('timed out waiting for the listr2 display')
+    await sleep(5)
+  }
+}
+
+/*
+ * listr2 9 picks its renderer from `process.stdout.isTTY` (the default renderer only on a TTY, else the simple one)
+ * and wraps titles at `process.stdout.columns`, whatever stream it draws on: chainup draws on process.stdout, which
+ * is a TTY whenever it uses listr2 at all (ui/run-ui.ts). Here the display goes to a FakeTty, and process.stdout
+ * (a pipe under vitest) is made to look like the same terminal for the duration of each test.
+ */
+describe('listr2 progress (terminal)', () => {
+  const saved = {isTTY: process.stdout.isTTY, columns: process.stdout.columns}
+  beforeEach(() => {
+    process.stdout.isTTY = true
+    process.stdout.columns = COLUMNS
+  })
+  afterEach(() => {
+    process.stdout.isTTY = saved.isTTY
+    process.stdout.columns = saved.columns
+  })
+
+  it('ends with each device settled: upgraded, skipped as already on target, failed with its last step', async () => {
+    const events = new RunEvents()
+    const stdout = new FakeTty()
+    const stderr = new FakeTty()
+    const {done} = attachListrReporter(events, {stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream})
+    const [started, ...rest] = RUN
+    await replay(events, [started!])
+    // listr2 is imported lazily: let the display draw every device's row before the devices move, as in a real run
+    // (readiness takes a while), so every later event goes through the live display.
+    await until(() => ['sw1', 'sw2', 'sw3'].every((d) => stripVTControlCharacters(stdout.text).includes(`${d}      [-]         waiting`)))
+    await replay(events, rest, () => turn())
+    await done
+
+    const frame = finalFrame(stdout.text)
+    expect(frame).toMatchInlineSnapshot(`
+      "⚠ Upgrade lab-stack to 17.09.05 (run 6ab91ddc-43e7-45b9-9e8c-84b1b50cbf98)
+        ✔ sw1      [COMPLETE]  upgraded: running 17.09.05
+        ↓ sw2      already on target, running 17.09.05
+        ✖ sw3      failed: failed: sw3: step "verify version" failed: output does not match /Version
+          17\\.09\\.05/
+          › sw3: failed: failed: sw3: step "verify version" failed: output does not match /Version
+            17\\.09\\.05/
+      "
+    `)
+    // Drawn on the given stream only, with the cursor shown again at the end.
+    expect(stderr.text).toBe('')
+    expect(stdout.text.endsWith('\x1b[?25h')).toBe(true)
+  })
+
+  it('settles the devices from the events alone when the whole run is over before listr2 has drawn', async () => {
+    const events = new RunEvents()
+    const stdout = new FakeTty()
+    const stderr = new FakeTty()
+    const {done} = attachListrReporter(events, {stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream})
+    await replay(events, RUN)
+    await done
+    const frame = finalFrame(stdout.text)
+    expect(frame).toContain(`Upgrade lab-stack to 17.09.05 (run ${RUN_ID})`)
+    // The first settling event wins (devicePhase upgraded/skipped, else runFinished); no later nodeState redraws it.
+    expect(frame).toMatchInlineSnapshot(`
+      "⚠ Upgrade lab-stack to 17.09.05 (run 6ab91ddc-43e7-45b9-9e8c-84b1b50cbf98)
+        ✔ sw1      upgraded, running 17.09.05
+        ↓ sw2      already on target, running 17.09.05
+        ✖ sw3      failed: failed: sw3: step "verify version" failed: output does not match /Version
+          17\\.09\\.05/
+          › sw3: failed: failed: sw3: step "verify version" failed: output does not match /Version
+            17\\.09\\.05/
+      "
+    `)
+  })
+
+  it('resolves done without drawing anything when the run finishes without having started', async () => {
+    const events = new RunEvents()
+    const stdout = new FakeTty()
+    const {done} = attachListrReporter(events, {stdout: stdout as unknown as NodeJS.WriteStream, stderr: stdout as unknown as NodeJS.WriteStream})
+    events.emit('runFinished', {...RESULT, devices: []})
+    await done
+    expect(stdout.text).toBe('')
+  })
+
+  /*
+   * A device's phase detail (e.g. the version parsed from `show version`) and a failed device's last detail (which
+   * quotes device output, see plain.test.ts) become task titles as they are: listr2 does not escape them either.
+   * Known gap, not fixed here (another issue covers escaping); `it.fails` fails once it is fixed.
+   */
+  it.fails('does not put control characters or escapes from device output on the terminal (KNOWN GAP: it does today)', async () => {
+    const events = new RunEvents()
+    const stdout = new FakeTty()
+    const stderr = new FakeTty()
+    const {done} = attachListrReporter(events, {stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream})
+    events.emit('runStarted', {runId: RUN_ID, stack: 'lab-stack', devices: ['sw1'], target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'}})
+    await until(() => stripVTControlCharacters(stdout.text).includes('sw1      [-]'))
+    events.emit('devicePhase', {device: 'sw1', phase: 'verifying', detail: 'back on 17.09.05\x1b]0;owned\x07'})
+    await sleep(20)
+    const deviceLine = '% Error: flash full\r\x1b[32mSUCCESS\x1b[0m'
+    events.emit('devicePhase', {device: 'sw1', phase: 'failed', detail: `sw1: step "install image" failed: device reported an error: ${deviceLine}`})
+    events.emit('runFinished', {...RESULT, devices: [{name: 'sw1', status: 'failed', version_before: '17.06.05', version_after: null}]})
+    await done
+    expect(stdout.text).not.toContain('\x1b]0;owned')
+    expect(stdout.text).not.toContain('\x1b[32mSUCCESS')
+    expect(stdout.text).not.toContain('\r')
+  })
+})
