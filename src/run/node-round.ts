@@ -12,6 +12,7 @@ import {attachTrapNotifier} from '../notify/observer.js'
 import type {ChainSyncNode} from '../protocol/node.js'
 import {createDeviceAgent} from './agent.js'
 import {RunHalt} from './halt.js'
+import {finalStatus, resultFromJournal} from './record.js'
 import type {ResolvedSecrets} from './secrets.js'
 
 export interface NodeRound {
@@ -61,12 +62,12 @@ export function runNodeRound(round: NodeRound): NodeRoundHandle {
       if (agent.outcome === 'not_started') agent.settle('not_started')
       await traps.flush()
     } finally {
-      const cause = halt.cause
-      journal.finishRun(runId, cause?.status ?? (agent.outcome === 'failed' ? 'failed' : 'completed'), cause?.reason ?? null)
+      const {status, reason} = finalStatus(halt.cause, [{name: device.name, outcome: agent.outcome}])
+      journal.finishRun(runId, status, reason)
       node.forget(runId)
     }
-    const built = journal.buildResult(runId)
-    return {...built, devices: built.devices.map((d) => (d.name === device.name ? d : {...d, status: 'remote' as const}))}
+    // Every other device ran in its own process: this journal saw nothing of it.
+    return resultFromJournal(journal, runId, new Set(inventory.devices.map((d) => d.name).filter((n) => n !== device.name)))
   })()
   return {halt, done}
 }
