@@ -3,26 +3,16 @@
  * Journaled like an embedded run (its own operation run in this node's journal, the other devices `remote`), and
  * its result built from that journal.
  */
-import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
 import type {Journal} from '../journal/journal.js'
 import {attachJournal} from '../journal/recorder.js'
-import type {RunEvents} from '../model/events.js'
 import type {ChainExecutionResult} from '../model/result.js'
 import {attachTrapNotifier} from '../notify/observer.js'
-import type {ChainSyncNode} from '../protocol/node.js'
-import {createDeviceAgent} from './agent.js'
+import {createDeviceAgent, type AgentOptions} from './agent.js'
 import {RunHalt} from './halt.js'
 import {finalStatus, resultFromJournal} from './record.js'
-import type {ResolvedSecrets} from './secrets.js'
 
-export interface NodeRound {
-  runId: string
-  inventory: Inventory
-  playbook: Playbook
-  device: DeviceEntry
-  node: ChainSyncNode
-  secrets: ResolvedSecrets
-  events: RunEvents
+export interface NodeRound extends Pick<AgentOptions, 'runId' | 'inventory' | 'playbook' | 'device' | 'node' | 'secrets' | 'events'> {
+  /** This node's own journal (its state directory). */
   journal: Journal
 }
 

@@ -3,16 +3,7 @@ import {describe, expect, it} from 'vitest'
 
 import {ChainupNotification, ChainupObject, StandardObject, oidName} from '../../src/notify/oids.js'
 import {type ChainTrap, chainTrapVarbinds, trapOid} from '../../src/notify/snmp.js'
-
-const timeoutTrap: ChainTrap = {
-  kind: 'predecessor_timeout',
-  runId: 'run-20261121-100203-ab12',
-  stack: 'access-stack-1',
-  predecessor: 'sw1',
-  reporter: 'sw2',
-  reason: 'sw1 worked on its device for 21m 00s (limit 20m)',
-  waitedSeconds: 1260.4,
-}
+import {timeoutTrap} from '../helpers/traps.js'
 
 describe('oids', () => {
   it('puts notifications under .0 and objects under .1 of 1.3.6.1.4.1.32473.1', () => {

@@ -8,6 +8,7 @@ import {afterEach, describe, expect, it} from 'vitest'
 import {TrapReceiver, describeTrap} from '../../../src/lab/trap-receiver.js'
 import {ChainupNotification, ChainupObject, StandardObject} from '../../../src/notify/oids.js'
 import {type ChainTrap, SnmpNotifier} from '../../../src/notify/snmp.js'
+import {timeoutTrap} from '../../helpers/traps.js'
 
 const receivers: TrapReceiver[] = []
 afterEach(async () => {
@@ -19,16 +20,6 @@ async function receiver(opts: {community?: string} = {}): Promise<TrapReceiver> 
   receivers.push(r)
   await r.start()
   return r
-}
-
-const timeoutTrap: ChainTrap = {
-  kind: 'predecessor_timeout',
-  runId: 'run-20261121-100203-ab12',
-  stack: 'access-stack-1',
-  predecessor: 'sw1',
-  reporter: 'sw2',
-  reason: 'sw1 worked on its device for 21m 00s (limit 20m)',
-  waitedSeconds: 1260.4,
 }
 
 describe('SnmpNotifier → TrapReceiver over UDP', () => {
