@@ -22,9 +22,10 @@ import net from 'node:net'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {MAX_LINE_BYTES} from '../../src/protocol/codec.js'
-import {ChainSyncNode, type NodeLogEntry} from '../../src/protocol/node.js'
-import {checkTrace, driveRound, prng, rawServer, waitFor} from './support/chain.js'
+import {MAX_LINE_BYTES} from '../../../src/protocol/codec.js'
+import {ChainSyncNode, type NodeLogEntry} from '../../../src/protocol/node.js'
+import {until} from '../../helpers/fake-clock.js'
+import {checkTrace, driveRound, prng, rawServer} from './support/chain.js'
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0xc4a1)
 const NO_LIMIT = {burst: 1e9, perSecond: 1e9}
@@ -320,7 +321,7 @@ describe('fuzz: a live node survives 12,000+ random and mutated lines unchanged'
     tail.on('halted', (e) => stateEvents.push(`halted ${e.reason}`))
     await tail.listen()
     void tail.connect().catch(() => undefined)
-    await waitFor(() => served > script.length, 30_000, 'the script to be played')
+    await until(() => served > script.length, 'the script to be played', 30_000)
     const closing = logs.filter((l) => l.message.startsWith('closing connection to predecessor: '))
     const greetingFailures = logs.filter((l) => l.message.startsWith(`dialing predecessor n1 at 127.0.0.1:${server.port}: `))
     // Exactly one logged refusal with a reason per scripted connection: a closed link after the greeting, or a failed

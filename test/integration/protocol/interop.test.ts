@@ -8,8 +8,10 @@ import net from 'node:net'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {ChainSyncNode} from '../../src/protocol/node.js'
-import {checkTrace, driveRound, rawConnect, sleep, startChain, waitFor, type TraceEvent} from './support/chain.js'
+import {ChainSyncNode} from '../../../src/protocol/node.js'
+import {systemClock} from '../../../src/util/clock.js'
+import {until} from '../../helpers/fake-clock.js'
+import {checkTrace, driveRound, rawConnect, startChain, type TraceEvent} from './support/chain.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => {
@@ -197,7 +199,7 @@ async function mixedChain(layout: ReadonlyArray<'peer' | 'node'>, roundId: strin
     if (m.kind === 'peer') m.peer.dial(port(members[i - 1]!))
     else m.node.setPredecessorAddress('127.0.0.1', port(members[i - 1]!))
   })
-  await Promise.all(members.map((m) => (m.kind === 'node' ? m.node.connect() : waitFor(() => m.peer.connected, 5000, `${m.peer.name} to connect`))))
+  await Promise.all(members.map((m) => (m.kind === 'node' ? m.node.connect() : until(() => m.peer.connected, `${m.peer.name} to connect`, 5000))))
   return {members, names, order, events}
 }
 
@@ -241,8 +243,8 @@ describe('interop: chainup (extensions off) and an independent draft-only peer i
       }, k * 10),
     )
     const exited = () => members.every((m) => (m.kind === 'peer' ? m.peer.exited : m.node.round(roundId)?.exited))
-    await waitFor(exited, 5000, 'every member to exit')
-    await sleep(20) // let any stray line arrive
+    await until(exited, 'every member to exit', 5000)
+    await systemClock.sleep(20) // let any stray line arrive (real time: the draft-only peer has no clock port)
 
     expect(order).toEqual(names)
     // Readiness barrier: every member was ready before the first task started.
@@ -332,7 +334,7 @@ describe('draft §5 ROUND-ID: two concurrent rounds on one chain of 4', () => {
     const tb = await driveRound(nodes, b, {readyMs: (i) => i * 5, taskMs: () => 30}, true)
     expect(checkTrace(tb, 4)).toBeUndefined()
     expect(nodes.reduce((s, n) => s + n.draftMessagesSent(b), 0)).toBe(12)
-    await waitFor(() => haltedA.length === 4, 1000, 'round A to halt everywhere')
+    await until(() => haltedA.length === 4, 'round A to halt everywhere', 1000)
     expect(haltedOther).toEqual([])
     expect(startedA).toEqual(['c1'])
     // Round A was halted everywhere while round B was still under way (B's last task started afterwards).

@@ -8,11 +8,11 @@ import tls from 'node:tls'
 
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {InputError} from '../../src/errors.js'
-import {fingerprint256, initCerts, type CertBundle} from '../../src/protocol/certs.js'
-import {ChainSyncNode, type NodeLogEntry} from '../../src/protocol/node.js'
-import {PSK_CIPHERSUITES, pskLinkKey, tlsTransport, type TlsTransportOptions} from '../../src/protocol/tls.js'
-import type {ChainSyncListener, ChainSyncSocket, ChainSyncTransport, PeerInfo} from '../../src/protocol/transport.js'
+import {InputError} from '../../../src/errors.js'
+import {fingerprint256, initCerts, type CertBundle} from '../../../src/protocol/certs.js'
+import {ChainSyncNode, type NodeLogEntry} from '../../../src/protocol/node.js'
+import {PSK_CIPHERSUITES, pskLinkKey, tlsTransport, type TlsTransportOptions} from '../../../src/protocol/tls.js'
+import type {ChainSyncListener, ChainSyncSocket, ChainSyncTransport, PeerInfo} from '../../../src/protocol/transport.js'
 
 const HOST = '127.0.0.1'
 /** The openssl CLI checks (docs' commands, PSK derivation) need it; Debian and CI have it. */
@@ -337,7 +337,7 @@ describe('tlsTransport with certificates', () => {
   })
 
   it.skipIf(!hasOpenssl)('works with certificates made by the openssl commands of docs/chainsync-security.md', async () => {
-    const docs = readFileSync(new URL('../../docs/chainsync-security.md', import.meta.url), 'utf8')
+    const docs = readFileSync(new URL('../../../docs/chainsync-security.md', import.meta.url), 'utf8')
     const script = /<!-- openssl-init -->\s*```sh\n([\s\S]*?)```/.exec(docs)?.[1]
     expect(script).toBeDefined()
     const work = mkdtempSync(join(tmpdir(), 'chainup-openssl-'))

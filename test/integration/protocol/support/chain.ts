@@ -1,35 +1,18 @@
 /**
  * Test support for the ChainSync conformance and fault tests: building chains with per-node options and
- * transports, driving one round with recorded events, transports that delay, re-chunk, record or cut links.
+ * transports, driving one round with recorded events (on the real clock or on a {@link FakeClock}), transports that
+ * delay, re-chunk, record or cut links, and raw peers scripted byte by byte.
  */
 import net from 'node:net'
 import type {Duplex} from 'node:stream'
 
-import {ChainSyncNode, type ChainSyncNodeOptions, type NodeLogEntry} from '../../../src/protocol/node.js'
-import {tcpTransport, type ChainSyncSocket, type ChainSyncTransport} from '../../../src/protocol/transport.js'
+import {ChainSyncNode, type ChainSyncNodeOptions, type NodeLogEntry} from '../../../../src/protocol/node.js'
+import {tcpTransport, type ChainSyncSocket, type ChainSyncTransport} from '../../../../src/protocol/transport.js'
+import {systemClock, type Clock, type Timer} from '../../../../src/util/clock.js'
+import {FakeClock} from '../../../helpers/fake-clock.js'
+import {conduct, Traffic} from './conductor.js'
 
-/** Deterministic PRNG (mulberry32): same seed, same sequence. Returns floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
-
-export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
-
-/** Polls `predicate` every 5 ms; rejects with `what` after `timeoutMs`. */
-export async function waitFor(predicate: () => boolean, timeoutMs: number, what = 'condition'): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs}ms waiting for ${what}`)
-    await sleep(5)
-  }
-}
+export {prng} from '../../../protocol/support/prng.js'
 
 /** Per-node options a chain builder may override (everything but the topology). */
 export type NodeOverrides = Partial<Omit<ChainSyncNodeOptions, 'name' | 'listen' | 'predecessor' | 'successor'>>
@@ -98,8 +81,14 @@ export interface RoundPlan {
   taskMs: (i: number) => number
   /** Runs node i's task instead of the `taskMs` timer when it returns true; call `finish` when done. */
   runTask?: (i: number, finish: () => void) => boolean
-  /** Give up after this, ms. @default 15000 */
+  /** Give up after this, ms (on `clock`). @default 15000 */
   timeoutMs?: number
+  /**
+   * Times readiness and tasks (and `timeoutMs`); pass the nodes' clock. A {@link FakeClock} is driven here: each
+   * time no line is in flight between the nodes, it moves to the next timer due within 1 s (so protocol timers
+   * further out, such as heartbeats, never fire). @default systemClock
+   */
+  clock?: Clock
 }
 
 /**
@@ -108,14 +97,18 @@ export interface RoundPlan {
  * Rejects on a halt, a violation, or the timeout. Listeners are removed afterwards (nodes can be reused).
  */
 export async function driveRound(nodes: readonly ChainSyncNode[], roundId: string, plan: RoundPlan, joined = false): Promise<TraceEvent[]> {
+  const clock = plan.clock ?? systemClock
   const trace: TraceEvent[] = []
-  const t0 = Date.now()
-  const push = (kind: TraceKind, node: number, detail?: string) => trace.push({kind, node, at: Date.now() - t0, ...(detail === undefined ? {} : {detail})})
-  const timers: NodeJS.Timeout[] = []
+  const t0 = clock.now()
+  const push = (kind: TraceKind, node: number, detail?: string) => trace.push({kind, node, at: clock.now() - t0, ...(detail === undefined ? {} : {detail})})
+  const timers: Timer[] = []
   const cleanups: Array<() => void> = []
+  const traffic = clock instanceof FakeClock ? new Traffic(nodes) : undefined
+  if (traffic) cleanups.push(() => traffic.stop())
   if (!joined) for (const node of nodes) node.join(roundId)
+  let over = false
   try {
-    await new Promise<void>((resolve, reject) => {
+    const finished = new Promise<void>((resolve, reject) => {
       let exited = 0
       nodes.forEach((node, i) => {
         const onStart = ({roundId: r}: {roundId: string}) => {
@@ -126,7 +119,7 @@ export async function driveRound(nodes: readonly ChainSyncNode[], roundId: strin
             node.taskFinished(roundId)
           }
           if (plan.runTask?.(i, finish)) return
-          timers.push(setTimeout(finish, plan.taskMs(i)))
+          timers.push(clock.setTimeout(finish, plan.taskMs(i)))
         }
         const onExit = ({roundId: r}: {roundId: string}) => {
           if (r !== roundId) return
@@ -153,16 +146,20 @@ export async function driveRound(nodes: readonly ChainSyncNode[], roundId: strin
           node.off('violation', onViolation)
         })
         timers.push(
-          setTimeout(() => {
+          clock.setTimeout(() => {
             push('ready', i)
             node.locallyReady(roundId)
           }, plan.readyMs(i)),
         )
       })
-      timers.push(setTimeout(() => reject(new Error(`round ${roundId} did not finish within ${plan.timeoutMs ?? 15_000}ms`)), plan.timeoutMs ?? 15_000))
+      timers.push(clock.setTimeout(() => reject(new Error(`round ${roundId} did not finish within ${plan.timeoutMs ?? 15_000}ms`)), plan.timeoutMs ?? 15_000))
+    }).finally(() => {
+      over = true
     })
+    if (traffic) await Promise.all([finished, conduct(clock as FakeClock, traffic, () => over, {what: `round ${roundId} to finish`})])
+    else await finished
   } finally {
-    for (const t of timers) clearTimeout(t)
+    for (const t of timers) clock.clearTimeout(t)
     for (const c of cleanups) c()
   }
   return trace
@@ -225,9 +222,11 @@ export function wrapTransport(inner: ChainSyncTransport, wrap: (socket: ChainSyn
  * - `rechunk`: bytes are buffered and leave in random-length slices (1 byte … everything buffered), each after a
  *   random delay, so line boundaries and TCP segments no longer coincide (as on a real network).
  */
-export function delayingTransport(rand: () => number, opts: {maxDelayMs?: number; mode?: 'whole' | 'rechunk'} = {}): ChainSyncTransport {
+export function delayingTransport(rand: () => number, opts: {maxDelayMs?: number; mode?: 'whole' | 'rechunk'; clock?: Clock} = {}): ChainSyncTransport {
   const maxDelayMs = opts.maxDelayMs ?? 5
   const mode = opts.mode ?? 'whole'
+  // Network latency, on the real clock by default: the property tests want real interleavings of segments.
+  const sleep = (ms: number) => (opts.clock ?? systemClock).sleep(ms)
   return wrapTransport(tcpTransport, (socket) => {
     if (mode === 'whole') {
       let chain = Promise.resolve()
@@ -295,9 +294,9 @@ export interface RawPeer {
   /** Lines received so far (without LF). */
   lines: string[]
   closed: boolean
-  /** Resolves with the first received line matching `re`. */
+  /** Resolves with the first received line matching `re`; rejects after `timeoutMs` of real time (a hang guard). */
   waitLine(re: RegExp, timeoutMs?: number): Promise<string>
-  /** Resolves when the other side closed the connection. */
+  /** Resolves when the other side closed the connection; rejects after `timeoutMs` of real time (a hang guard). */
   waitClosed(timeoutMs?: number): Promise<void>
 }
 
@@ -313,13 +312,13 @@ function rawPeer(socket: net.Socket): RawPeer {
       new Promise((resolve, reject) => {
         const seen = peer.lines.find((l) => re.test(l))
         if (seen !== undefined) return resolve(seen)
-        const timer = setTimeout(() => {
+        const timer = systemClock.setTimeout(() => {
           lineWaiters.delete(check)
           reject(new Error(`timed out after ${timeoutMs}ms waiting for a line matching ${re} (got ${JSON.stringify(peer.lines.slice(-5))})`))
         }, timeoutMs)
         const check = (line: string) => {
           if (!re.test(line)) return
-          clearTimeout(timer)
+          systemClock.clearTimeout(timer)
           lineWaiters.delete(check)
           resolve(line)
         }
@@ -328,12 +327,12 @@ function rawPeer(socket: net.Socket): RawPeer {
     waitClosed: (timeoutMs = 3000) =>
       new Promise((resolve, reject) => {
         if (peer.closed) return resolve()
-        const timer = setTimeout(() => {
+        const timer = systemClock.setTimeout(() => {
           closeWaiters.delete(done)
           reject(new Error(`timed out after ${timeoutMs}ms waiting for the connection to close`))
         }, timeoutMs)
         const done = () => {
-          clearTimeout(timer)
+          systemClock.clearTimeout(timer)
           resolve()
         }
         closeWaiters.add(done)
