@@ -63,3 +63,47 @@ export function step(
   j.finishStep(id, {status: s.status ?? 'completed', output: s.output ?? null, error: s.error ?? null, ...(s.detail ? {detail: s.detail} : {})})
   return id
 }
+
+/**
+ * A three-device run as `chainup upgrade` journals it (times from a manual clock starting at `clock`'s start, ms):
+ *
+ * -   0 createRun (sw1, sw2, sw3)
+ * - 100 stack-wide `before` gate "change window"
+ * - 100–300 readiness of every device at once (`facts`, 200 ms each); 350 each device's `before` gate "maintenance mode"
+ * - sw1's task at once (install 350–650, wait for reload –3650, verify version –3750), `after` gate "ping" at 3900
+ *   (sw1's install starts in the same millisecond as its before gate: only the journal's sequence orders them)
+ * - sw2 waits for sw1, then the same: install 3900–4200, wait –7200, verify –7300, after gate at 7450
+ * - sw3 waits for sw2: install 7450–7750 fails, its `on_error` gate "go on" allows at 7800
+ * - 7900 `final` gate "notify"; 8000 the run ends `failed`
+ *
+ * Each device's own working time is 3800 ms (sw3: 600 ms); by started_at/finished_at sw2 spans 7350 ms and sw3
+ * 7700 ms, because their readiness ran at the start and they then waited for their turn.
+ */
+export function chainRun(j: Journal, clock: ManualClock, runId = 'run-T'): {devices: Record<string, string>} {
+  const names = ['sw1', 'sw2', 'sw3']
+  const {devices} = j.createRun({id: runId, stack: 'core', devices: names, target: {version: '17.9.5'}})
+  clock.tick(100)
+  j.recordGate(runId, {type: 'before', name: 'change window', device: null, decision: 'allow', reason: 'inside the window'})
+  const facts = names.map((d) => j.startStep(runId, d, {name: 'facts', phase: 'readiness', command: 'show version'}))
+  clock.tick(200)
+  for (const id of facts) j.finishStep(id, {status: 'completed', output: 'Version 17.9.4', error: null})
+  clock.tick(50)
+  for (const d of names) j.recordGate(runId, {type: 'before', name: 'maintenance mode', device: d, decision: 'allow', reason: 'set'})
+  for (const d of ['sw1', 'sw2']) {
+    step(j, clock, runId, d, {name: 'install', command: 'install add file flash:img.bin activate commit', ms: 300})
+    step(j, clock, runId, d, {name: 'wait for reload', phase: 'reboot', ms: 3000})
+    step(j, clock, runId, d, {name: 'verify version', command: 'show version', ms: 100, detail: {version_after: '17.9.5'}})
+    clock.tick(150)
+    j.recordGate(runId, {type: 'after', name: 'ping', device: d, decision: 'allow', reason: '0% loss'})
+    j.setStatus(devices[d]!, 'upgraded', {version_before: '17.9.4'})
+  }
+  step(j, clock, runId, 'sw3', {name: 'install', command: 'install add file flash:img.bin activate commit', status: 'failed', error: 'no space left', ms: 300})
+  clock.tick(50)
+  j.recordGate(runId, {type: 'on_error', name: 'go on', device: 'sw3', decision: 'allow', reason: 'exit 0'})
+  j.setStatus(devices.sw3!, 'failed', {version_before: '17.9.4', version_after: '17.9.4', on_error: 'allow'})
+  clock.tick(100)
+  j.recordGate(runId, {type: 'final', name: 'notify', device: null, decision: 'allow', reason: 'sent'})
+  clock.tick(100)
+  j.finishRun(runId, 'failed', 'sw3 failed: no space left')
+  return {devices}
+}
