@@ -2,6 +2,7 @@
  * `chainup history` and `chainup show`: the journal's record of runs (seed 001 §6.3, DEC-002 history registry).
  */
 import {openJournal, type Journal} from '../journal/journal.js'
+import {treeTimeline} from '../journal/tree.js'
 import type {HistoryPage, TreeNode, VerifyResult} from '../journal/types.js'
 import type {RunStatus} from '../model/status.js'
 import {InputError} from '../errors.js'
@@ -84,18 +85,23 @@ export function runTree(journal: Journal, runId: string): TreeNode {
   throw new InputError(`no run ${runId} in ${journal.file}`, {code: 'NO_SUCH_RUN', hint: 'chainup history lists the runs (use the same --state-dir)'})
 }
 
-/** Draws the operation-run hierarchy (run → device → step) with statuses, durations and gate decisions. */
+/**
+ * Draws the operation-run hierarchy (run → device → step) with statuses, each node's own duration (`formatMs`; none
+ * while it runs) and the gate decisions, one line each. Under a node its children and gates come in the order they
+ * happened ({@link treeTimeline}): a device's gates after the steps they judged, the run's `before` gates ahead of
+ * the devices and its `final` gates after them.
+ */
 export function formatTree(node: TreeNode): string {
   const lines: string[] = []
   const label = (n: TreeNode) => `${n.kind === 'run' ? `run ${n.id} ${n.name}` : n.name} ${n.status}${n.duration_ms === null ? '' : ` ${formatMs(n.duration_ms)}`}`
   const walk = (n: TreeNode, prefix: string, last: boolean, root: boolean) => {
     lines.push(root ? label(n) : `${prefix}${last ? '└─ ' : '├─ '}${label(n)}`)
     const inner = root ? '' : prefix + (last ? '   ' : '│  ')
-    const items: Array<{gate: TreeNode['gates'][number]} | {child: TreeNode}> = [...n.gates.map((gate) => ({gate})), ...n.children.map((child) => ({child}))]
+    const items = treeTimeline(n)
     items.forEach((item, i) => {
       const isLast = i === items.length - 1
-      if ('gate' in item) lines.push(`${inner}${isLast ? '└─ ' : '├─ '}gate ${item.gate.type} "${item.gate.name}": ${item.gate.decision} - ${item.gate.reason}`)
-      else walk(item.child, inner, isLast, false)
+      if (item.kind === 'gate') lines.push(`${inner}${isLast ? '└─ ' : '├─ '}gate ${item.gate.type} "${item.gate.name}": ${item.gate.decision} - ${item.gate.reason}`)
+      else walk(item.node, inner, isLast, false)
     })
   }
   walk(node, '', true, true)

@@ -164,23 +164,49 @@ export interface HistoryPage {
   pages: number
 }
 
-/** One node of {@link Journal.tree}. */
+/**
+ * One node of {@link Journal.tree}: the run, a device's run or a step. `chainup show RUN_ID --tree --json` prints
+ * the root node.
+ */
 export interface TreeNode {
   id: string
   kind: OperationKind
   name: string
   device: string | null
   status: OperationRunStatus
-  /** ISO 8601; null for a device that never started. */
+  /** ISO 8601 UTC; null for a device that never started (a device starts with its first step). */
   started_at: string | null
+  /** ISO 8601 UTC; null until the node reaches a final status (and again while a device rolls back). */
   finished_at: string | null
-  /** ms; null unless both timestamps are set. */
+  /**
+   * The node's own duration in ms; null unless both `started_at` and `finished_at` are set. A run's and a step's is
+   * `finished_at − started_at`. A device's is the time it was worked on: the sum of its steps' durations and of its
+   * gates' evaluation times (a gate's from the end of the device's step or gate just before it to its decision),
+   * without the time it waited for its turn in the chain or for the backward wave of a rollback (its readiness runs
+   * at the start of the run, so its `finished_at − started_at` is nearly the time since the run started).
+   */
   duration_ms: number | null
-  /** Gates recorded against this node: stack-wide gates on the root, device gates on the device. */
-  gates: GateEvaluation[]
-  /** In order: devices in chain order, steps in start order. */
+  /**
+   * The `events` seq of the node's start: the run's `journal.run_created`, a step's `journal.step_started`, a
+   * device's first step's `journal.step_started` (null before it has one). Orders a node's children among its gates.
+   */
+  seq: number | null
+  /** Gates recorded against this node, in evaluation order: stack-wide gates on the root, device gates on the device. */
+  gates: TreeGate[]
+  /** In order: devices in chain order, steps in start order. {@link treeTimeline} interleaves them with the gates. */
   children: TreeNode[]
 }
+
+/** A gate in {@link TreeNode.gates}: the DEC-002 `GateEvaluation` and when it was decided. */
+export interface TreeGate extends GateEvaluation {
+  /** ISO 8601 UTC: when the decision was recorded. */
+  at: string
+  /** The `events` seq of its `journal.gate` event. */
+  seq: number
+}
+
+/** One entry of {@link treeTimeline}: a gate or a child node. */
+export type TreeItem = {kind: 'gate'; gate: TreeGate} | {kind: 'node'; node: TreeNode}
 
 /** {@link Journal.verify}'s answer. */
 export type VerifyResult =

@@ -1,3 +1,8 @@
+/**
+ * Shared by the journal tests (and test/cli/history-tree.test.ts): a manual clock, temporary state directories, a raw
+ * second connection, the journal compiled for child processes, and runs written through the journal API (`step`,
+ * `chainRun`).
+ */
 import {execFileSync} from 'node:child_process'
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'

@@ -1,3 +1,7 @@
+/**
+ * What the journal reads back: `buildResult` (the DEC-002 ChainExecutionResult), `history`, and the operation-run
+ * `tree` of a vetoed run (its order and own durations in detail: tree.test.ts).
+ */
 import {afterEach, describe, expect, expectTypeOf, it} from 'vitest'
 
 import {InputError} from '../../src/errors.js'
@@ -180,7 +184,7 @@ describe('tree', () => {
     const {devices} = vetoedRun(j, clock)
     const t = j.tree('run-A')
     expect(t).toMatchObject({id: 'run-A', kind: 'run', name: 'core', device: null, status: 'vetoed', duration_ms: 65_850})
-    expect(t.gates).toEqual([{type: 'before', name: 'change window', device: null, decision: 'allow', reason: 'inside the window'}])
+    expect(t.gates).toEqual([{type: 'before', name: 'change window', device: null, decision: 'allow', reason: 'inside the window', at: '2026-03-01T10:00:00.100Z', seq: 2}])
     expect(t.children.map((c) => [c.id, c.kind, c.name, c.status])).toEqual([
       [devices.sw1, 'device', 'sw1', 'upgraded'],
       [devices.sw2, 'device', 'sw2', 'failed'],
