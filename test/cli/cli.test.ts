@@ -2,8 +2,11 @@ import {execFile} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import {format} from 'node:util'
 
-import {beforeAll, describe, expect, it} from 'vitest'
+import {settings} from '@oclif/core'
+import {runCommand} from '@oclif/test'
+import {beforeAll, describe, expect, it, vi} from 'vitest'
 import {parse, stringify} from 'yaml'
 
 import {freePorts, ROOT} from '../helpers/lab-stack.js'
@@ -21,6 +24,37 @@ function chainup(args: string[], env: Record<string, string> = {}): Promise<Run>
       resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr})
     })
   })
+}
+
+/**
+ * Runs a command in this process with oclif's own `run` (what bin/run.js's `execute` calls), on the compiled commands
+ * in dist/ like bin/run.js, with the environment the spawned runs get (CI=true: no TTY progress).
+ *
+ * `code` is the status bin/run.js would exit with: `execute` hands an error to oclif's `handle`, which exits with
+ * `error.oclif.exit` (1 if it has none); without an error the process ends with `process.exitCode` (0 if unset), which
+ * is how `upgrade`, `resume` and `show --verify` report their status. ChainupCommand.catch prints a ChainupError or a
+ * parse error on stderr and throws oclif's ExitError (`this.exit(2)`), so bad input arrives as `error.oclif.exit === 2`.
+ */
+async function chainupInProcess(args: string[], env: Record<string, string> = {}): Promise<Run> {
+  // @oclif/test joins the arguments with spaces and splits them again.
+  for (const a of args) if (/\s/.test(a)) throw new Error(`chainupInProcess: argument with whitespace: ${a}`)
+  const exitCodeBefore = process.exitCode
+  process.exitCode = undefined
+  for (const [k, v] of Object.entries({CI: 'true', ...env})) vi.stubEnv(k, v)
+  // oclif's this.log and help print with console.log/console.error; vitest intercepts the console in its workers, so
+  // send them to process.stdout/stderr as Node's console does, where runCommand captures them.
+  const log = vi.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void process.stdout.write(format(...a) + '\n'))
+  const error = vi.spyOn(console, 'error').mockImplementation((...a: unknown[]) => void process.stderr.write(format(...a) + '\n'))
+  try {
+    const r = await runCommand(args, {root: ROOT})
+    const code = r.error ? (r.error.oclif?.exit ?? 1) : Number(process.exitCode ?? 0)
+    return {code, stdout: r.stdout, stderr: r.stderr}
+  } finally {
+    log.mockRestore()
+    error.mockRestore()
+    vi.unstubAllEnvs()
+    process.exitCode = exitCodeBefore
+  }
 }
 
 /** A lab inventory like inventories/lab.yml but on free ports, with overrides. */
@@ -122,11 +156,32 @@ describe('chainup CLI', () => {
     expect(JSON.parse(r.stdout)).toMatchObject({status: 'vetoed', gates: [{type: 'before', name: 'change window', device: null, decision: 'veto', reason: 'closed'}]})
   })
 
+  it('bin/run.js exits with the status the in-process tests read from error.oclif.exit (2 for a missing argument)', async () => {
+    const r = await chainup(['upgrade'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^Error: Missing 1 required arg:/)
+    expect(r.stdout).toBe('')
+  })
+})
+
+/*
+ * Argument parsing, input checks and printed output, run in this process (no child, no device, no socket). Exit codes
+ * as the process would end with them: see chainupInProcess.
+ */
+describe('chainup CLI in-process (@oclif/test)', () => {
+  let dir: string
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist/commands/validate.js'))) throw new Error('dist/ is missing: run `npm run build` (npm test does) before the CLI tests')
+    // Load the compiled commands in dist/ as bin/run.js does, never commands/*.ts through a TypeScript loader.
+    settings.enableAutoTranspile = false
+    dir = mkdtempSync(join(tmpdir(), 'chainup-cli-inproc-'))
+  })
+
   it('exit 2 with file:line:col for a bad inventory, from validate and from upgrade', async () => {
     const bad = join(dir, 'bad.yml')
     writeFileSync(bad, readFileSync(join(ROOT, 'inventories/lab.yml'), 'utf8').replace('host: 127.0.0.1, port: 10022', 'host: "not a host!", port: 10022'))
     for (const args of [['validate', bad], ['upgrade', bad, '--lab']]) {
-      const r = await chainup(args)
+      const r = await chainupInProcess(args)
       expect(r.code).toBe(2)
       expect(r.stderr).toMatch(new RegExp(`${bad.replace(/[.]/g, '\\.')}:\\d+:\\d+ devices\\[1\\]\\.host: expected a hostname or IP address`))
       expect(r.stdout).toBe('')
@@ -135,7 +190,7 @@ describe('chainup CLI', () => {
 
   it('exit 2 naming the variable when a secret is missing, before touching any device', async () => {
     const file = await labInventory(dir)
-    const r = await chainup(['upgrade', file, '--state-dir', join(dir, 's5')], {CHAINUP_LAB_PASSWORD: ''})
+    const r = await chainupInProcess(['upgrade', file, '--state-dir', join(dir, 's5')], {CHAINUP_LAB_PASSWORD: ''})
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/ssh\.password_env: environment variable CHAINUP_LAB_PASSWORD is not set/)
   })
@@ -144,21 +199,74 @@ describe('chainup CLI', () => {
     const key = join(dir, 'broken_key')
     writeFileSync(key, '-----BEGIN OPENSSH PRIVATE KEY-----\nnot a key\n-----END OPENSSH PRIVATE KEY-----\n')
     const file = await labInventory(dir, (inv) => (inv.ssh = {username: 'netops', private_key: key, known_hosts: inv.ssh.known_hosts}))
-    const r = await chainup(['upgrade', file, '--state-dir', join(dir, 's6')])
+    const r = await chainupInProcess(['upgrade', file, '--state-dir', join(dir, 's6')])
     expect(r.code, r.stderr).toBe(2)
     expect(r.stderr).toMatch(/ssh\.private_key: cannot use .*broken_key: /)
   })
 
   it('validate accepts the shipped inventory and playbook', async () => {
-    const inv = await chainup(['validate', 'inventories/lab.yml'])
+    const inv = await chainupInProcess(['validate', join(ROOT, 'inventories/lab.yml')])
     expect(inv.code, inv.stderr).toBe(0)
     expect(inv.stdout).toMatch(/valid inventory for stack lab-stack: sw1 -> sw2 -> sw3 -> sw4/)
-    const pb = await chainup(['validate', 'playbooks/ios-xe-install.yml'])
+    const pb = await chainupInProcess(['validate', join(ROOT, 'playbooks/ios-xe-install.yml')])
     expect(pb.code, pb.stderr).toBe(0)
     expect(pb.stdout).toMatch(/valid playbook "ios-xe-install"/)
   })
 
   it('a missing argument is bad input (exit 2)', async () => {
-    expect((await chainup(['upgrade'])).code).toBe(2)
+    for (const [args, arg] of [[['upgrade'], 'inventory'], [['validate'], 'file'], [['resume'], 'run'], [['show'], 'run']] as const) {
+      const r = await chainupInProcess([...args])
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr).toMatch(new RegExp(`^Error: Missing 1 required arg:\\n${arg} `))
+      expect(r.stdout).toBe('')
+    }
+  })
+
+  it('a bad flag is bad input (exit 2): unknown flag, non-integer, value not among the options, required flag missing', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['validate', '--nope', join(ROOT, 'inventories/lab.yml')], /^Error: Nonexistent flag: --nope/],
+      [['history', '--limit', 'abc', '--state-dir', join(dir, 'flags')], /^Error: Parsing --limit\s+Expected an integer but received: abc/],
+      [['history', '--status', 'bogus', '--state-dir', join(dir, 'flags')], /^Error: Expected --status=bogus to be one of: running, completed, failed, vetoed, cancelled/],
+      [['node', '--device', 'sw1'], /^Error: The following error occurred:\s+Missing required flag inventory/],
+    ]
+    for (const [args, message] of cases) {
+      const r = await chainupInProcess(args)
+      expect(r.code, args.join(' ')).toBe(2)
+      expect(r.stderr).toMatch(message)
+      expect(r.stdout).toBe('')
+    }
+  })
+
+  it('history of an empty state directory: no runs (plain and --json), exit 0', async () => {
+    const state = join(dir, 'empty-state')
+    const plain = await chainupInProcess(['history', '--state-dir', state])
+    expect(plain.code, plain.stderr).toBe(0)
+    expect(plain.stdout).toBe('no runs match\n')
+    const json = await chainupInProcess(['history', '--json', '--state-dir', state])
+    expect(json.code, json.stderr).toBe(0)
+    expect(JSON.parse(json.stdout)).toEqual({runs: [], total: 0, page: 1, pages: 0})
+  })
+
+  it('show of a run the journal does not have is bad input (exit 2) with a hint', async () => {
+    const r = await chainupInProcess(['show', '0b9f4c1e-7c0e-4a59-9a43-1d1f1f4d9a10', '--state-dir', join(dir, 'empty-state')])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(/^Error: no run 0b9f4c1e-7c0e-4a59-9a43-1d1f1f4d9a10 in .*chainup\.db\nHint: chainup history lists the runs/)
+    expect(r.stdout).toBe('')
+  })
+
+  it('--help lists the commands, COMMAND --help shows its usage, --version prints the version (exit 0)', async () => {
+    const help = await chainupInProcess(['--help'])
+    expect(help.code, help.stderr).toBe(0)
+    expect(help.stdout).toMatch(/^USAGE\n {2}\$ chainup \[COMMAND\]$/m)
+    for (const c of ['history', 'node', 'resume', 'show', 'upgrade', 'validate']) expect(help.stdout).toMatch(new RegExp(`^ {2}${c} +\\S`, 'm'))
+    expect(help.stdout).toMatch(/^ {2}certs +Create a CA/m)
+    const upgrade = await chainupInProcess(['upgrade', '--help'])
+    expect(upgrade.code, upgrade.stderr).toBe(0)
+    expect(upgrade.stdout).toMatch(/^ {2}\$ chainup upgrade INVENTORY/m)
+    expect(upgrade.stdout.replace(/\s+/g, ' ')).toMatch(/Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by another run, 130 cancelled\./)
+    const version = await chainupInProcess(['--version'])
+    expect(version.code, version.stderr).toBe(0)
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {version: string}
+    expect(version.stdout).toBe(`chainup/${pkg.version} ${process.platform}-${process.arch} node-${process.version}\n`)
   })
 })
