@@ -126,6 +126,45 @@ describe('faults: connecting', () => {
   })
 })
 
+describe('faults: greeting timeout (extension)', () => {
+  it(`a connection that never greets is closed after exactly NODE_LIMITS.helloTimeoutMs (${NODE_LIMITS.helloTimeoutMs} ms)`, async () => {
+    const clock = new FakeClock()
+    const logs: NodeLogEntry[] = []
+    const ctl = new ControlledTransport()
+    const head = new ChainSyncNode({name: 'h', listen: {host: '127.0.0.1', port: 0}, successor: {name: 's'}, predecessorTimeoutMs: 60_000, log: (e) => logs.push(e), transport: ctl.transport, clock})
+    track([head])
+    await head.listen()
+    const raw = trackPeer(await rawConnect(head.address.port))
+    await until(() => ctl.sockets.length === 1, 'the node to accept the connection')
+    await clock.advance(NODE_LIMITS.helloTimeoutMs - 1)
+    expect(messages(logs)).toEqual([])
+    await clock.advance(1)
+    expect(messages(logs)).toEqual([expect.stringMatching(/^refused connection from 127\.0\.0\.1:\d+: no HELLO within 10s$/)])
+    await raw.waitClosed()
+  })
+
+  it('a predecessor that accepts but never answers HELLO: the dialer gives up on it after exactly helloTimeoutMs and dials again', async () => {
+    const clock = new FakeClock()
+    const logs: NodeLogEntry[] = []
+    const server = await rawServer(() => undefined)
+    cleanup.push(() => server.close())
+    const failures = dialFailures(clock, logs, server.port)
+    const node = new ChainSyncNode({name: 'n2', listen: {host: '127.0.0.1', port: 0}, predecessor: {name: 'n1', host: '127.0.0.1', port: server.port}, predecessorTimeoutMs: 60_000, connectTimeoutMs: 60_000, log: failures.log, clock})
+    track([node])
+    await node.listen()
+    void node.connect().catch(() => undefined)
+    await until(() => server.accepted.length === 1 && server.accepted[0]!.lines.includes('HELLO:n2'), 'the HELLO')
+    await clock.advance(NODE_LIMITS.helloTimeoutMs - 1)
+    expect(failures.at).toEqual([])
+    await clock.advance(1)
+    expect(failures.at).toEqual([NODE_LIMITS.helloTimeoutMs])
+    expect(messages(logs)).toEqual([`dialing predecessor n1 at 127.0.0.1:${server.port}: no HELLO from n1 within 10s`])
+    await until(() => server.accepted[0]!.closed, 'the silent connection to be closed')
+    await clock.advance(50)
+    await until(() => server.accepted.length === 2, 'the next attempt')
+  })
+})
+
 describe('faults: per-source rate limit', () => {
   /** A head on a fake clock whose transport counts the connections that reached it. */
   async function rateLimitedHead(logs: NodeLogEntry[], connectRateLimit?: {burst: number; perSecond: number}) {

@@ -8,7 +8,8 @@ import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 
 import type {ChainSyncNode} from '../../../src/protocol/node.js'
-import {checkTrace, delayingTransport, driveRound, prng, startChain} from './support/chain.js'
+import {checkTrace, driveRound, prng, startChain} from './support/chain.js'
+import {delayingTransport} from './support/delaying.js'
 
 describe('property: real nodes over TCP with randomly delayed, re-chunked writes (draft §6)', () => {
   it('orders tasks Head→Tail after the readiness barrier and sends exactly 4(n-1) draft messages (20 runs, n = 2, 5, 12)', async () => {

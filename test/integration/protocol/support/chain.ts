@@ -1,10 +1,9 @@
 /**
  * Test support for the ChainSync conformance and fault tests: building chains with per-node options and
- * transports, driving one round with recorded events (on the real clock or on a {@link FakeClock}), transports that
- * delay, re-chunk, record or cut links, and raw peers scripted byte by byte.
+ * transports, driving one round with recorded events (on the real clock or on a {@link FakeClock}), a transport that
+ * records or cuts links, and raw peers scripted byte by byte. A transport with latency: support/delaying.ts.
  */
 import net from 'node:net'
-import type {Duplex} from 'node:stream'
 
 import {ChainSyncNode, type ChainSyncNodeOptions, type NodeLogEntry} from '../../../../src/protocol/node.js'
 import {tcpTransport, type ChainSyncSocket, type ChainSyncTransport} from '../../../../src/protocol/transport.js'
@@ -191,19 +190,6 @@ export function checkTrace(trace: readonly TraceEvent[], n: number): string | un
 
 // --- transports -------------------------------------------------------------
 
-/** Replaces `socket.write` so every write is handed to `deliver` (which must call `raw` in order). */
-function interceptWrites(socket: ChainSyncSocket, deliver: (chunk: string, raw: (s: string) => void) => void): ChainSyncSocket {
-  const raw = socket.write.bind(socket) as (chunk: Buffer) => boolean
-  const rawSafe = (s: string) => {
-    if (!socket.destroyed) raw(Buffer.from(s, 'latin1'))
-  }
-  ;(socket as Duplex).write = ((chunk: string | Buffer) => {
-    deliver(typeof chunk === 'string' ? chunk : chunk.toString('latin1'), rawSafe)
-    return true
-  }) as Duplex['write']
-  return socket
-}
-
 /** Wraps a transport: every socket it hands out (dialed or accepted) goes through `wrap`. */
 export function wrapTransport(inner: ChainSyncTransport, wrap: (socket: ChainSyncSocket, how: 'dialed' | 'accepted') => ChainSyncSocket, connectGate?: () => void): ChainSyncTransport {
   return {
@@ -214,45 +200,6 @@ export function wrapTransport(inner: ChainSyncTransport, wrap: (socket: ChainSyn
       return wrap(await inner.connect(host, port, expectedPeer), 'dialed')
     },
   }
-}
-
-/**
- * TCP whose writes are delayed by a random 0…maxDelayMs each, in order per socket.
- * - `whole`: every write arrives as one piece after its delay.
- * - `rechunk`: bytes are buffered and leave in random-length slices (1 byte … everything buffered), each after a
- *   random delay, so line boundaries and TCP segments no longer coincide (as on a real network).
- */
-export function delayingTransport(rand: () => number, opts: {maxDelayMs?: number; mode?: 'whole' | 'rechunk'; clock?: Clock} = {}): ChainSyncTransport {
-  const maxDelayMs = opts.maxDelayMs ?? 5
-  const mode = opts.mode ?? 'whole'
-  // Network latency, on the real clock by default: the property tests want real interleavings of segments.
-  const sleep = (ms: number) => (opts.clock ?? systemClock).sleep(ms)
-  return wrapTransport(tcpTransport, (socket) => {
-    if (mode === 'whole') {
-      let chain = Promise.resolve()
-      return interceptWrites(socket, (chunk, raw) => {
-        const delay = rand() * maxDelayMs
-        chain = chain.then(() => sleep(delay)).then(() => raw(chunk))
-      })
-    }
-    let buffered = ''
-    let pumping = false
-    const pump = async (raw: (s: string) => void) => {
-      pumping = true
-      while (buffered.length > 0) {
-        await sleep(rand() * maxDelayMs)
-        const cut = 1 + Math.floor(rand() * buffered.length)
-        const slice = buffered.slice(0, cut)
-        buffered = buffered.slice(cut)
-        raw(slice)
-      }
-      pumping = false
-    }
-    return interceptWrites(socket, (chunk, raw) => {
-      buffered += chunk
-      if (!pumping) void pump(raw)
-    })
-  })
 }
 
 /**
