@@ -4,9 +4,9 @@ import {join} from 'node:path'
 
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
-import {openJournal, type Journal} from '../../src/journal/index.js'
-import {processStartTime} from '../../src/journal/liveness.js'
-import {compileJournal, raw, tmpState} from './helpers.js'
+import {openJournal, type Journal} from '../../../src/journal/index.js'
+import {processStartTime} from '../../../src/journal/liveness.js'
+import {compileJournal, raw, tmpState} from '../../journal/helpers.js'
 
 const cleanups: Array<() => void> = []
 const children: ChildProcess[] = []
