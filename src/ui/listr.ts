@@ -105,7 +105,11 @@ export function attachListrReporter(events: RunEvents, output: ListrOutput = {})
     for (const d of r.devices) {
       if (d.status === 'upgraded') settle(d.name, 'ok', `upgraded ${d.version_before ?? '?'} -> ${d.version_after ?? '?'}`)
       else if (d.status === 'skipped') settle(d.name, 'skip', `already on ${d.version_after ?? r.chain_id}`)
-      else if (d.status === 'failed' || d.status === 'rollback_failed') settle(d.name, 'fail', `${d.status}: ${views.get(d.name)?.detail ?? ''}`)
+      else if (d.status === 'failed' || d.status === 'rollback_failed') {
+        // The last detail usually is the phase line already ("failed: …"): say the status once.
+        const detail = views.get(d.name)?.detail ?? ''
+        settle(d.name, 'fail', detail.startsWith(`${d.status}: `) ? detail : `${d.status}: ${detail}`)
+      }
       else if (d.status === 'rolled_back') settle(d.name, 'skip', `rolled back to ${d.version_after ?? d.version_before ?? '?'}`)
       else if (d.status === 'remote') settle(d.name, 'skip', 'its node runs in another process')
       else settle(d.name, 'skip', d.status === 'cancelled' ? 'cancelled: the chain stopped' : 'not started: the chain stopped')
