@@ -17,7 +17,7 @@ export const REDIAL = {
   firstBackoffMs: 50,
   /** … up to this. */
   maxBackoffMs: 2000,
-  /** A link the peer closed sooner than this after it came up is "short-lived" … */
+  /** A link that went down sooner than this after it came up (the peer closed it, or it went silent) is short-lived … */
   shortLivedMs: 1000,
   /** … and is redialed only after a pause: this at first, doubling after every further short-lived link … */
   minPauseMs: 100,
@@ -107,8 +107,8 @@ export interface DialerDeps {
 
 /**
  * Keeps (re)dialing the predecessor while the node lives and the link is down: backoff 50 ms doubling to 2 s between
- * failed attempts; after a link the peer closed young (e.g. it refused what we replayed) a pause first, 100 ms
- * doubling to 5 s, so such a link is not redialed in a tight loop.
+ * failed attempts; after a short-lived link (e.g. the peer refused what we replayed) a pause first, 100 ms doubling
+ * to 5 s, so such a link is not redialed in a tight loop. A link we dropped for a violation is redialed at once.
  */
 export class PredecessorDialer {
   private dialing = false
