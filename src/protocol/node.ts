@@ -4,6 +4,11 @@
  * persistent bidirectional connection (docs/chainsync.md "Connections"). Links that drop are re-established
  * within `reconnectGraceMs`, and every line of a live round is sent again on the new link; the receiver ignores
  * what it already has (duplicates are per round and per side).
+ *
+ * The pieces: `link.ts` (a live link, the dialer, grace timers), `handshake.ts` (HELLO), `admission.ts` (rate limit),
+ * `outbound.ts` (outbox and queued lines), `node-options.ts` (options, events, limits). What stays here (~470 lines)
+ * is one class whose connection handling (connect, accept, attach, detach) and round dispatch share the links and
+ * the rounds; cutting it further would split one state across files.
  */
 import {EventEmitter} from 'node:events'
 
