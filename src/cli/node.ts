@@ -54,24 +54,20 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
     /** Rounds in progress (a stop halts them before the node closes). */
     const active = new Map<string, {round: NodeRoundHandle; saved: Promise<void>}>()
 
+    let stopping = false
     node.on('roundAnnounced', ({roundId}) => {
+      if (stopping) return
       line(`joining round ${roundId}`)
       const events = new RunEvents()
       attachPlainReporter(events, opts.stdout)
-      let round: NodeRoundHandle
-      try {
-        round = runNodeRound({runId: roundId, inventory, playbook, device, node, secrets, events, journal})
-      } catch (error) {
-        line(`error: round ${roundId}: ${(error as Error).message}`)
-        return
-      }
+      const round = runNodeRound({runId: roundId, inventory, playbook, device, node, secrets, events, journal})
       const saved = round.done
         .then((result) => {
           const file = saveResult(opts.stateDir, result, `${roundId}.${device.name}`)
           line(`round ${roundId} ${result.status}${result.reason ? `: ${result.reason}` : ''}; result saved to ${file}`)
         })
         .catch((error: Error) => void line(`error: round ${roundId}: ${error.message}`))
-        .finally(() => active.delete(roundId))
+        .finally(() => active.get(roundId)?.round === round && active.delete(roundId))
       active.set(roundId, {round, saved})
     })
 
@@ -80,6 +76,7 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
       opts.signal.addEventListener('abort', () => resolve(), {once: true})
     })
     line('stopping')
+    stopping = true
     const rounds = [...active.entries()]
     for (const [roundId, {round}] of rounds) {
       // The neighbours learn it at once (ABORT), and this device's task stops instead of running on unsupervised.

@@ -9,7 +9,7 @@ import {hostKeyFor, type HostKeySource} from '../device/known-hosts.js'
 import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError, type WorkerOptions} from '../device/worker.js'
 import type {RunEvents} from '../model/events.js'
 import {DevicePhase, type ChainStatus, type DeviceOutcome, type OnErrorDecision} from '../model/status.js'
-import type {ChainSyncNode} from '../protocol/node.js'
+import type {ChainSyncNode, ChainSyncNodeEvents} from '../protocol/node.js'
 import type {Clock} from '../util/clock.js'
 import {failpoint} from '../util/failpoint.js'
 import {deviceReport} from './device-report.js'
@@ -34,6 +34,8 @@ export interface AgentOptions {
   /** @default the inventory's host_key / known_hosts for the device */
   hostKey?: HostKeySource
   clock?: Clock
+  /** Opens SSH sessions (tests pass an in-memory device). @default connectDevice */
+  dial?: WorkerOptions['dial']
   /** From the journal: the reload fence, where a resumed run picks the device up, what it ran before, steps started. */
   fence?: WorkerOptions['fence']
   resume?: WorkerOptions['resume']
@@ -57,6 +59,7 @@ export function createDeviceAgent(opts: AgentOptions): DeviceAgent {
     hiddenEnv: secrets.hiddenEnv,
     signal: opts.halt.signal,
     ...(opts.clock ? {clock: opts.clock} : {}),
+    ...(opts.dial ? {dial: opts.dial} : {}),
     ...(opts.fence ? {fence: opts.fence} : {}),
     ...(opts.resume ? {resume: opts.resume} : {}),
     ...(opts.versionBefore ? {versionBefore: opts.versionBefore} : {}),
@@ -69,6 +72,7 @@ export function createDeviceAgent(opts: AgentOptions): DeviceAgent {
 export class DeviceAgent {
   outcome: DeviceOutcome = 'not_started'
   private readonly tasks: Array<Promise<void>> = []
+  private readonly listeners: Array<[keyof ChainSyncNodeEvents, (...args: never[]) => void]> = []
   private taskRunning = false
   private readonly name: string
 
@@ -83,29 +87,29 @@ export class DeviceAgent {
   start(): void {
     const {node, runId, events, halt} = this.ctx
     node.join(runId)
-    node.on('state', ({roundId, state}) => roundId === runId && events.emit('nodeState', {device: this.name, state}))
-    node.on('halted', ({roundId, reason, origin}) => {
+    this.listen('state', ({roundId, state}) => roundId === runId && events.emit('nodeState', {device: this.name, state}))
+    this.listen('halted', ({roundId, reason, origin}) => {
       if (roundId !== runId) return
       // A veto travels in ABORT as "veto: <reason>", so every process reports it as one.
       if (origin !== 'local' && reason.startsWith(VETO_PREFIX)) halt.record('vetoed', reason.slice(VETO_PREFIX.length))
       else halt.record('failed', `${this.name}: ${reason}`)
       halt.abort(reason)
     })
-    node.on('predecessorTimeout', ({roundId, predecessor, waitedMs}) => {
+    this.listen('predecessorTimeout', ({roundId, predecessor, waitedMs}) => {
       if (roundId !== runId) return
       const reason = `predecessor ${predecessor} did not complete its task within ${Math.round(waitedMs / 1000)}s (timeouts.predecessor)`
       halt.record('failed', reason, true)
       events.emit('log', {level: 'error', device: this.name, message: reason})
       events.emit('predecessorTimeout', {device: this.name, predecessor, waitedMs, reason})
     })
-    node.on('linkLost', ({roundId, side, peer, reason}) => {
+    this.listen('linkLost', ({roundId, side, peer, reason}) => {
       if (roundId !== runId) return
       halt.record('failed', `${this.name}: ${reason}`)
       events.emit('chainHalted', {device: this.name, reason, ...(side === 'predecessor' ? {predecessor: peer} : {})})
     })
-    node.on('startTask', ({roundId}) => roundId === runId && this.tasks.push(this.runTask()))
+    this.listen('startTask', ({roundId}) => roundId === runId && this.track(this.runTask()))
     // Readiness is read-only; the READY wave is the barrier.
-    this.tasks.push(
+    this.track(
       this.worker.prepare().then(
         () => node.locallyReady(runId),
         (error: Error) => {
@@ -114,6 +118,34 @@ export class DeviceAgent {
           this.halt('failed', `${this.name} is not ready: ${error.message.replace(`${this.name}: `, '')}`)
         },
       ),
+    )
+  }
+
+  /** Removes this agent's listeners from the node (a node outlives its rounds in `chainup node`). Idempotent. */
+  dispose(): void {
+    for (const [name, listener] of this.listeners) this.ctx.node.off(name, listener as never)
+    this.listeners.length = 0
+  }
+
+  private listen<K extends keyof ChainSyncNodeEvents>(name: K, listener: (...args: ChainSyncNodeEvents[K]) => void): void {
+    this.ctx.node.on(name, listener as never)
+    this.listeners.push([name, listener as unknown as (...args: never[]) => void])
+  }
+
+  /**
+   * Keeps a piece of work for {@link settled}. A failure of ours inside it (a bug, a journal that cannot write) halts
+   * the chain with a record instead of escaping as an unhandled rejection that would kill the process mid-reload.
+   */
+  private track(work: Promise<void>): void {
+    this.tasks.push(
+      work.catch((error: Error) => {
+        try {
+          this.halt('failed', `${this.name}: internal error: ${error.message}`)
+        } catch {
+          this.ctx.halt.record('failed', `${this.name}: internal error: ${error.message}`)
+          this.ctx.halt.abort(`internal error: ${error.message}`)
+        }
+      }),
     )
   }
 

@@ -70,14 +70,13 @@ export class RunHalt implements HaltPort {
   }
 
   /**
-   * Requests a stop. When nothing is working the chain halts at once; otherwise the agent whose device is working
-   * halts it when its task ends (it reads {@link stopRequested}).
-   * @returns false when a stop was already requested
+   * Requests a stop: the agent whose device is working halts the chain when its task ends (it reads
+   * {@link stopRequested}); when nothing works, the caller halts at once with {@link haltNow}.
+   * @returns false when a stop was already requested (the first one stands)
    */
-  requestStop(status: ChainStatus, reason: string, working: boolean): boolean {
+  requestStop(status: ChainStatus, reason: string): boolean {
     if (this.stopping) return false
     this.stopping = {status, reason}
-    if (!working) this.haltNow(status, reason)
     return true
   }
 

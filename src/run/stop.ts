@@ -24,8 +24,10 @@ export interface StopSources {
 export function watchStop(halt: RunHalt, events: RunEvents, sources: StopSources): () => void {
   const clock = sources.clock ?? systemClock
   const stop = (status: ChainStatus, reason: string) => {
+    if (!halt.requestStop(status, reason)) return
     const working = sources.working()
-    if (halt.requestStop(status, reason, working)) events.emit('log', {level: 'warn', device: null, message: `${reason}: ${working ? 'the device in progress finishes, then the chain stops' : 'stopping now'}`})
+    events.emit('log', {level: 'warn', device: null, message: `${reason}: ${working ? 'the device in progress finishes, then the chain stops' : 'stopping now'}`})
+    if (!working) halt.haltNow(status, reason)
   }
   const onCancel = () => stop('cancelled', 'cancelled by the operator')
   const onKill = () => halt.haltNow('cancelled', 'cancelled by the operator (second interrupt: stopped at once)')

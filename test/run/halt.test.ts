@@ -22,20 +22,14 @@ describe('RunHalt', () => {
     expect(halt.cause).toEqual({status: 'failed', reason: 'sw2 failed; rolled back sw2, sw1'})
   })
 
-  it('a stop while nothing works halts at once; while a device works it only marks the stop', () => {
-    const idle = new RunHalt()
-    expect(idle.requestStop('cancelled', 'cancelled by the operator', false)).toBe(true)
-    expect(idle.signal.aborted).toBe(true)
-    expect(idle.cause).toMatchObject({status: 'cancelled'})
-
-    const busy = new RunHalt()
-    expect(busy.requestStop('failed', 'timeout: the run exceeded timeouts.run (1m)', true)).toBe(true)
-    expect(busy.signal.aborted).toBe(false)
-    expect(busy.cause).toBeUndefined()
-    expect(busy.stopRequested()).toEqual({status: 'failed', reason: 'timeout: the run exceeded timeouts.run (1m)'})
-    // A second stop (e.g. a second timer) changes nothing.
-    expect(busy.requestStop('cancelled', 'cancelled by the operator', true)).toBe(false)
-    expect(busy.stopRequested()?.status).toBe('failed')
+  it('a stop only marks the run; the first stop stands', () => {
+    const halt = new RunHalt()
+    expect(halt.requestStop('failed', 'timeout: the run exceeded timeouts.run (1m)')).toBe(true)
+    expect(halt.signal.aborted).toBe(false)
+    expect(halt.cause).toBeUndefined()
+    expect(halt.stopRequested()).toEqual({status: 'failed', reason: 'timeout: the run exceeded timeouts.run (1m)'})
+    expect(halt.requestStop('cancelled', 'cancelled by the operator')).toBe(false)
+    expect(halt.stopRequested()?.status).toBe('failed')
   })
 
   it('while a chain runs, haltNow goes through the chain (so the nodes send ABORT), otherwise it aborts locally', () => {
