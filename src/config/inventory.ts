@@ -117,6 +117,7 @@ export function inventorySchema(baseDir: string) {
         connect_timeout: durationSchema.default(300_000),
         heartbeat: durationSchema.default(5000),
         reconnect_grace: durationSchema.default(30_000),
+        insecure_plain_tcp: z.boolean({error: 'expected true or false'}).default(false),
         tls: z
           .strictObject({
             ca: existingFileSchema(baseDir, 'CA certificate').exactOptional(),
@@ -194,7 +195,19 @@ export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): Ch
       }
     })
   }
-  const tls = isRecord(raw['chainsync']) ? raw['chainsync']['tls'] : undefined
+  const chainsync = isRecord(raw['chainsync']) ? raw['chainsync'] : undefined
+  const tls = chainsync ? chainsync['tls'] : undefined
+  const insecure = chainsync?.['insecure_plain_tcp'] === true
+  if (insecure && tls !== undefined) {
+    issues.push({path: ['chainsync', 'insecure_plain_tcp'], at: 'key', message: 'set chainsync.tls or insecure_plain_tcp: true, not both'})
+  }
+  if (tls === undefined && !insecure && Array.isArray(devices) && devices.some((d) => isRecord(d) && d['remote'] === true)) {
+    // Embedded runs get per-run random PSKs; nodes in other processes cannot: their links must be authenticated by configuration.
+    issues.push({
+      path: ['chainsync'],
+      message: 'a chain with remote devices needs authenticated ChainSync links: set chainsync.tls (ca + cert_dir, or psk_file), or chainsync.insecure_plain_tcp: true to accept plain TCP (not recommended)',
+    })
+  }
   if (isRecord(tls)) {
     const certs = 'ca' in tls || 'cert_dir' in tls
     if (certs && 'psk_file' in tls) issues.push({path: ['chainsync', 'tls', 'psk_file'], at: 'key', message: 'set ca + cert_dir or psk_file, not both'})

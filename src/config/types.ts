@@ -69,7 +69,16 @@ export interface ChainSyncSettings {
   heartbeat: number
   /** A round whose link stays down longer than this fails on both sides, ms. @default 30000 (PT30S) */
   reconnect_grace: number
-  /** TLS 1.3 with mutual authentication (absent = plain TCP). Paths absolute. */
+  /**
+   * Plain TCP, nothing authenticated: only for interop with draft-only peers. Every run that uses it warns and
+   * journals it (docs/security.md). @default false
+   */
+  insecure_plain_tcp: boolean
+  /**
+   * TLS 1.3 with mutual authentication from configuration. Absent: an embedded run (every node in one process) uses
+   * TLS 1.3 with fresh random per-run PSKs; a chain with remote devices must set this (or `insecure_plain_tcp`).
+   * Paths absolute.
+   */
   tls?: {
     /** CA certificate (PEM). */
     ca?: string
