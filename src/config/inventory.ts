@@ -201,10 +201,11 @@ export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): Ch
   if (insecure && tls !== undefined) {
     issues.push({path: ['chainsync', 'insecure_plain_tcp'], at: 'key', message: 'set chainsync.tls or insecure_plain_tcp: true, not both'})
   }
-  if (tls === undefined && !insecure && Array.isArray(devices) && devices.some((d) => isRecord(d) && d['remote'] === true)) {
+  const firstRemote = Array.isArray(devices) ? devices.findIndex((d) => isRecord(d) && d['remote'] === true) : -1
+  if (tls === undefined && !insecure && firstRemote >= 0) {
     // Embedded runs get per-run random PSKs; nodes in other processes cannot: their links must be authenticated by configuration.
     issues.push({
-      path: ['chainsync'],
+      path: ['devices', firstRemote, 'remote'],
       message: 'a chain with remote devices needs authenticated ChainSync links: set chainsync.tls (ca + cert_dir, or psk_file), or chainsync.insecure_plain_tcp: true to accept plain TCP (not recommended)',
     })
   }

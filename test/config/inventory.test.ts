@@ -72,7 +72,18 @@ const CASES: Case[] = [
     problems: [
       '6:5 devices[0]: no ChainSync node address: with remote devices every device needs node: host:port',
       '7:5 devices[1]: no ChainSync node address: with remote devices every device needs node: host:port',
+      /^7:\d+ devices\[1\]\.remote: a chain with remote devices needs authenticated ChainSync links: set chainsync\.tls/,
     ],
+  },
+  {
+    name: 'remote devices over plain TCP without the explicit opt-in',
+    yaml: withLine(7, '  - {name: sw2, host: 10.0.0.2, remote: true, node: "10.0.0.12:7002"}').replace('  - {name: sw1, host: 10.0.0.1', '  - {name: sw1, host: 10.0.0.1, node: "10.0.0.11:7001"'),
+    problems: [/^7:\d+ devices\[1\]\.remote: a chain with remote devices needs authenticated ChainSync links: set chainsync\.tls \(ca \+ cert_dir, or psk_file\), or chainsync\.insecure_plain_tcp: true/],
+  },
+  {
+    name: 'insecure plain TCP together with TLS',
+    yaml: `${VALID}chainsync: {insecure_plain_tcp: true, tls: {psk_file: ./pb.yml}}\n`,
+    problems: [/^8:\d+ chainsync\.insecure_plain_tcp: set chainsync\.tls or insecure_plain_tcp: true, not both/],
   },
   {
     name: 'TLS with both certificates and PSK',
@@ -316,7 +327,7 @@ describe('loadInventory', () => {
       timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000},
       snmp: {traps: [{host: '127.0.0.1', port: 10162, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: 3000},
-      chainsync: {extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000},
+      chainsync: {extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000, insecure_plain_tcp: false},
       on_failure: 'halt',
       devices: [1, 2, 3, 4].map((i) => ({name: `sw${i}`, host: '127.0.0.1', port: 10020 + i, remote: false})),
     })
@@ -351,7 +362,7 @@ describe('loadInventory', () => {
     expect(inventory.lab).toEqual({version: '17.06.05', boot_time: 3000})
     expect(inventory.snmp).toEqual({traps: []})
     expect(inventory.devices[0]).toEqual({name: 'sw1', host: '10.0.0.1', port: 22, remote: false})
-    expect(inventory.chainsync).toEqual({extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000})
+    expect(inventory.chainsync).toEqual({extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000, insecure_plain_tcp: false})
     expect(Object.keys(inventory.ssh)).toEqual(['username', 'password_env', 'known_hosts'])
     expect(inventory.ssh.known_hosts).toBe(join(dir, 'kh'))
   })
