@@ -14,7 +14,7 @@ import {runNodeRound} from '../run/node-round.js'
 import {saveResult} from '../run/result-file.js'
 import {resolveSecrets, secretValues} from '../run/secrets.js'
 import {startChainNodes} from '../run/nodes.js'
-import {chainsyncTransport} from '../run/transport.js'
+import {runTransports} from '../run/transport.js'
 import {attachPlainReporter} from '../ui/plain.js'
 
 export interface NodeCommandOptions {
@@ -41,7 +41,15 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
   if (!device.node) throw new InputError(`${opts.inventoryPath} devices[${index}].node: ${device.name} has no ChainSync node address (host:port)`, {code: 'NO_NODE_ADDRESS'})
   const secrets = resolveSecrets(inventory)
   const line = (text: string) => opts.stdout.write(`${new Date().toISOString()} ${device.name} ${text}\n`)
-  const transport = await chainsyncTransport(inventory, device.name)
+  if (!inventory.chainsync.tls && !inventory.chainsync.insecure_plain_tcp) {
+    throw new InputError(`${opts.inventoryPath} chainsync: chainup node runs a node in its own process, so its links must be authenticated by configuration: set chainsync.tls, or chainsync.insecure_plain_tcp: true`, {
+      code: 'CHAINSYNC_UNAUTHENTICATED',
+      hint: 'see docs/chainsync-security.md (chainup certs init, or a PSK file)',
+    })
+  }
+  const links = await runTransports(inventory, [device.name])
+  for (const warning of links.warnings) line(`warn: ${warning}`)
+  const transport = links.transportFor(device.name)
   const journal = await openJournal(opts.stateDir, {secrets: secretValues(secrets)})
   try {
     const nodes = await startChainNodes(inventory, {

@@ -6,7 +6,6 @@ import type {Writable} from 'node:stream'
 
 import type {Inventory, Playbook} from '../config/types.js'
 import {ExitCode} from '../errors.js'
-import type {ChainSyncTransport} from '../protocol/transport.js'
 import {RunEvents} from '../model/events.js'
 import type {ChainExecutionResult} from '../model/result.js'
 import {resolveSecrets} from '../run/secrets.js'
@@ -60,7 +59,7 @@ export async function attachProgress(events: RunEvents, opts: RunUiOptions): Pro
 }
 
 /**
- * Resolves secrets and transports, runs (or resumes), and returns the result with its exit code.
+ * Resolves secrets, runs (or resumes), and returns the result with its exit code.
  * @throws InputError (exit 2) for a missing secret or TLS file; StackLockedError (exit 4)
  */
 export async function runWithUi(
@@ -72,16 +71,12 @@ export async function runWithUi(
   const {inventory, playbook} = input
   const {utils} = (await import('ssh2')).default
   const secrets = resolveSecrets(inventory, input.env ?? process.env, (key, passphrase) => utils.parseKey(key, passphrase))
-  const {chainsyncTransport} = await import('../run/transport.js')
-  const transports = new Map<string, ChainSyncTransport | undefined>()
-  for (const d of inventory.devices) if (!d.remote) transports.set(d.name, await chainsyncTransport(inventory, d.name))
   const result = await runUpgrade({
     inventory,
     playbook,
     secrets,
     events,
     stateDir: opts.stateDir,
-    transportFor: (device) => transports.get(device),
     ...(opts.cancel ? {cancel: opts.cancel} : {}),
     ...(opts.kill ? {kill: opts.kill} : {}),
     ...input.extra,

@@ -28,6 +28,7 @@ import {saveResult} from './result-file.js'
 import {rollBack} from './rollback.js'
 import {secretValues, type ResolvedSecrets} from './secrets.js'
 import {evaluateStackGates} from './stack-gates.js'
+import {runTransports} from './transport.js'
 import {watchStop} from './stop.js'
 
 export interface UpgradeOptions {
@@ -41,7 +42,7 @@ export interface UpgradeOptions {
   stateDir: string
   /** Overrides inventory.chainsync.extensions. */
   extensions?: boolean
-  /** Each local node's ChainSync transport (TLS); plain TCP by default. */
+  /** Each local node's ChainSync transport; by default from the inventory (`run/transport.ts`: per-run TLS-PSK, configured TLS, or opted-in plain TCP). */
   transportFor?: (device: string) => ChainSyncTransport | undefined
   /** Run id (= ROUND-ID); a new UUID by default. */
   runId?: string
@@ -73,6 +74,8 @@ export class StackLockedError extends ChainupError {
 export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionResult> {
   const {inventory, playbook, secrets} = opts
   const events = opts.events ?? new RunEvents()
+  // Before anything is journaled: a missing certificate or key is bad input (exit 2) and touches nothing.
+  const links = opts.transportFor ? undefined : await runTransports(inventory, inventory.devices.filter((d) => !d.remote).map((d) => d.name))
   const journal = await openJournal(opts.stateDir, {secrets: secretValues(secrets)})
   const runId = opts.resume ?? opts.runId ?? randomUUID()
   try {
@@ -84,11 +87,13 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
       attachJournal(journal, runId, deviceRuns, events)
       const traps = attachTrapNotifier(events, {runId, stack: inventory.stack}, secrets.trapTargets)
       if (lock.note) events.emit('log', {level: 'warn', device: null, message: lock.note})
+      journal.appendEvent(runId, {type: 'chainsyncSecurity', data: {links: links?.security ?? 'given by the caller'}})
+      for (const warning of links?.warnings ?? []) events.emit('log', {level: 'warn', device: null, message: warning})
       const halt = new RunHalt()
       const agents = new Map<string, DeviceAgent>()
       let status: {status: ChainStatus; reason: string | null} = {status: 'failed', reason: 'internal error'}
       try {
-        await execute({...opts, events, journal, runId, halt, agents, plan: resume})
+        await execute({...opts, ...(links ? {transportFor: links.transportFor} : {}), events, journal, runId, halt, agents, plan: resume})
         await traps.flush()
         status = finalStatus(halt.cause, inventory.devices.map(({name}) => ({name, outcome: agents.get(name)?.outcome})))
       } catch (error) {

@@ -11,6 +11,7 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 import {stringify} from 'yaml'
 
 import {SimSwitch} from '../../src/lab/sim-switch.js'
+import {initCerts} from '../../src/protocol/certs.js'
 import {TrapReceiver} from '../../src/lab/trap-receiver.js'
 import {freePorts, ROOT, TEST_PASSWORD} from '../helpers/lab-stack.js'
 
@@ -68,6 +69,8 @@ async function setup(opts: {deviceHost: string; nodeHosts: string[]; trapHost: s
       new SimSwitch({name, host: opts.deviceHost, port: ports[i]!, username: 'netops', password: TEST_PASSWORD, version: '17.06.05', extraImages: ['cat9k_iosxe.17.09.05.SPA.bin'], bootTimeMs: 600}),
   )
   await Promise.all(sims.map((s) => s.start()))
+  // Nodes in separate processes: the links are authenticated with certificates (no per-run keys across processes).
+  await initCerts(join(dir, 'pki'), NAMES)
   const inventory = join(dir, 'stack.yml')
   writeFileSync(
     inventory,
@@ -77,7 +80,7 @@ async function setup(opts: {deviceHost: string; nodeHosts: string[]; trapHost: s
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
       ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD'},
       timeouts: {command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
-      chainsync: {connect_timeout: 'PT30S', heartbeat: 'PT0.5S', reconnect_grace: 'PT2S'},
+      chainsync: {connect_timeout: 'PT30S', heartbeat: 'PT0.5S', reconnect_grace: 'PT2S', tls: {ca: join(dir, 'pki', 'ca.crt'), cert_dir: join(dir, 'pki')}},
       snmp: {traps: [{host: opts.trapHost, port: receiver.port, version: '2c', community: 'public'}]},
       devices: NAMES.map((name, i) => ({
         name,

@@ -5,8 +5,7 @@ import {join} from 'node:path'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import {initCerts} from '../../src/protocol/certs.js'
-import type {ChainSyncTransport} from '../../src/protocol/transport.js'
-import {chainsyncTransport} from '../../src/run/transport.js'
+import {runTransports} from '../../src/run/transport.js'
 
 import {ChainupObject} from '../../src/notify/oids.js'
 import {installed, labStack, simEvents, TEST_PASSWORD, type StackFixture} from '../helpers/lab-stack.js'
@@ -213,10 +212,10 @@ describe('chainup upgrade against simulated Catalyst 9000s (real SSH, real Chain
     const pki = mkdtempSync(join(tmpdir(), 'chainup-pki-'))
     await initCerts(pki, ['sw1', 'sw2', 'sw3'])
     fixture = await labStack({devices: [{name: 'sw1'}, {name: 'sw2'}, {name: 'sw3'}], extra: {chainsync: {tls: {ca: join(pki, 'ca.crt'), cert_dir: pki}}}})
-    const transports = new Map<string, ChainSyncTransport | undefined>()
-    for (const name of ['sw1', 'sw2', 'sw3']) transports.set(name, await chainsyncTransport(fixture.inventory, name))
-    expect([...transports.values()].map((t) => t?.kind)).toEqual(['tls', 'tls', 'tls'])
-    const result = await fixture.run({transportFor: (d) => transports.get(d)})
+    const links = await runTransports(fixture.inventory, ['sw1', 'sw2', 'sw3'])
+    expect(links.security).toBe('tls-cert')
+    expect(['sw1', 'sw2', 'sw3'].map((d) => links.transportFor(d)?.kind)).toEqual(['tls', 'tls', 'tls'])
+    const result = await fixture.run({transportFor: links.transportFor})
     expect(result.status).toBe('completed')
     expect(installed(fixture)).toEqual(['sw1', 'sw2', 'sw3'])
   })
