@@ -7,6 +7,7 @@ import {readFile} from 'node:fs/promises'
 import {parse} from 'yaml'
 
 import {loadPlaybook, loadStack} from '../config/load.js'
+import type {Inventory} from '../config/types.js'
 
 /**
  * @returns one summary line per file checked
@@ -28,8 +29,31 @@ export async function validateCommand(file: string): Promise<string[]> {
   const {inventory, playbook} = await loadStack(file)
   return [
     `${file}: valid inventory for stack ${inventory.stack}: ${inventory.devices.map((d) => d.name).join(' -> ')} to ${inventory.target.version}`,
+    `${file}: ChainSync links: ${linkSecurity(inventory)}`,
+    ...insecureSettings(inventory).map((line) => `${file}: warning: ${line}`),
     `${playbook.file}: valid playbook "${playbook.name}"`,
   ]
+}
+
+/** How the run's ChainSync links will be secured (run/transport.ts), in one phrase. */
+function linkSecurity(inventory: Inventory): string {
+  const cs = inventory.chainsync
+  if (cs.insecure_plain_tcp) return 'plain TCP, NOT authenticated (chainsync.insecure_plain_tcp)'
+  if (cs.tls?.psk_file) return `TLS 1.3 with pre-shared keys from ${cs.tls.psk_file}`
+  if (cs.tls) return `TLS 1.3 with mutual certificate authentication (CA ${cs.tls.ca})`
+  return 'TLS 1.3 with random per-run pre-shared keys (every node in this process)'
+}
+
+/** Settings this inventory accepts that weaken chainup's defaults, each with what it means (docs/security.md). */
+export function insecureSettings(inventory: Inventory): string[] {
+  const out: string[] = []
+  if (inventory.chainsync.insecure_plain_tcp) {
+    out.push('chainsync.insecure_plain_tcp: true: anyone who can reach a node port can send READY/START/ABORT and make a device reload out of order or report a forged veto; use only with draft-only peers on a network you trust')
+  }
+  if (!inventory.chainsync.extensions) {
+    out.push('chainsync.extensions: false: without heartbeats and EXECUTING a dead predecessor is noticed only by TCP keepalive and the predecessor timeout is measured from WATCH, not from its start')
+  }
+  return out
 }
 
 function gateCount(g: {before: unknown[]; after: unknown[]; on_error: unknown[]; final: unknown[]}): number {

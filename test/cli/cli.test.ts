@@ -208,9 +208,19 @@ describe('chainup CLI in-process (@oclif/test)', () => {
     const inv = await chainupInProcess(['validate', join(ROOT, 'inventories/lab.yml')])
     expect(inv.code, inv.stderr).toBe(0)
     expect(inv.stdout).toMatch(/valid inventory for stack lab-stack: sw1 -> sw2 -> sw3 -> sw4/)
+    expect(inv.stdout).toMatch(/ChainSync links: TLS 1\.3 with random per-run pre-shared keys/)
+    expect(inv.stdout).not.toMatch(/warning/)
     const pb = await chainupInProcess(['validate', join(ROOT, 'playbooks/ios-xe-install.yml')])
     expect(pb.code, pb.stderr).toBe(0)
     expect(pb.stdout).toMatch(/valid playbook "ios-xe-install"/)
+  })
+
+  it('validate explains an insecure setting it accepts (issue #8: plain TCP is an explicit, explained opt-in)', async () => {
+    const file = await labInventory(dir, (inv) => (inv.chainsync = {insecure_plain_tcp: true}))
+    const r = await chainupInProcess(['validate', file])
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/ChainSync links: plain TCP, NOT authenticated \(chainsync\.insecure_plain_tcp\)/)
+    expect(r.stdout).toMatch(/warning: chainsync\.insecure_plain_tcp: true: anyone who can reach a node port can send READY\/START\/ABORT/)
   })
 
   it('a missing argument is bad input (exit 2)', async () => {
