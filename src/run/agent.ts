@@ -195,12 +195,23 @@ export class DeviceAgent {
     }
     failpoint(`before-complete:${this.name}`)
     const commit = this.ctx.commit ?? ((fn) => fn())
-    this.ctx.node.atomically(() =>
-      commit(() => {
-        if (outcome) this.settle(outcome, onError)
-        this.ctx.node.taskFinished(this.ctx.runId)
-      }),
-    )
+    let stopped: {status: ChainStatus; reason: string} | undefined
+    try {
+      this.ctx.node.atomically(() =>
+        commit(() => {
+          if (outcome) this.settle(outcome, onError)
+          // Recording the outcome may itself request a stop (a journal write that failed): then COMPLETE does not leave.
+          stopped = this.ctx.halt.stopRequested()
+          if (!stopped) this.ctx.node.taskFinished(this.ctx.runId)
+        }),
+      )
+    } catch (error) {
+      // The outcome could not be committed (the journal failed), so COMPLETE did not leave: the device's own result
+      // stands, and the chain stops here.
+      if (outcome) this.outcome = outcome
+      return this.halt('failed', `${this.name}: cannot record its outcome: ${(error as Error).message}`)
+    }
+    if (stopped) return this.halt(stopped.status, stopped.reason)
     failpoint(`after-complete:${this.name}`)
   }
 

@@ -30,6 +30,8 @@ export interface ChainRound {
   transportFor?: (device: string) => ChainSyncTransport | undefined
   /** Hands out the run-wide step order. */
   nextOrder: () => number
+  /** A journal write outside the recorder failed (outbox, fence): the run stops safely instead of crashing. */
+  onJournalError?: (error: Error) => void
 }
 
 /**
@@ -40,10 +42,23 @@ export interface ChainRound {
 export async function runChain(round: ChainRound, agents: Map<string, DeviceAgent>): Promise<void> {
   const {inventory, journal, runId, halt, events, resume} = round
   const log = (level: 'info' | 'warn' | 'error', device: string | null, message: string) => events.emit('log', {level, device, message})
+  // Journal writes made from socket handlers must never throw there (it would kill the process mid-reload).
+  const guarded = <T>(write: () => T, fallback: T): T => {
+    try {
+      return write()
+    } catch (error) {
+      if (!round.onJournalError) throw error
+      round.onJournalError(error as Error)
+      return fallback
+    }
+  }
   const nodes = await startChainNodes(inventory, {
     ...(round.extensions === undefined ? {} : {extensions: round.extensions}),
     ...(round.transportFor ? {transportFor: round.transportFor} : {}),
-    outboxFor: (device) => ({enqueue: (_roundId, side, line) => journal.enqueue(runId, device, side, line), sent: (id) => void journal.markSent(id)}),
+    outboxFor: (device) => ({
+      enqueue: (_roundId, side, line) => guarded(() => journal.enqueue(runId, device, side, line), -1),
+      sent: (id) => void (id >= 0 && guarded(() => journal.markSent(id), false)),
+    }),
     log: (e) => (e.level === 'debug' ? undefined : log(e.level, e.node, `chainsync: ${e.message}`)),
   })
   try {
@@ -75,12 +90,19 @@ export async function runChain(round: ChainRound, agents: Map<string, DeviceAgen
           fence: {
             record: (before) =>
               journal.recordReloadIntent({runId, device: device.name, restartedAtBefore: before.restartedAt ?? null, uptimeBefore: before.uptimeSeconds ?? null, targetVersion: inventory.target.version}),
-            clear: (outcome) => void journal.clearFence(runId, device.name, outcome),
+            clear: (outcome) => void guarded(() => journal.clearFence(runId, device.name, outcome), false),
           },
           ...(resumeState ? {resume: resumeState} : {}),
           ...(versionBefore ? {versionBefore} : {}),
           startedBefore: resume?.startedBefore.get(device.name) ?? [],
-          commit: (fn) => journal.transaction(fn),
+          commit: (fn) => {
+            try {
+              return journal.transaction(fn)
+            } catch (error) {
+              round.onJournalError?.(error as Error)
+              throw error
+            }
+          },
         }),
       )
     }

@@ -23,12 +23,7 @@ export interface StopSources {
 /** Watches the stop sources for one run. @returns a function that detaches the listeners and the timer */
 export function watchStop(halt: RunHalt, events: RunEvents, sources: StopSources): () => void {
   const clock = sources.clock ?? systemClock
-  const stop = (status: ChainStatus, reason: string) => {
-    if (!halt.requestStop(status, reason)) return
-    const working = sources.working()
-    events.emit('log', {level: 'warn', device: null, message: `${reason}: ${working ? 'the device in progress finishes, then the chain stops' : 'stopping now'}`})
-    if (!working) halt.haltNow(status, reason)
-  }
+  const stop = (status: ChainStatus, reason: string) => stopRun(halt, events, status, reason, sources.working())
   const onCancel = () => stop('cancelled', 'cancelled by the operator')
   const onKill = () => halt.haltNow('cancelled', 'cancelled by the operator (second interrupt: stopped at once)')
   sources.cancel?.addEventListener('abort', onCancel, {once: true})
@@ -41,4 +36,14 @@ export function watchStop(halt: RunHalt, events: RunEvents, sources: StopSources
     sources.cancel?.removeEventListener('abort', onCancel)
     sources.kill?.removeEventListener('abort', onKill)
   }
+}
+
+/**
+ * Stops a run: no new device starts; the device in progress (if `working`) finishes, then the chain halts; with
+ * nothing working it halts now. Says which in the log. The first stop stands.
+ */
+export function stopRun(halt: RunHalt, events: RunEvents, status: ChainStatus, reason: string, working: boolean): void {
+  if (!halt.requestStop(status, reason)) return
+  events.emit('log', {level: 'warn', device: null, message: `${reason}: ${working ? 'the device in progress finishes, then the chain stops' : 'stopping now'}`})
+  if (!working) halt.haltNow(status, reason)
 }

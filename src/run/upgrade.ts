@@ -22,14 +22,13 @@ import {failpoint} from '../util/failpoint.js'
 import type {DeviceAgent} from './agent.js'
 import {runChain} from './chain.js'
 import {RunHalt} from './halt.js'
-import {createRunRecord, finalStatus, resultFromJournal} from './record.js'
+import {createRunRecord, finalStatus, resultFromJournal, resultWithoutJournal, saveResultSomewhere} from './record.js'
 import {planResume, reopenDevices, type ResumePlan} from './resume.js'
-import {saveResult} from './result-file.js'
 import {rollBack} from './rollback.js'
 import {secretValues, type ResolvedSecrets} from './secrets.js'
 import {evaluateStackGates} from './stack-gates.js'
 import {runTransports} from './transport.js'
-import {watchStop} from './stop.js'
+import {stopRun, watchStop} from './stop.js'
 
 export interface UpgradeOptions {
   inventory: Inventory
@@ -54,14 +53,45 @@ export interface UpgradeOptions {
   kill?: AbortSignal
 }
 
-/** Another run of the same stack holds the lock (seed 001 §6.1). Exit code 4. */
+/**
+ * Another run of the same stack holds its lock (seed 001 §6.1), exit 4. The hint says what works for that holder
+ * (docs/runs.md "One run per stack"): a holder still running on this host is waited for or stopped (and resumed, if
+ * its run can be); a holder on another host, or on this host under an earlier name (a restarted container), cannot
+ * be checked from here, so the hint names the check, then `chainup unlock STACK --force`, then `chainup resume RUN`
+ * only if that run can be resumed.
+ */
 export class StackLockedError extends ChainupError {
-  constructor(stack: string, holder: {runId: string; pid: number; hostname: string}) {
-    super(`stack ${stack} is being upgraded by run ${holder.runId} (pid ${holder.pid} on ${holder.hostname})`, {
+  constructor(
+    stack: string,
+    holder: {
+      runId: string
+      pid: number
+      hostname: string
+      acquiredAt?: string
+      liveness?: 'running' | 'gone' | 'unknown'
+      resume?: {resumable: true} | {resumable: false; reason: string}
+      stateDir?: string
+    },
+  ) {
+    super(`stack ${stack} is being upgraded by run ${holder.runId} (pid ${holder.pid} on ${holder.hostname}${holder.acquiredAt ? `, since ${holder.acquiredAt}` : ''})`, {
       code: 'STACK_LOCKED',
       exitCode: ExitCode.locked,
-      hint: `wait for it, or if that process is gone on another host, check it and resume with: chainup resume ${holder.runId}`,
+      hint: StackLockedError.hint(stack, holder),
     })
+  }
+
+  private static hint(stack: string, h: ConstructorParameters<typeof StackLockedError>[1]): string {
+    const q = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)
+    const dir = h.stateDir === undefined ? '' : ` --state-dir ${q(h.stateDir)}`
+    const resume = `chainup resume ${q(h.runId)}${dir}`
+    const after =
+      h.resume === undefined ? `, then, if run ${h.runId} can be resumed: ${resume}` : h.resume.resumable ? `, then continue it with: ${resume}` : `; ${h.resume.reason}, so start a new run afterwards`
+    if (h.liveness === 'running') return `that process is still running on this host: wait for it, or stop it (Ctrl-C in its terminal, or kill -INT ${h.pid})${after}`
+    if (h.liveness === 'gone') return 'that process is no longer running: run the command again (it takes the lock over)'
+    return (
+      `chainup cannot check a process on ${h.hostname} from here (if that was this host's name before a restart, e.g. of a container, the process is gone). ` +
+      `Make sure pid ${h.pid} on ${h.hostname} no longer runs chainup, then run: chainup unlock ${q(stack)} --force${dir}${after}`
+    )
   }
 }
 
@@ -84,33 +114,56 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
     try {
       const deviceRuns = opts.resume ? reopenDevices(journal, runId) : createRunRecord(journal, runId, inventory, playbook)
       const resume = opts.resume ? planResume(journal, runId, inventory, playbook) : undefined
-      attachJournal(journal, runId, deviceRuns, events)
+      const halt = new RunHalt()
+      const agents = new Map<string, DeviceAgent>()
+      let journalFailure: Error | undefined
+      // A journal that cannot write any more (disk full, I/O error) stops the run safely: no new device starts, the
+      // one in progress finishes its reload and is waited for, a trap says why, and the result still comes out.
+      const onJournalError = (error: Error) => {
+        if (journalFailure) return
+        journalFailure = error
+        const reason = `journal write failed: ${error.message}`
+        events.emit('chainHalted', {device: 'journal', reason})
+        stopRun(halt, events, 'failed', reason, [...agents.values()].some((a) => a.working))
+      }
+      attachJournal(journal, runId, deviceRuns, events, onJournalError)
       const traps = attachTrapNotifier(events, {runId, stack: inventory.stack}, secrets.trapTargets)
       if (lock.note) events.emit('log', {level: 'warn', device: null, message: lock.note})
       journal.appendEvent(runId, {type: 'chainsyncSecurity', data: {links: links?.security ?? 'given by the caller'}})
       for (const warning of links?.warnings ?? []) events.emit('log', {level: 'warn', device: null, message: warning})
-      const halt = new RunHalt()
-      const agents = new Map<string, DeviceAgent>()
       let status: {status: ChainStatus; reason: string | null} = {status: 'failed', reason: 'internal error'}
       try {
-        await execute({...opts, ...(links ? {transportFor: links.transportFor} : {}), events, journal, runId, halt, agents, plan: resume})
+        await execute({...opts, ...(links ? {transportFor: links.transportFor} : {}), events, journal, runId, halt, agents, plan: resume, onJournalError})
         await traps.flush()
         status = finalStatus(halt.cause, inventory.devices.map(({name}) => ({name, outcome: agents.get(name)?.outcome})))
       } catch (error) {
         status = {status: halt.cause?.status ?? 'failed', reason: halt.cause?.reason ?? `internal error: ${(error as Error).message}`}
         throw error
       } finally {
-        journal.finishRun(runId, status.status, status.reason)
+        try {
+          journal.finishRun(runId, status.status, status.reason)
+        } catch (error) {
+          journalFailure ??= error as Error
+        }
       }
-      const result = resultFromJournal(journal, runId, new Set(inventory.devices.filter((d) => d.remote).map((d) => d.name)))
-      events.emit('log', {level: 'info', device: null, message: `result saved to ${saveResult(opts.stateDir, result)}`})
+      const result = journalFailure ? resultWithoutJournal(runId, inventory, status, agents, journalFailure) : resultFromJournal(journal, runId, new Set(inventory.devices.filter((d) => d.remote).map((d) => d.name)))
+      events.emit('log', {level: 'info', device: null, message: saveResultSomewhere(opts.stateDir, result)})
       events.emit('runFinished', result)
       return result
     } finally {
-      journal.releaseLock(inventory.stack, runId)
+      try {
+        journal.releaseLock(inventory.stack, runId)
+      } catch (error) {
+        // The run is over either way; a lock left behind names this run and process, and the next run takes it over.
+        events.emit('log', {level: 'error', device: null, message: `could not release the lock of stack ${inventory.stack}: ${(error as Error).message}`})
+      }
     }
   } finally {
-    journal.close()
+    try {
+      journal.close()
+    } catch (error) {
+      events.emit('log', {level: 'error', device: null, message: `could not close the journal: ${(error as Error).message}`})
+    }
   }
 }
 
@@ -122,6 +175,7 @@ interface RunContext extends UpgradeOptions {
   agents: Map<string, DeviceAgent>
   /** What the journal says of each device when the run is resumed. */
   plan: ResumePlan | undefined
+  onJournalError: (error: Error) => void
 }
 
 /** DEC-002's flow: before gates, the chain, rollback on a halt that asks for it, final gates. */

@@ -61,7 +61,7 @@ export interface StackFixture {
   receiver: TrapReceiver
   events: RunEvents
   stop(): Promise<void>
-  run(overrides?: {hostKeys?: Lab['hostKeys']; transportFor?: (device: string) => ChainSyncTransport | undefined}): Promise<ChainExecutionResult>
+  run(overrides?: {hostKeys?: Lab['hostKeys']; transportFor?: (device: string) => ChainSyncTransport | undefined; stateDir?: string}): Promise<ChainExecutionResult>
 }
 
 /** Writes inventory + playbook for the spec, starts the simulators and a trap receiver. Call `stop()` in afterEach. */
@@ -119,7 +119,7 @@ export async function labStack(spec: StackSpec): Promise<StackFixture> {
         hostKeys: overrides.hostKeys ?? lab.hostKeys,
         ...(overrides.transportFor ? {transportFor: overrides.transportFor} : {}),
         events,
-        stateDir: join(dir, 'state'),
+        stateDir: overrides.stateDir ?? join(dir, 'state'),
       })
     },
   }
