@@ -31,8 +31,30 @@ export interface TemplateVars {
 export const PLACEHOLDERS = ['stack', 'target.version', 'target.image', 'device.name', 'device.host', 'previous.version', 'previous.image'] as const
 export type PlaceholderName = (typeof PLACEHOLDERS)[number]
 
+/**
+ * The environment variable each placeholder's value is also given in to local command gates (docs/playbook.md
+ * "Gates"). `CHAINUP_STACK` and `CHAINUP_DEVICE` predate the others.
+ */
+export const PLACEHOLDER_ENV: Readonly<Record<PlaceholderName, string>> = {
+  stack: 'CHAINUP_STACK',
+  'target.version': 'CHAINUP_TARGET_VERSION',
+  'target.image': 'CHAINUP_TARGET_IMAGE',
+  'device.name': 'CHAINUP_DEVICE',
+  'device.host': 'CHAINUP_DEVICE_HOST',
+  'previous.version': 'CHAINUP_PREVIOUS_VERSION',
+  'previous.image': 'CHAINUP_PREVIOUS_IMAGE',
+}
+
+/**
+ * How {@link expandTemplate} inserts a value: `'text'` as it is (commands sent to a device), `'regex'` regex-escaped
+ * (patterns), `'shell'` shell-quoted (a local command gate's `run:` line for `/bin/sh -c`).
+ */
+export type ExpandMode = 'text' | 'regex' | 'shell'
+
 /** `{{`, anything but braces, `}}`. Whitespace inside the braces is optional. */
 const PLACEHOLDER = /\{\{([^{}]*)\}\}/g
+/** {@link PLACEHOLDER} at one position. */
+const PLACEHOLDER_AT = /\{\{([^{}]*)\}\}/y
 
 /** Escapes every character that has a meaning in a JavaScript regular expression (the same escapes are also valid under the `u` flag). */
 export function escapeRegExp(text: string): string {
@@ -84,25 +106,143 @@ export function unknownPlaceholders(text: string): string[] {
 /**
  * Replaces every `{{ name }}` placeholder in `text` with its value from `vars`.
  *
- * In `'text'` mode the values are inserted as they are (device commands, gate commands).
+ * In `'text'` mode the values are inserted as they are (commands sent to a device).
  * In `'regex'` mode they are regex-escaped first, so `{{ target.image }}` in an `expect` pattern matches the
- * image name literally (its dots match dots only). Text outside placeholders is never changed.
+ * image name literally (its dots match dots only).
+ * In `'shell'` mode (a gate's `run:` line) each value becomes exactly one literal string for `/bin/sh`, whatever it
+ * holds (`;`, `$(...)`, `'`, newlines): see {@link expandShell}. Text outside placeholders is never changed.
  *
  * @param text - A command or pattern from the playbook.
  * @param vars - The values for this device.
- * @param mode - `'text'` for commands, `'regex'` for patterns (`expect`, `reject`, `facts.*`, `error_patterns`).
+ * @param mode - `'text'` for device commands, `'regex'` for patterns (`expect`, `reject`, `facts.*`, `error_patterns`),
+ *   `'shell'` for `run:` lines.
  * @returns The expanded text.
- * @throws InputError (code `PLAYBOOK_INVALID`) when `text` holds an unknown placeholder; the playbook loader
- *   rejects those already, so this only happens for text that did not come through the loader.
+ * @throws InputError (code `PLAYBOOK_INVALID`) when `text` holds an unknown placeholder (the playbook loader rejects
+ *   those already, so this only happens for text that did not come through the loader), or in `'shell'` mode a
+ *   placeholder where the shell's quoting cannot be followed ({@link unquotablePlaceholders}); Error when a
+ *   `{{ previous.* }}` value is not known yet.
  */
-export function expandTemplate(text: string, vars: TemplateVars, mode: 'text' | 'regex'): string {
+export function expandTemplate(text: string, vars: TemplateVars, mode: ExpandMode): string {
+  if (mode === 'shell') return expandShell(text, vars)
   return text.replace(PLACEHOLDER, (whole: string, inner: string) => {
-    const name = inner.trim()
-    if (!isPlaceholderName(name)) {
-      const message = unknownPlaceholderMessage(whole)
+    const value = valueOf(knownName(whole, inner), vars)
+    return mode === 'regex' ? escapeRegExp(value) : value
+  })
+}
+
+function knownName(whole: string, inner: string): PlaceholderName {
+  const name = inner.trim()
+  if (!isPlaceholderName(name)) {
+    const message = unknownPlaceholderMessage(whole)
+    throw new InputError(message, {code: 'PLAYBOOK_INVALID', problems: [message]})
+  }
+  return name
+}
+
+/** A value as one word for a POSIX shell: in single quotes, each `'` written as `'\''`. `''` for the empty string. */
+export function shellQuote(value: string): string {
+  return `'${value.replace(/'/g, `'\\''`)}'`
+}
+
+/** Where a placeholder stands in a shell command line: outside quotes, inside '…', inside "…". */
+type ShellQuoting = 'plain' | 'single' | 'double'
+
+/**
+ * Walks a `run:` line as `/bin/sh` reads its quotes and calls `insert` for every placeholder with the quoting it
+ * stands in, or with `unsafe` (why the quoting can no longer be followed) once the line used a construct whose
+ * quoting rules differ: a backquote, `#` outside quotes (a comment, `$#`, `${#x}`), `$'…'`, a here-document (`<<`),
+ * `$(…)` or `${…}` inside double quotes (`${NAME}` is fine), or a backslash (or, outside quotes, a `$`) right before
+ * the placeholder.
+ * Outside those, only `'`, `"` and `\` change the quoting, and `$(…)`/`${…}` outside double quotes nest quotes the
+ * same way as the line itself.
+ */
+function scanShell(text: string, insert: (name: PlaceholderName, whole: string, quoting: ShellQuoting, unsafe: string | undefined) => string): string {
+  let out = ''
+  let quoting: ShellQuoting = 'plain'
+  let unsafe: string | undefined
+  let i = 0
+  const placeholderAt = (at: number): RegExpExecArray | null => {
+    PLACEHOLDER_AT.lastIndex = at
+    return PLACEHOLDER_AT.exec(text)
+  }
+  while (i < text.length) {
+    const m = text.startsWith('{{', i) ? placeholderAt(i) : null
+    if (m) {
+      out += insert(knownName(m[0], m[1] ?? ''), m[0], quoting, unsafe)
+      i += m[0].length
+      continue
+    }
+    const c = text[i]!
+    const next = text[i + 1] ?? ''
+    let take = 1
+    if (quoting === 'single') {
+      if (c === "'") quoting = 'plain'
+    } else if (c === '\\') {
+      if (placeholderAt(i + 1)) unsafe ??= 'a backslash'
+      else take = 2
+    } else if (quoting === 'plain' && c === '$' && placeholderAt(i + 1)) {
+      unsafe ??= "a $ (it would make $'…' of the quoted value)"
+    } else if (c === '`') {
+      unsafe ??= 'a backquote (`)'
+    } else if (quoting === 'plain') {
+      if (c === "'") quoting = 'single'
+      else if (c === '"') quoting = 'double'
+      else if (c === '#') unsafe ??= 'a # outside quotes (a comment, $# or ${#…})'
+      else if (c === '$' && next === "'") unsafe ??= "$'…' quoting"
+      else if (c === '<' && next === '<') unsafe ??= 'a here-document (<<)'
+    } else if (c === '"') {
+      quoting = 'plain'
+    } else if (c === '$' && next === '(') {
+      unsafe ??= '$(…) inside double quotes'
+    } else if (c === '$' && next === '{') {
+      const simple = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}/.exec(text.slice(i))
+      if (simple) take = simple[0].length
+      else unsafe ??= '${…} inside double quotes'
+    }
+    out += text.slice(i, i + take)
+    i += take
+  }
+  return out
+}
+
+/**
+ * `'shell'` mode of {@link expandTemplate}: every value becomes one literal string for `/bin/sh -c`, in POSIX single
+ * quotes. Outside quotes `{{ v }}` becomes `'v'`; inside '…' the value with each `'` written `'\''`; inside "…" the
+ * double quotes are closed around the single-quoted value (`"a{{ v }}b"` → `"a"'v'"b"`). So `17.06.05;touch x`,
+ * `$(id)` or `it's` reach the command as that text, never as shell syntax.
+ * @throws InputError for a placeholder after a construct whose quoting {@link scanShell} cannot follow
+ */
+function expandShell(text: string, vars: TemplateVars): string {
+  return scanShell(text, (name, whole, quoting, unsafe) => {
+    if (unsafe !== undefined) {
+      const message = unquotableMessage(whole, name, unsafe)
       throw new InputError(message, {code: 'PLAYBOOK_INVALID', problems: [message]})
     }
     const value = valueOf(name, vars)
-    return mode === 'regex' ? escapeRegExp(value) : value
+    if (quoting === 'plain') return shellQuote(value)
+    if (quoting === 'single') return value.replace(/'/g, `'\\''`)
+    return `"${shellQuote(value)}"`
   })
+}
+
+function unquotableMessage(whole: string, name: PlaceholderName, unsafe: string): string {
+  return `${whole} in a run: command after ${unsafe}: chainup cannot quote it safely there; use "$${PLACEHOLDER_ENV[name]}" instead`
+}
+
+/**
+ * The problems {@link expandTemplate} would report for placeholders in a `run:` line in `'shell'` mode (placeholders
+ * after a construct whose quoting cannot be followed), one message each; empty when the line is fine. For a loader
+ * that wants to report them before a run.
+ */
+export function unquotablePlaceholders(text: string): string[] {
+  const problems: string[] = []
+  try {
+    scanShell(text, (name, whole, _quoting, unsafe) => {
+      if (unsafe !== undefined) problems.push(unquotableMessage(whole, name, unsafe))
+      return ''
+    })
+  } catch {
+    // Unknown placeholders are reported by unknownPlaceholders.
+  }
+  return problems
 }

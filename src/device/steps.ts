@@ -10,7 +10,7 @@ import type {GateEvaluation, GateType, StepExecution, StepPhase} from '../model/
 import {DevicePhase} from '../model/status.js'
 import type {Clock} from '../util/clock.js'
 import {formatMs} from '../util/duration.js'
-import {errorMessage} from '../util/text.js'
+import {errorMessage, withoutSecrets} from '../util/text.js'
 import {checkOutput, type CheckPatterns} from './checks.js'
 import {DeviceTaskError, GateVetoError, HaltedError} from './errors.js'
 import {parseFacts, type DeviceFacts} from './facts.js'
@@ -124,7 +124,7 @@ export class DeviceSteps {
     try {
       const result = await session.exec(command, this.ctx.inventory.timeouts.command)
       if (result.dropped) throw new Error(`connection dropped during "${command}"`)
-      const facts = parseFacts(result.output, this.facts)
+      const facts = parseFacts(result.output, this.facts, this.name)
       if (recordStep) this.finishStep(order, {action: 'facts', phase, command, status: 'completed', output: summarizeFacts(facts), error: null}, started)
       return facts
     } catch (error) {
@@ -165,9 +165,15 @@ export class DeviceSteps {
     if (evaluation.decision === 'veto') throw new GateVetoError(evaluation)
   }
 
-  /** Evaluates one gate with whatever session is open (gates never throw: a problem is a veto). */
+  /**
+   * Evaluates one gate with whatever session is open (gates never throw: a problem is a veto).
+   * @param extraEnv extra environment for a command gate (`CHAINUP_ERROR`); the run's secrets are redacted from it
+   *   (the engine also escapes its control characters)
+   */
   async evaluate(type: GateType, gate: Gate, extraEnv: Record<string, string> = {}): Promise<GateEvaluation> {
     const session = this.openSession
+    const secrets = [this.ctx.credentials.password, this.ctx.credentials.passphrase, ...this.ctx.hiddenEnv.map((name) => process.env[name])]
+    const env = Object.fromEntries(Object.entries(extraEnv).map(([name, value]) => [name, withoutSecrets(value, secrets)]))
     const evaluation = await evaluateGate(gate, {
       runId: this.ctx.runId,
       stack: this.ctx.inventory.stack,
@@ -178,7 +184,7 @@ export class DeviceSteps {
       ...(session ? {session} : {}),
       expand: (text, mode) => expandTemplate(text, this.vars, mode),
       hiddenEnv: this.ctx.hiddenEnv,
-      extraEnv,
+      extraEnv: env,
       signal: this.signal,
       clock: this.ctx.clock,
     })

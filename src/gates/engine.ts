@@ -5,12 +5,13 @@
 import {spawn} from 'node:child_process'
 import {dirname} from 'node:path'
 
+import {PLACEHOLDER_ENV, PLACEHOLDERS, type ExpandMode} from '../config/template.js'
 import type {Gate} from '../config/types.js'
 import type {DeviceSession} from '../model/device-session.js'
 import type {GateEvaluation, GateType} from '../model/result.js'
 import {systemClock, type Clock} from '../util/clock.js'
 import {formatMs} from '../util/duration.js'
-import {lineAt} from '../util/text.js'
+import {lineAt, printable} from '../util/text.js'
 
 export interface GateContext {
   runId: string
@@ -24,11 +25,17 @@ export interface GateContext {
   defaultTimeoutMs: number
   /** For device_command gates. */
   session?: DeviceSession
-  /** Expands `{{ }}` placeholders; mode regex escapes inserted values. */
-  expand: (text: string, mode: 'text' | 'regex') => string
+  /**
+   * Expands `{{ }}` placeholders: mode `regex` escapes inserted values, `shell` quotes them for `/bin/sh` (a command
+   * gate's `run:` line), `text` inserts them as they are (a device command). Throws for a placeholder without a value.
+   */
+  expand: (text: string, mode: ExpandMode) => string
   /** Environment variable names that must not reach a gate (secrets). */
   hiddenEnv?: readonly string[]
-  /** Extra environment for local command gates (e.g. `CHAINUP_ERROR` for on_error gates). */
+  /**
+   * Extra environment for local command gates (e.g. `CHAINUP_ERROR` for on_error gates). Its values are made
+   * printable (control characters escaped) before they reach the gate.
+   */
   extraEnv?: Record<string, string>
   signal?: AbortSignal
   /** Times the gate's timeout. @default systemClock */
@@ -37,7 +44,9 @@ export interface GateContext {
 
 /**
  * Evaluates one gate. Never throws: every problem (timeout, spawn failure, lost session) is a veto with its reason.
- * Local command gates get `CHAINUP_RUN_ID`, `CHAINUP_STACK`, `CHAINUP_DEVICE` (empty for stack gates), `CHAINUP_GATE` (the type).
+ * Local command gates run `/bin/sh -c` with the placeholders of `run:` shell-quoted, and get `CHAINUP_RUN_ID`,
+ * `CHAINUP_STACK`, `CHAINUP_DEVICE` (empty for stack gates), `CHAINUP_GATE` (the type), and every other placeholder's
+ * value ({@link placeholderEnv}).
  */
 export async function evaluateGate(gate: Gate, ctx: GateContext): Promise<GateEvaluation> {
   const timeoutMs = gate.timeout ?? ctx.defaultTimeoutMs
@@ -50,16 +59,38 @@ export async function evaluateGate(gate: Gate, ctx: GateContext): Promise<GateEv
   }
 }
 
+/**
+ * Every placeholder's value as the variable docs/playbook.md names (`CHAINUP_TARGET_VERSION`, `CHAINUP_PREVIOUS_VERSION`,
+ * ...; {@link PLACEHOLDER_ENV}), taken from `expand` itself so that a variable always holds exactly what its
+ * placeholder stands for; empty when the value is not known (`{{ previous.* }}` in a stack-wide gate).
+ */
+export function placeholderEnv(expand: GateContext['expand']): Record<string, string> {
+  const env: Record<string, string> = {}
+  for (const name of PLACEHOLDERS) {
+    let value = ''
+    try {
+      value = expand(`{{ ${name} }}`, 'text')
+    } catch {
+      // not known yet: empty, like CHAINUP_DEVICE in a stack-wide gate
+    }
+    env[PLACEHOLDER_ENV[name]] = value
+  }
+  return env
+}
+
 function runCommandGate(command: string, ctx: GateContext, timeoutMs: number): Promise<Pick<GateEvaluation, 'decision' | 'reason'>> {
   const env: NodeJS.ProcessEnv = {...process.env}
   for (const name of ctx.hiddenEnv ?? []) delete env[name]
-  Object.assign(env, ctx.extraEnv)
+  for (const [name, value] of Object.entries(ctx.extraEnv ?? {})) env[name] = printable(value)
+  Object.assign(env, placeholderEnv(ctx.expand))
   env.CHAINUP_RUN_ID = ctx.runId
   env.CHAINUP_STACK = ctx.stack
   env.CHAINUP_DEVICE = ctx.device ?? ''
   env.CHAINUP_GATE = ctx.type
+  // Placeholders in run: are shell-quoted: a value (a device's version, say) is text for the command, never shell syntax.
+  const line = ctx.expand(command, 'shell')
   return new Promise((resolve, reject) => {
-    const child = spawn('/bin/sh', ['-c', ctx.expand(command, 'text')], {cwd: dirname(ctx.playbookFile), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+    const child = spawn('/bin/sh', ['-c', line], {cwd: dirname(ctx.playbookFile), env, stdio: ['ignore', 'pipe', 'pipe'], detached: true})
     let stdout = ''
     let timedOut = false
     const kill = () => {
@@ -88,7 +119,9 @@ function runCommandGate(command: string, ctx: GateContext, timeoutMs: number): P
     child.once('close', (code, signal) => {
       clock.clearTimeout(timer)
       ctx.signal?.removeEventListener('abort', onAbort)
-      const firstLine = stdout.split('\n').find((l) => l.trim() !== '')?.trim()
+      const first = stdout.split('\n').find((l) => l.trim() !== '')?.trim()
+      // The reason is shown in the terminal and the journal: the gate may echo what a device printed.
+      const firstLine = first === undefined ? undefined : printable(first)
       if (timedOut) return resolve({decision: 'veto', reason: `gate timed out after ${formatMs(timeoutMs)}`})
       if (ctx.signal?.aborted) return resolve({decision: 'veto', reason: 'run halted while the gate ran'})
       if (code === 0) return resolve({decision: 'allow', reason: firstLine ?? 'exit 0'})

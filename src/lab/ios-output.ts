@@ -317,6 +317,34 @@ export function dirFlash(flash: readonly FlashFile[]): string[] {
   ]
 }
 
+// ------------------------------------------------------------------ hostile output (fault `hostile_output`)
+
+/**
+ * What the `hostile_output` fault appends to a device's output (docs/lab.md "Faults"): shell syntax that creates files
+ * named `pwned…` in the working directory if it ever reaches a shell unquoted, and terminal control: an OSC window
+ * title ended by BEL, clear-screen, an 8-bit CSI (U+009B), and a bare CR followed by erase-line that would overwrite
+ * what a terminal shows. `version` has no whitespace, so a `Version (?<version>\S+)` pattern captures all of it.
+ */
+export const HOSTILE = {
+  version: ';touch${IFS}pwned;$(touch${IFS}pwned2)\x1b]0;owned\x07\x1b[2J\x9b31m',
+  uptime: '\x1b[8m`touch pwned3`\x07',
+  error: ' $(touch pwned4)\x1b[31m\x07\r\x1b[2Kall good;touch${IFS}pwned5',
+} as const
+
+/** `show version` of a hostile device: {@link HOSTILE} `version` after the version, `uptime` after the uptime. */
+export function hostileShowVersion(lines: readonly string[]): string[] {
+  return lines.map((l) => {
+    if (l.startsWith('Cisco IOS XE Software, Version ')) return l + HOSTILE.version
+    if (/ uptime is /.test(l)) return l + HOSTILE.uptime
+    return l
+  })
+}
+
+/** Error output of a hostile device: {@link HOSTILE} `error` after every `%…` and `FAILED:` line. */
+export function hostileErrors(lines: readonly string[]): string[] {
+  return lines.map((l) => (/^(%|FAILED:)/.test(l) ? l + HOSTILE.error : l))
+}
+
 // ------------------------------------------------------------------ install
 
 /** `install add file flash:IMAGE ...` when IMAGE is not on flash: (`image` without the file system). */

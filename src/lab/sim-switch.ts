@@ -32,6 +32,8 @@ import {
   type DeviceView,
   type FlashFile,
   flashFileSize,
+  hostileErrors,
+  hostileShowVersion,
   imageName,
   installAlreadyAdded,
   installNoSuchFile,
@@ -45,6 +47,12 @@ import {
 } from './ios-output.js'
 
 export {formatIosClock, formatIosTime, formatIosUptime, imageName, parseImageVersion, shortVersion} from './ios-output.js'
+
+/**
+ * Fault switches of the simulator: the inventory's {@link LabFault}s, and `hostile_output` (docs/lab.md "Faults"),
+ * which only the simulator knows: its `show version` and error output carry shell syntax and escape sequences.
+ */
+export type SimFault = LabFault | 'hostile_output'
 
 /** Options of one simulated switch. Times are in milliseconds. */
 export interface SimSwitchOptions {
@@ -71,7 +79,7 @@ export interface SimSwitchOptions {
   /** How long a reload keeps the device down (TCP port closed), ms. */
   bootTimeMs: number
   /** Fault switches (docs/lab.md). */
-  faults?: readonly LabFault[]
+  faults?: readonly SimFault[]
   /** The `slow_boot` fault multiplies {@link SimSwitchOptions.bootTimeMs} by this. @default 10 */
   slowBootFactor?: number
   /** How long `install add ... activate commit` prints progress before it reloads the device, ms. @default 300 */
@@ -110,7 +118,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
 
   private readonly opts: SimSwitchOptions
   private readonly host: string
-  private readonly faults: ReadonlySet<LabFault>
+  private readonly faults: ReadonlySet<SimFault>
   private readonly clock: Clock
   private readonly hostKey: string | Buffer
   private readonly allowedKey: ParsedKey | undefined
@@ -408,7 +416,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
   /** Runs one command line; calls `done(exitStatus)` unless the device reloads (or hangs) first. */
   private execute(line: string, out: Sink, done: (code: number) => void): void {
     const finish = (code: number, lines: readonly string[] = []): void => {
-      if (lines.length > 0) out.write(toText(lines))
+      if (lines.length > 0) out.write(toText(code === 0 ? lines : this.errorLines(lines)))
       done(code)
     }
     const parsed = parseLine(line)
@@ -423,7 +431,8 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       case 'show_boot':
       case 'show_switch':
       case 'dir': {
-        const text = renderOutput(command, this.view(), this.now())
+        const rendered = renderOutput(command, this.view(), this.now())
+        const text = command.id === 'show_version' && this.faults.has('hostile_output') ? hostileShowVersion(rendered) : rendered
         return finish(0, filter ? filter(text) : text)
       }
       case 'terminal_length':
@@ -453,23 +462,23 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     }
   }
 
+  /** A failed command's output: with `hostile_output`, every error line carries shell syntax and escape sequences. */
+  private errorLines(lines: readonly string[]): readonly string[] {
+    return this.faults.has('hostile_output') ? hostileErrors(lines) : lines
+  }
+
   private install(path: string, out: Sink, done: (code: number) => void): void {
     const image = path.replace(/^(flash|bootflash):\/?/i, '')
     const write = (lines: string[]): void => out.write(toText(lines))
-    if (!/^(flash|bootflash):/i.test(path) || !this.flash.has(image)) {
-      write(installNoSuchFile(image))
-      return done(1)
+    const fail = (lines: string[]): void => {
+      out.write(toText(this.errorLines(lines)))
+      done(1)
     }
+    if (!/^(flash|bootflash):/i.test(path) || !this.flash.has(image)) return fail(installNoSuchFile(image))
     const target = parseImageVersion(image)
-    if (target === undefined) {
-      write(installNotAPackage(image))
-      return done(1)
-    }
+    if (target === undefined) return fail(installNotAPackage(image))
     const now = this.now()
-    if (target === this.runningVersion || target === this.nextVersion) {
-      write(installAlreadyAdded(now))
-      return done(1)
-    }
+    if (target === this.runningVersion || target === this.nextVersion) return fail(installAlreadyAdded(now))
 
     this.record('install_started', image)
     const progress = installProgress(image, target, now, Math.max(1, Math.round((this.opts.installDelayMs ?? 300) / 1000)))

@@ -8,6 +8,7 @@ import type {Gate} from '../config/types.js'
 import type {GateEvaluation} from '../model/result.js'
 import type {LogLevel} from '../model/events.js'
 import type {OnErrorDecision} from '../model/status.js'
+import {printable} from '../util/text.js'
 
 /** What the decision needs of a device worker. */
 export interface OnErrorJudge {
@@ -17,10 +18,13 @@ export interface OnErrorJudge {
   readonly fenceOpen: boolean
 }
 
-/** @param failure the task's error; its message reaches command gates as `CHAINUP_ERROR` */
+/**
+ * @param failure the task's error; its message reaches command gates as `CHAINUP_ERROR`, with control characters
+ *   escaped (it may quote what the device printed) and the run's secrets redacted by the device worker
+ */
 export async function decideOnError(device: OnErrorJudge, gates: readonly Gate[], failure: Error, log: (level: LogLevel, message: string) => void): Promise<OnErrorDecision> {
   if (gates.length === 0) return 'halt'
-  if (await device.firstVeto('on_error', gates, {CHAINUP_ERROR: failure.message})) return 'veto'
+  if (await device.firstVeto('on_error', gates, {CHAINUP_ERROR: printable(failure.message)})) return 'veto'
   if (device.fenceOpen) {
     log('error', 'on_error gates allow continuing, but its reload may still be under way: halting instead')
     return 'halt'

@@ -1,9 +1,12 @@
 /**
  * Terminal progress with listr2: the stack, and under it each device with its ChainSync state (draft §4)
  * and its current step. Only used on a TTY; cron and CI get {@link attachPlainReporter}.
+ * Every text drawn is made printable first (control characters and escape sequences escaped): a step's command, a
+ * phase's detail and a failure can quote what a device printed.
  */
 import type {RunEvents} from '../model/events.js'
 import type {NodeState} from '../protocol/state-machine.js'
+import {printable} from '../util/text.js'
 
 interface DeviceView {
   state: NodeState | '-'
@@ -27,7 +30,7 @@ export function attachListrReporter(events: RunEvents, output: ListrOutput = {})
   let resolveDone: () => void = () => undefined
   const done = new Promise<void>((r) => (resolveDone = r))
   const views = new Map<string, DeviceView>()
-  const title = (name: string, v: DeviceView) => `${name.padEnd(8)} ${`[${v.state}]`.padEnd(11)} ${v.detail}`
+  const title = (name: string, v: DeviceView) => printable(`${name.padEnd(8)} ${`[${v.state}]`.padEnd(11)} ${v.detail}`)
   const refresh = (name: string) => {
     const v = views.get(name)
     if (v?.title) v.title(title(name, v))
@@ -50,23 +53,23 @@ export function attachListrReporter(events: RunEvents, output: ListrOutput = {})
       const list = new Listr(
         [
           {
-            title: `Upgrade ${run.stack} to ${run.target.version} (run ${run.runId})`,
+            title: printable(`Upgrade ${run.stack} to ${run.target.version} (run ${run.runId})`),
             task: (_ctx, task) =>
               task.newListr(
                 run.devices.map((name) => ({
-                  title: name,
+                  title: printable(name),
                   task: (_c: unknown, t: {title: string; skip: (m: string) => void}) =>
                     new Promise<void>((resolve, reject) => {
                       const v = views.get(name)!
                       v.title = (s) => (t.title = s)
                       refresh(name)
                       const finish = (o: {kind: 'ok' | 'skip' | 'fail'; message: string}) => {
-                        t.title = `${name.padEnd(8)} ${o.message}`
+                        t.title = printable(`${name.padEnd(8)} ${o.message}`)
                         if (o.kind === 'ok') resolve()
                         else if (o.kind === 'skip') {
-                          t.skip(`${name.padEnd(8)} ${o.message}`)
+                          t.skip(printable(`${name.padEnd(8)} ${o.message}`))
                           resolve()
-                        } else reject(new Error(`${name}: ${o.message}`))
+                        } else reject(new Error(printable(`${name}: ${o.message}`)))
                       }
                       if (v.final) finish(v.final)
                       else v.settle = finish

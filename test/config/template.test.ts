@@ -1,7 +1,13 @@
+import {spawnSync} from 'node:child_process'
+import {existsSync, mkdtempSync, readdirSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 
 import {type TemplateVars, expandTemplate} from '../../src/config/index.js'
+import {PLACEHOLDER_ENV, PLACEHOLDERS, shellQuote, unquotablePlaceholders} from '../../src/config/template.js'
 import {InputError} from '../../src/errors.js'
 
 const VARS: TemplateVars = {
@@ -78,5 +84,127 @@ describe('expandTemplate', () => {
         (text) => expandTemplate(text, VARS, 'text') === text && expandTemplate(text, VARS, 'regex') === text,
       ),
     )
+  })
+})
+
+/** Shells a `run:` line may meet: /bin/sh (dash on Debian), and bash (/bin/sh on macOS and RHEL), also in POSIX mode. */
+const SHELLS: string[][] = [['/bin/sh', '-c'], ...(existsSync('/bin/bash') ? [['/bin/bash', '-c'], ['/bin/bash', '--posix', '-c']] : [])]
+
+/** Runs a command line in an empty directory; returns stdout and the files the command left there. */
+function sh(shell: string[], line: string): {stdout: string; files: string[]; status: number | null} {
+  const cwd = mkdtempSync(join(tmpdir(), 'chainup-shell-'))
+  const r = spawnSync(shell[0]!, [...shell.slice(1), line], {cwd, encoding: 'utf8'})
+  return {stdout: r.stdout, files: readdirSync(cwd), status: r.status}
+}
+
+const HOSTILE_VERSIONS = ['17.06.05;touch${IFS}pwned', '$(touch pwned)', '`touch pwned`', "it's'; touch pwned; echo '", '17.06.05\ntouch pwned', 'a"b\\"; touch pwned; "', '-n', '*', '']
+const withPrevious = (version: string): TemplateVars => ({...VARS, previous: {version, image: `cat9k_iosxe.${version}.SPA.bin`}})
+
+describe("expandTemplate 'shell' mode (a gate's run: line, issue #8 §2)", () => {
+  it('single-quotes each value outside quotes, so a hostile version is one literal argument', () => {
+    expect(expandTemplate('echo {{ previous.version }}', withPrevious('17.06.05;touch${IFS}pwned'), 'shell')).toBe("echo '17.06.05;touch${IFS}pwned'")
+    expect(expandTemplate('echo {{ previous.version }}', withPrevious('$(id)'), 'shell')).toBe("echo '$(id)'")
+    expect(expandTemplate('echo {{ previous.version }}', withPrevious("it's"), 'shell')).toBe("echo 'it'\\''s'")
+    expect(expandTemplate('notify {{ device.name }} {{ target.version }}', VARS, 'shell')).toBe("notify 'sw1' '17.09.05'")
+    expect(shellQuote('')).toBe("''")
+  })
+
+  it('inside single or double quotes the value stays literal too (the quotes are closed around it)', () => {
+    const vars = withPrevious("$(id)'x")
+    expect(expandTemplate("echo 'v={{ previous.version }}!'", vars, 'shell')).toBe("echo 'v=$(id)'\\''x!'")
+    expect(expandTemplate('echo "v={{ previous.version }}!"', vars, 'shell')).toBe(`echo "v="'$(id)'\\''x'"!"`)
+  })
+
+  it.each(SHELLS.map((s) => [s.join(' '), s]))('%s runs every hostile value as text: the command prints it and creates no file', (_name, shell) => {
+    for (const version of HOSTILE_VERSIONS) {
+      for (const template of ["printf '[%s]' {{ previous.version }}", "printf '[%s]' 'v={{ previous.version }}'", `printf '[%s]' "v={{ previous.version }}" `, `x=$(printf '%s' {{ previous.version }})x; printf '[%s]' "$x"`]) {
+        const line = expandTemplate(template, withPrevious(version), 'shell')
+        const r = sh(shell, line)
+        const expected = template.includes('v=') ? `[v=${version}]` : template.includes('$(') ? `[${version.replace(/\n+$/, '')}x]` : `[${version}]`
+        expect({line, stdout: r.stdout, files: r.files}).toEqual({line, stdout: expected, files: []})
+      }
+    }
+  })
+
+  it.each(SHELLS.map((s) => [s.join(' '), s]))('%s: any value (no NUL) passes through a run: line unchanged, in every kind of quoting', (_name, shell) => {
+    fc.assert(
+      fc.property(fc.string({unit: 'binary'}).filter((v) => !v.includes('\0')), (value) => {
+        const vars = withPrevious(value)
+        const line = expandTemplate(`printf '%s|' {{ previous.version }} '{{ previous.version }}' "{{ previous.version }}"`, vars, 'shell')
+        const r = sh(shell, line)
+        expect(r.files).toEqual([])
+        expect(r.stdout).toBe(`${value}|${value}|${value}|`)
+      }),
+      {numRuns: 40},
+    )
+  })
+
+  it.each(SHELLS.map((s) => [s.join(' '), s]))(
+    '%s: in a random run: line a placeholder is either refused or cannot break out of its quoting',
+    (_name, shell) => {
+      // Values that run `touch pwned…` from any quoting they break out of: plain, '…', "…", backquotes, a new line.
+      const attacks = [
+        `;touch pwned1;'touch pwned2;'";touch pwned3;"$(touch pwned4)\`touch pwned5\``,
+        `\ntouch pwned6\n'\ntouch pwned7\n'"\ntouch pwned8\n"\ntouch pwned9\n`,
+        `\\'\\"\\\ntouch pwned10\n`,
+      ]
+      const token = fc.constantFrom("'", '"', '\\', '$', '(', ')', '{', '}', '`', '#', '<', '<<', ' ', ';', 'a', '\n', '${HOME}', '$(', '{{ previous.version }}')
+      fc.assert(
+        fc.property(fc.array(token, {maxLength: 14}), fc.constantFrom(...attacks), (tokens, attack) => {
+          const template = ['{{ previous.version }}', ...tokens].join('')
+          let line: string
+          try {
+            line = expandTemplate(template, withPrevious(attack), 'shell')
+          } catch {
+            return // refused: the gate vetoes, nothing runs
+          }
+          const cwd = mkdtempSync(join(tmpdir(), 'chainup-shell-'))
+          spawnSync(shell[0]!, [...shell.slice(1), line], {cwd, timeout: 5000, stdio: 'ignore'})
+          expect(readdirSync(cwd), JSON.stringify(line)).toEqual([])
+        }),
+        {numRuns: 150},
+      )
+    },
+  )
+
+  it('refuses a placeholder where the quoting cannot be followed, naming the variable to use instead', () => {
+    const vars = withPrevious('17.06.05')
+    for (const [template, why] of [
+      ['echo `echo {{ previous.version }}`', 'a backquote'],
+      ['echo "$(echo {{ previous.version }})"', '$(…) inside double quotes'],
+      ['echo "${X:-{{ previous.version }}}"', '${…} inside double quotes'],
+      ['echo # {{ previous.version }}', 'a # outside quotes'],
+      ["echo $'{{ previous.version }}'", "$'…' quoting"],
+      ['cat <<EOF\n{{ previous.version }}\nEOF', 'a here-document'],
+      ['echo \\{{ previous.version }}', 'a backslash'],
+      ['echo ${{ previous.version }}', 'a $'],
+    ]) {
+      expect(() => expandTemplate(template!, vars, 'shell'), template).toThrow(why!)
+      expect(() => expandTemplate(template!, vars, 'shell'), template).toThrow('use "$CHAINUP_PREVIOUS_VERSION" instead')
+      expect(unquotablePlaceholders(template!), template).toHaveLength(1)
+    }
+    // Placeholders before such a construct, and constructs whose quoting is followed, are fine.
+    expect(expandTemplate('echo {{ device.name }} `date` # done', VARS, 'shell')).toBe("echo 'sw1' `date` # done")
+    expect(expandTemplate('echo "${HOME}/{{ device.name }}" $(echo {{ device.name }}) \\# \'#\' "#"', VARS, 'shell')).toBe(
+      `echo "\${HOME}/"'sw1'"" $(echo 'sw1') \\# '#' "#"`,
+    )
+    expect(unquotablePlaceholders('echo {{ device.name }} "{{ stack }}"')).toEqual([])
+  })
+
+  it('still refuses unknown placeholders, and leaves text without placeholders alone', () => {
+    expect(() => expandTemplate('echo {{ device.ip }}', VARS, 'shell')).toThrow(/unknown placeholder \{\{ device\.ip \}\}/)
+    fc.assert(fc.property(fc.string().filter((s) => !s.includes('{{')), (text) => expandTemplate(text, VARS, 'shell') === text))
+  })
+
+  it('names one environment variable per placeholder', () => {
+    expect(PLACEHOLDERS.map((p) => PLACEHOLDER_ENV[p])).toEqual([
+      'CHAINUP_STACK',
+      'CHAINUP_TARGET_VERSION',
+      'CHAINUP_TARGET_IMAGE',
+      'CHAINUP_DEVICE',
+      'CHAINUP_DEVICE_HOST',
+      'CHAINUP_PREVIOUS_VERSION',
+      'CHAINUP_PREVIOUS_IMAGE',
+    ])
   })
 })

@@ -1,6 +1,6 @@
 import {describe, expect, it} from 'vitest'
 
-import {parseFacts, parseUptime, rebootedSince} from '../../src/device/facts.js'
+import {parseFacts, parseUptime, rebootedSince, VERSION_SHAPE} from '../../src/device/facts.js'
 
 const facts = {
   command: 'show version',
@@ -56,5 +56,54 @@ describe('device facts', () => {
     const f = parseFacts('Version 1\n', bare)
     expect(rebootedSince(f, f, 1000, true)).toBe(true)
     expect(rebootedSince(f, f, 1000, false)).toBe(false)
+  })
+
+  describe('validation of what a device reports (issue #8 §2)', () => {
+    it.each(['17.06.05', '17.09.04a', '16.12.04', '15.2(7)E3', '12.2(55)SE12', '9.3(10)', '21.4R3-S5.4', '4.28.3M', '8.10.0.5_87432', '1.2.3+build.7', 'X'])(
+      'accepts the version %s',
+      (version) => {
+        expect(parseFacts(showVersion(version, '2 hours, 1 minute', '10:01:59 UTC Sat Nov 21 2026'), facts, 'sw2').version).toBe(version)
+      },
+    )
+
+    it.each([
+      ['17.06.05;touch${IFS}pwned', '"17.06.05;touch${IFS}pwned"'],
+      ['$(id)', '"$(id)"'],
+      ["17.06.05'", `"17.06.05'"`],
+      ['`id`', '"`id`"'],
+      ['-rf', '"-rf"'],
+      ['17.06.05|sh', '"17.06.05|sh"'],
+      ['../../etc', '"../../etc"'],
+      ['17.06.05\x1b]0;owned\x07\x1b[2J\x9b31m', '"17.06.05\\x1b]0;owned\\x07\\x1b[2J\\x9b31m"'],
+      ['1'.repeat(65), `"${'1'.repeat(65)}"`],
+    ])('refuses the version %j with an error naming the device and showing the value escaped', (version, shown) => {
+      const run = () => parseFacts(showVersion(version, '2 hours', '10:01:59 UTC Sat Nov 21 2026'), facts, 'sw2')
+      expect(run).toThrow(`sw2: show version reports version ${shown} which does not look like a version`)
+      let message = ''
+      try {
+        run()
+      } catch (e) {
+        message = (e as Error).message
+      }
+      expect(message).not.toMatch(/[\x00-\x1f\x7f-\x9f]/)
+    })
+
+    it('the version shape is documented as: a letter or digit, then up to 63 of letters, digits and . _ - + ( )', () => {
+      expect(VERSION_SHAPE.source).toBe('^[A-Za-z0-9][A-Za-z0-9._+()-]{0,63}$')
+    })
+
+    it('refuses uptime and restart texts that carry control characters or are longer than 128 characters', () => {
+      const hostileUptime = showVersion('17.06.05', '3 weeks\x1b[8m`touch pwned`\x07', '10:01:59 UTC Sat Nov 21 2026')
+      expect(() => parseFacts(hostileUptime, facts, 'sw2')).toThrow('sw2: show version reports uptime "3 weeks\\x1b[8m`touch pwned`\\x07" which is not printable text of at most 128 characters')
+      const hostileRestart = showVersion('17.06.05', '3 weeks', '10:01:59 UTC\r\x1b[2K Sat Nov 21 2026')
+      expect(() => parseFacts(hostileRestart, facts, 'sw2')).toThrow(/^sw2: show version reports restart time "10:01:59 UTC\\r\\x1b\[2K Sat Nov 21 2026" which is not printable/)
+      const long = showVersion('17.06.05', `${'1 minute, '.repeat(13)}1 minute`, '10:01:59 UTC Sat Nov 21 2026')
+      expect(() => parseFacts(long, facts, 'sw2')).toThrow(/sw2: show version reports uptime "1 minute, .*\.\.\." which is not printable text of at most 128 characters/)
+    })
+
+    it('takes IOS output with CRLF line ends as before (the CR is trimmed, not refused)', () => {
+      const crlf = showVersion('17.06.05', '2 hours, 1 minute', '10:01:59 UTC Sat Nov 21 2026').replace(/\n/g, '\r\n')
+      expect(parseFacts(crlf, facts, 'sw2')).toEqual({version: '17.06.05', uptimeSeconds: 7260, restartedAt: '10:01:59 UTC Sat Nov 21 2026'})
+    })
   })
 })

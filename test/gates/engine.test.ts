@@ -4,6 +4,7 @@ import {join} from 'node:path'
 
 import {describe, expect, it} from 'vitest'
 
+import {expandTemplate, type TemplateVars} from '../../src/config/template.js'
 import type {Gate} from '../../src/config/types.js'
 import {evaluateGate, type GateContext} from '../../src/gates/engine.js'
 import type {DeviceSession} from '../../src/model/device-session.js'
@@ -88,5 +89,71 @@ describe('gate engine (DEC-002 gates)', () => {
     expect(await evaluateGate(gate, ctx({session: session('Version 17.09.05\nlast CRASH at boot')}))).toMatchObject({decision: 'veto', reason: expect.stringMatching(/matches \/CRASH\/: last CRASH at boot/)})
     expect(await evaluateGate(gate, ctx({session: session('', true)}))).toMatchObject({decision: 'veto', reason: expect.stringMatching(/connection dropped/)})
     expect(await evaluateGate(gate, ctx())).toMatchObject({decision: 'veto', reason: 'no device session for a device_command gate'})
+  })
+
+  describe('placeholders and device text in command gates (issue #8 §2)', () => {
+    const vars = (previous?: string): TemplateVars => ({
+      stack: 'stack-a',
+      target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
+      device: {name: 'sw2', host: '10.0.0.12'},
+      ...(previous === undefined ? {} : {previous: {version: previous, image: `cat9k_iosxe.${previous}.SPA.bin`}}),
+    })
+    const real = (previous?: string): Partial<GateContext> => ({expand: (text, mode) => expandTemplate(text, vars(previous), mode)})
+    const fresh = () => {
+      const cwd = mkdtempSync(join(tmpdir(), 'chainup-gate-cwd-'))
+      writeFileSync(join(cwd, 'playbook.yml'), '')
+      return {cwd, playbookFile: join(cwd, 'playbook.yml')}
+    }
+
+    it.each([['17.06.05;touch${IFS}pwned'], ['$(touch pwned)'], ["x';touch pwned;'"], ['`touch pwned`']])(
+      'a hostile previous.version (%s) in run: is one quoted argument: no command runs, the gate sees the text',
+      async (version) => {
+        const {cwd, playbookFile} = fresh()
+        for (const run of ['echo {{ previous.version }}', "echo '{{ previous.version }}'", 'echo "{{ previous.version }}"']) {
+          const r = await evaluateGate(cmd(run), ctx({...real(version), playbookFile}))
+          expect(r, run).toMatchObject({decision: 'allow', reason: version})
+          expect(existsSync(join(cwd, 'pwned')), run).toBe(false)
+        }
+      },
+    )
+
+    it('gives every placeholder value as a CHAINUP_* variable', async () => {
+      const r = await evaluateGate(
+        cmd('echo "$CHAINUP_STACK|$CHAINUP_TARGET_VERSION|$CHAINUP_TARGET_IMAGE|$CHAINUP_DEVICE|$CHAINUP_DEVICE_HOST|$CHAINUP_PREVIOUS_VERSION|$CHAINUP_PREVIOUS_IMAGE"'),
+        ctx(real('17.06.05')),
+      )
+      expect(r.reason).toBe('stack-a|17.09.05|cat9k_iosxe.17.09.05.SPA.bin|sw2|10.0.0.12|17.06.05|cat9k_iosxe.17.06.05.SPA.bin')
+      // The variables carry a hostile value as plain data: "$CHAINUP_PREVIOUS_VERSION" runs nothing.
+      const {cwd, playbookFile} = fresh()
+      const hostile = await evaluateGate(cmd('echo "$CHAINUP_PREVIOUS_VERSION"'), ctx({...real('17.06.05;touch${IFS}pwned'), playbookFile}))
+      expect(hostile.reason).toBe('17.06.05;touch${IFS}pwned')
+      expect(existsSync(join(cwd, 'pwned'))).toBe(false)
+    })
+
+    it('a variable whose value is not known yet is empty, and overrides one inherited from the environment', async () => {
+      process.env.CHAINUP_PREVIOUS_VERSION = 'from-the-parent'
+      try {
+        const stackGate = ctx({...real(undefined), type: 'final', device: null, expand: (t, m) => expandTemplate(t, {...vars(), device: {name: '', host: ''}}, m)})
+        const r = await evaluateGate(cmd('echo "[$CHAINUP_PREVIOUS_VERSION][$CHAINUP_PREVIOUS_IMAGE][$CHAINUP_DEVICE_HOST][$CHAINUP_TARGET_VERSION]"'), stackGate)
+        expect(r.reason).toBe('[][][][17.09.05]')
+      } finally {
+        delete process.env.CHAINUP_PREVIOUS_VERSION
+      }
+    })
+
+    it('extra variables (CHAINUP_ERROR) and the reason a gate prints reach it and the run without control characters', async () => {
+      const error = 'sw2: device reported an error: % Invalid input\x1b]0;owned\x07\r\x1b[2Kall good\x9b31m'
+      const r = await evaluateGate(cmd('printf "%s\\n" "$CHAINUP_ERROR"; printf "%s" "$CHAINUP_ERROR" > seen.txt'), ctx({extraEnv: {CHAINUP_ERROR: error}}))
+      const seen = readFileSync(join(dir, 'seen.txt'), 'utf8')
+      expect(seen).toBe('sw2: device reported an error: % Invalid input\\x1b]0;owned\\x07\\r\\x1b[2Kall good\\x9b31m')
+      expect(r.reason).toBe(seen)
+      const echoed = await evaluateGate(cmd("printf 'ok \\033[31mred\\007\\r\\n'"), ctx())
+      expect(echoed.reason).toBe('ok \\x1b[31mred\\x07')
+    })
+
+    it('a placeholder where the quoting cannot be followed vetoes, naming the variable to use', async () => {
+      const r = await evaluateGate(cmd('echo "$(echo {{ previous.version }})"'), ctx(real('17.06.05')))
+      expect(r).toMatchObject({decision: 'veto', reason: expect.stringContaining('use "$CHAINUP_PREVIOUS_VERSION" instead')})
+    })
   })
 })

@@ -40,4 +40,11 @@ describe('decideOnError', () => {
     expect(await decideOnError(judge(false, true), [gate], new Error('x'), (level, m) => logs.push(`${level}: ${m}`))).toBe('halt')
     expect(logs).toEqual(['error: on_error gates allow continuing, but its reload may still be under way: halting instead'])
   })
+
+  it('CHAINUP_ERROR carries what the device printed with its control characters escaped (issue #8 §2)', async () => {
+    const j = judge(false)
+    const failure = new Error('sw2: step "x" failed: % Invalid input\x1b]0;owned\x07\r\x1b[2Kall good\x9b31m\nsecond line')
+    await decideOnError(j, [gate], failure, () => undefined)
+    expect(j.env).toEqual([{CHAINUP_ERROR: 'sw2: step "x" failed: % Invalid input\\x1b]0;owned\\x07\\r\\x1b[2Kall good\\x9b31m\\nsecond line'}])
+  })
 })

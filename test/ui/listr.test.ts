@@ -111,4 +111,30 @@ describe('listr2 progress (terminal)', () => {
     await done
     expect(stdout.text).toBe('')
   })
+
+  it('draws device text with its control characters and escape sequences escaped (issue #8 §2)', async () => {
+    const hostile = '17.06.05;touch${IFS}pwned\x1b]0;owned\x07\x1b[2J\x9b31m\r\x1b[2Kall good'
+    const events = new RunEvents()
+    const stdout = new FakeTty()
+    const stderr = new FakeTty()
+    const {done} = attachListrReporter(events, {stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream})
+    const [started] = RUN
+    await replay(events, [started!])
+    await until(() => stripVTControlCharacters(stdout.text).includes('sw1      [-]         waiting'))
+    await replay(
+      events,
+      [
+        ['stepStarted', {device: 'sw1', order: 1, action: 'install image', phase: 'upgrade', command: `install add file flash:cat9k_iosxe.${hostile}.SPA.bin`}],
+        ['devicePhase', {device: 'sw2', phase: 'ready', detail: `ready, running ${hostile}`}],
+        ['devicePhase', {device: 'sw3', phase: 'failed', detail: `sw3: step "bogus" failed: ${hostile}`}],
+        ['runFinished', {...RESULT, devices: RESULT.devices.map((d) => (d.name === 'sw1' ? {...d, version_before: hostile} : d))}],
+      ],
+      () => turn(),
+    )
+    await done
+    // The hostile sequences never reach the terminal raw; their escaped form does.
+    for (const raw of ['\x1b]0;owned', '\x07', '\x1b[2J', '\x9b', '\r\x1b[2Kall good']) expect(stdout.text.includes(raw), JSON.stringify(raw)).toBe(false)
+    expect(stripVTControlCharacters(stdout.text)).toContain('17.06.05;touch${IFS}pwned\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\r\\x1b[2Kall good')
+    expect(stderr.text).toBe('')
+  })
 })

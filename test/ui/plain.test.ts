@@ -122,4 +122,22 @@ describe('plain reporter (cron, CI)', () => {
     expect(stamp).toBeGreaterThanOrEqual(before)
     expect(stamp).toBeLessThanOrEqual(Date.now())
   })
+
+  it('escapes control characters and escape sequences a device put into any text, one line per event (issue #8 §2)', () => {
+    const hostile = '17.06.05;touch${IFS}pwned\x1b]0;owned\x07\x1b[2J\x9b31m\r\x1b[2Kall good\nsecond line\u202e'
+    const {text, writes} = report([
+      ['devicePhase', {device: 'sw1', phase: 'ready', detail: `ready, running ${hostile}`}],
+      ['stepFinished', {order: 1, device: 'sw1', action: 'bogus', status: 'failed', output: hostile, error: `device reported an error: ${hostile}`, phase: 'upgrade', command: 'show bogus', started_at: '2026-11-21T05:40:00.000Z', duration_ms: 5}],
+      ['gateEvaluated', {type: 'after', name: `g${hostile}`, device: 'sw1', decision: 'veto', reason: hostile}],
+      ['log', {level: 'error', device: `sw\x1b[1m1`, message: hostile}],
+    ])
+    expect(writes).toHaveLength(4)
+    for (const w of writes) expect(w).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ [^\n]*\n$/)
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/)
+    const shown = '17.06.05;touch${IFS}pwned\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\r\\x1b[2Kall good\\nsecond line\\u202e'
+    expect(writes[0]).toContain(`sw1 ready: ready, running ${shown}\n`)
+    expect(writes[1]).toContain(`sw1 step 1 bogus: failed in 5ms - device reported an error: ${shown}\n`)
+    expect(writes[2]).toContain(`after gate "g${shown}": veto - ${shown}\n`)
+    expect(writes[3]).toContain(` sw\\x1b[1m1 error: ${shown}\n`)
+  })
 })

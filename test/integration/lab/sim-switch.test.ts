@@ -8,6 +8,7 @@ import ssh2 from 'ssh2'
 import {afterEach, describe, expect, it} from 'vitest'
 
 import type {LabFault} from '../../../src/config/types.js'
+import {HOSTILE} from '../../../src/lab/ios-output.js'
 import {SimSwitch, type SimEvent, type SimSwitchOptions} from '../../../src/lab/sim-switch.js'
 import {FakeClock, until} from '../../helpers/fake-clock.js'
 
@@ -438,6 +439,26 @@ describe('SimSwitch faults', () => {
     const r = await run(sim, install)
     expect(r.code).toBe(1)
     expect(r.stdout).toMatch(/^%Error opening flash:\/cat9k_iosxe\.17\.09\.05\.SPA\.bin \(No such file or directory\)/m)
+  })
+
+  it('hostile_output: show version and error output carry shell syntax and escape sequences (HOSTILE), the rest works', async () => {
+    const sim = await startSim({faults: ['hostile_output']})
+    const version = await run(sim, 'show version')
+    expect(version.code).toBe(0)
+    expect(version.stdout).toContain(`Cisco IOS XE Software, Version 17.06.05${HOSTILE.version}\r\n`)
+    expect(version.stdout).toMatch(/^sw1 uptime is .*minutes?\x1b\[8m`touch pwned3`\x07\r$/m)
+    expect(version.stdout).toContain('System restarted at ')
+    const bad = await run(sim, 'show bogus')
+    expect(bad.code).toBe(1)
+    expect(bad.stdout).toContain(`% Invalid input detected at '^' marker.${HOSTILE.error}\r\n`)
+    const missing = await run(sim, 'install add file flash:nope.bin activate commit prompt-level none')
+    expect(missing.stdout).toContain(`%Error opening flash:/nope.bin (No such file or directory)${HOSTILE.error}`)
+    // Anything else is as usual: it still installs and comes back on the target.
+    const up = nextEvent(sim, 'up')
+    await run(sim, install)
+    await up
+    expect(sim.version).toBe('17.09.05')
+    expect((await run(sim, 'show version')).stdout).toContain(`Version 17.09.05${HOSTILE.version}`)
   })
 })
 
