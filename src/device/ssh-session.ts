@@ -1,7 +1,11 @@
 /**
  * A device session over SSH exec (ssh2). One connection per session; each command is one exec channel.
- * A reload drops the connection: {@link ExecResult.dropped} says so instead of throwing.
+ * A reload drops the connection: {@link ExecResult.dropped} says so instead of throwing. A command's output is
+ * capped ({@link DEFAULT_MAX_OUTPUT_BYTES}): a device that prints more fails that command with
+ * {@link OutputLimitError} and its channel is closed, instead of filling chainup's memory.
  */
+import {StringDecoder} from 'node:string_decoder'
+
 import {ChainupError} from '../errors.js'
 import type {DeviceSession, ExecResult} from '../model/device-session.js'
 import {hostKeyCheck, type HostKeySource} from './known-hosts.js'
@@ -33,6 +37,35 @@ export class CommandTimeoutError extends ChainupError {
   }
 }
 
+/** The most output (stdout and stderr together) one command may print: 16 MiB. */
+export const DEFAULT_MAX_OUTPUT_BYTES = 16 * 1024 * 1024
+
+/** How much of the output an {@link OutputLimitError} keeps for the record (characters). */
+const PARTIAL_OUTPUT_CHARS = 64 * 1024
+
+/** A command printed more than its output cap; chainup stopped reading and closed its channel. */
+export class OutputLimitError extends ChainupError {
+  constructor(
+    device: string,
+    command: string,
+    readonly limitBytes: number,
+    /** The first 65,536 characters of what it printed. */
+    readonly partialOutput: string,
+  ) {
+    super(`${device}: command "${command}" printed more than ${formatBytes(limitBytes)}; chainup stopped reading it and closed its channel`, {
+      code: 'OUTPUT_LIMIT',
+      hint: 'a device that streams without end (a pager, a debug trace) or a command that lists far more than expected; raise maxOutputBytes only if the output is legitimately that large',
+    })
+  }
+}
+
+/** `16 MiB`, `64 KiB`, or `1000 bytes`. */
+function formatBytes(n: number): string {
+  if (n >= 1024 * 1024 && n % (1024 * 1024) === 0) return `${n / (1024 * 1024)} MiB`
+  if (n >= 1024 && n % 1024 === 0) return `${n / 1024} KiB`
+  return `${n} bytes`
+}
+
 export class SessionClosedError extends ChainupError {
   constructor(device: string) {
     super(`SSH session to ${device} is closed`, {code: 'SESSION_CLOSED'})
@@ -54,6 +87,14 @@ export interface ConnectOptions {
   hostKey: HostKeySource
   /** Handshake + authentication timeout, ms. */
   timeoutMs: number
+  /** The most output one command may print (bytes, stdout and stderr together). @default DEFAULT_MAX_OUTPUT_BYTES (16 MiB) */
+  maxOutputBytes?: number
+}
+
+/** Per-command options of {@link SshDeviceSession.exec}. */
+export interface ExecOptions {
+  /** Overrides the session's output cap for this command (bytes). */
+  maxOutputBytes?: number
 }
 
 /** A device session that knows whether its connection is gone (what a device worker holds). */
@@ -110,7 +151,7 @@ export async function connectDevice(opts: ConnectOptions): Promise<SshDeviceSess
       },
     })
   })
-  return new SshDeviceSession(opts.device, client)
+  return new SshDeviceSession(opts.device, client, opts.maxOutputBytes)
 }
 
 type Ssh2Client = import('ssh2').Client
@@ -123,6 +164,8 @@ export class SshDeviceSession implements DeviceSession {
   constructor(
     readonly device: string,
     private readonly client: Ssh2Client,
+    /** The most output one command may print, bytes. */
+    readonly maxOutputBytes: number = DEFAULT_MAX_OUTPUT_BYTES,
   ) {
     // The server side going away (reload) gives `end`/`close`, never necessarily `error` (FIELD-NOTES).
     client.on('close', () => this.markClosed())
@@ -141,10 +184,17 @@ export class SshDeviceSession implements DeviceSession {
     return new Promise((resolve) => this.dropWaiters.add(resolve))
   }
 
-  exec(command: string, timeoutMs: number): Promise<ExecResult> {
+  /**
+   * Runs one command on its own exec channel.
+   * @throws CommandTimeoutError past `timeoutMs` (the connection is closed); OutputLimitError when it printed more than
+   *   the cap (its channel is closed, the connection stays usable); SessionClosedError when the session is gone
+   */
+  exec(command: string, timeoutMs: number, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed) return Promise.reject(new SessionClosedError(this.device))
+    const limit = options.maxOutputBytes ?? this.maxOutputBytes
     return new Promise((resolve, reject) => {
       let output = ''
+      let bytes = 0
       let exitCode: number | undefined
       let done = false
       const finish = (dropped: boolean) => {
@@ -154,12 +204,17 @@ export class SshDeviceSession implements DeviceSession {
         this.dropWaiters.delete(onDrop)
         resolve({output: output.replace(/\r\n/g, '\n'), exitCode, dropped})
       }
+      const fail = (error: Error) => {
+        if (done) return
+        done = true
+        clearTimeout(timer)
+        this.dropWaiters.delete(onDrop)
+        reject(error)
+      }
       const onDrop = () => finish(true)
       const timer = setTimeout(() => {
         if (done) return
-        done = true
-        this.dropWaiters.delete(onDrop)
-        reject(new CommandTimeoutError(command, timeoutMs, output))
+        fail(new CommandTimeoutError(command, timeoutMs, output))
         // Abandon the channel: a hung command must not keep the connection busy.
         this.close()
       }, timeoutMs)
@@ -167,17 +222,38 @@ export class SshDeviceSession implements DeviceSession {
       this.client.exec(command, (err, stream) => {
         if (err) {
           if (done) return
-          done = true
-          clearTimeout(timer)
-          this.dropWaiters.delete(onDrop)
-          return this.closed ? resolve({output: '', exitCode: undefined, dropped: true}) : reject(err)
+          if (this.closed) return finish(true)
+          return fail(err)
         }
-        stream.on('data', (d: Buffer) => (output += d.toString('utf8')))
-        stream.stderr.on('data', (d: Buffer) => (output += d.toString('utf8')))
+        const stdout = new StringDecoder('utf8')
+        const stderr = new StringDecoder('utf8')
+        const take = (decoder: StringDecoder) => (d: Buffer) => {
+          if (done) return
+          bytes += d.length
+          if (bytes > limit) {
+            const kept = output.slice(0, PARTIAL_OUTPUT_CHARS)
+            output = ''
+            fail(new OutputLimitError(this.device, command, limit, kept))
+            // Stop it at the source: ask the device to kill the command, then close our end of the channel. What is
+            // still in flight is dropped unread (no listener stores it any more).
+            try {
+              stream.signal('KILL')
+            } catch {
+              // not every server takes signals
+            }
+            stream.close()
+            return
+          }
+          output += decoder.write(d)
+        }
+        stream.on('data', take(stdout))
+        stream.stderr.on('data', take(stderr))
         stream.on('exit', (code: number | null) => {
           if (typeof code === 'number') exitCode = code
         })
         stream.on('close', () => {
+          if (done) return
+          output += stdout.end() + stderr.end()
           if (exitCode !== undefined || this.closed) return finish(exitCode === undefined)
           // A channel closed without exit status: the connection is usually about to drop (reload). Give it a moment.
           setTimeout(() => finish(this.closed), 250)

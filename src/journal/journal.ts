@@ -15,7 +15,7 @@
 import type {ChainExecutionResult, GateEvaluation} from '../model/result.js'
 import type {ChainStatus, OperationRunStatus} from '../model/status.js'
 import type {Side} from '../protocol/state-machine.js'
-import {acquireLock, releaseLock} from './lock.js'
+import {acquireLock, lockHolder, releaseLock, unlock} from './lock.js'
 import {openDatabase, type OpenJournalOptions} from './open.js'
 import {clearFence, enqueue, markSent, openFence, pendingOutbox, recordReloadIntent} from './outbox.js'
 import {buildResult, events, history} from './read.js'
@@ -30,12 +30,15 @@ import type {
   HistoryPage,
   HistoryQuery,
   Json,
+  LockHolder,
   LockResult,
   OutboxMessage,
   ReloadFence,
   ReloadIntentInput,
   StartStepInput,
   TreeNode,
+  Unlocker,
+  UnlockResult,
   VerifyResult,
 } from './types.js'
 import {verify} from './verify.js'
@@ -191,6 +194,17 @@ export interface Journal {
   /** Releases the stack's lock if this run holds it. @returns whether it did */
   releaseLock(stack: string, runId: string): boolean
 
+  /** Who holds the stack's lock (with whether it still runs and whether its run could be resumed), or null. */
+  lockHolder(stack: string): LockHolder | null
+
+  /**
+   * `chainup unlock`: releases the stack's lock whoever holds it. Without `force` it refuses (`released: false`
+   * with the holder) when the holder may still run: alive on this host, or on another host (which cannot be
+   * checked from here). A release appends a `stackUnlocked` event to the holder's run (who unlocked: user, uid,
+   * pid, host; the old holder; `forced`) in the same transaction. `by` defaults to this process.
+   */
+  unlock(stack: string, opts: {force: boolean; by?: Unlocker}): UnlockResult
+
   /** Closes the database (idempotent). */
   close(): void
 }
@@ -283,6 +297,12 @@ class SqliteJournal implements Journal {
   }
   releaseLock(stack: string, runId: string): boolean {
     return releaseLock(this.#s, stack, runId)
+  }
+  lockHolder(stack: string): LockHolder | null {
+    return lockHolder(this.#s, stack)
+  }
+  unlock(stack: string, opts: {force: boolean; by?: Unlocker}): UnlockResult {
+    return unlock(this.#s, stack, opts)
   }
   close(): void {
     if (this.#closed) return

@@ -7,7 +7,9 @@
 import {chmodSync, closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, statSync} from 'node:fs'
 import {join} from 'node:path'
 
+import {InputError} from '../errors.js'
 import {JournalError} from './errors.js'
+import {networkFilesystem} from './filesystem.js'
 import {LATEST_SCHEMA_VERSION, MIGRATIONS} from './migrations.js'
 import type {DatabaseConstructor, Db} from './rows.js'
 
@@ -25,6 +27,8 @@ export interface OpenJournalOptions {
    * in a device's output. Values shorter than 4 characters are ignored. Kept in memory only.
    */
   secrets?: readonly string[]
+  /** For tests: the text of `/proc/self/mountinfo` to check the state directory's filesystem against. */
+  mountinfo?: string
 }
 
 /** An open, migrated connection, and the constructor `verify()` uses for its in-memory replay. */
@@ -40,7 +44,8 @@ export interface OpenedDatabase {
  * 0600 if it was wider, and its `-wal`/`-shm` too); WAL, `synchronous=FULL`, foreign keys on, a busy timeout
  * (`busyTimeoutMs`, default 5000 ms); missing migrations applied in one transaction.
  * @throws JournalError `JOURNAL_UNAVAILABLE` (better-sqlite3 cannot load), `JOURNAL_UNREADABLE` (not a database,
- *   no permission), `JOURNAL_TOO_NEW` (written by a newer chainup)
+ *   no permission), `JOURNAL_TOO_NEW` (written by a newer chainup); InputError `STATE_DIR_NETWORK_FS` (exit 2) when the
+ *   state directory is on NFS, SMB or another network filesystem (filesystem.ts)
  */
 export async function openDatabase(stateDir: string, options: OpenJournalOptions): Promise<OpenedDatabase> {
   let Database: DatabaseConstructor
@@ -53,6 +58,7 @@ export async function openDatabase(stateDir: string, options: OpenJournalOptions
   let db: Db
   try {
     mkdirSync(stateDir, {recursive: true, mode: 0o700})
+    refuseNetworkFilesystem(stateDir, options.mountinfo)
     const fd = openSync(file, constants.O_RDWR | constants.O_CREAT, 0o600)
     try {
       if ((fstatSync(fd).mode & 0o077) !== 0) fchmodSync(fd, 0o600)
@@ -61,6 +67,7 @@ export async function openDatabase(stateDir: string, options: OpenJournalOptions
     }
     db = new Database(file, {timeout: options.busyTimeoutMs ?? 5000})
   } catch (error) {
+    if (error instanceof InputError) throw error
     throw new JournalError(`cannot open the journal ${file}: ${(error as Error).message}`, {code: 'JOURNAL_UNREADABLE', cause: error})
   }
   try {
@@ -75,6 +82,21 @@ export async function openDatabase(stateDir: string, options: OpenJournalOptions
   }
   for (const suffix of ['-wal', '-shm']) tighten(file + suffix)
   return {db, Database, file}
+}
+
+/**
+ * WAL keeps its index in shared memory that processes on different NFS clients do not share, and SQLite's locks are
+ * unreliable over network filesystems (https://sqlite.org/wal.html, https://sqlite.org/useovernet.html): the stack
+ * lock and the hash chain rest on both, so the journal refuses such a directory instead of degrading silently.
+ */
+function refuseNetworkFilesystem(stateDir: string, mountinfo: string | undefined): void {
+  const fs = networkFilesystem(stateDir, mountinfo === undefined ? {} : {mountinfo})
+  if (!fs) return
+  const where = fs.source ? ` (${fs.source} mounted on ${fs.mountPoint})` : ''
+  throw new InputError(`the state directory ${stateDir} is on a network filesystem, ${fs.fsType}${where}: chainup's journal (SQLite in WAL mode) needs a local filesystem`, {
+    code: 'STATE_DIR_NETWORK_FS',
+    hint: 'use a directory on a local disk: --state-dir DIR, or XDG_STATE_HOME (docs/journal.md "The state directory must be local")',
+  })
 }
 
 function tighten(path: string): void {

@@ -238,11 +238,49 @@ export type LockResult =
     }
   | {ok: false; heldBy: LockHolder}
 
-/** Who holds a stack's lock. */
+/** Who holds a stack's lock, and what can be done about it. */
 export interface LockHolder {
   runId: string
   pid: number
   hostname: string
   /** ISO 8601. */
   acquiredAt: string
+  /**
+   * Whether the holder still runs, as far as this host can tell: `running` (a process on this host that is still
+   * the one that took the lock), `gone` (on this host, no longer running: a new run takes the lock over), `unknown`
+   * (taken on another host, or on this host under another name, e.g. before a container restart: its process
+   * cannot be checked from here; only `chainup unlock STACK --force` frees it).
+   */
+  liveness: HolderLiveness
+  /** What `chainup resume <runId>` would do with the holder's run, as far as the journal tells. */
+  resume: RunResumability
+  /** The state directory of the journal the lock is in, for the commands a message names. */
+  stateDir: string
 }
+
+/** See {@link LockHolder.liveness}. */
+export type HolderLiveness = 'running' | 'gone' | 'unknown'
+
+/** Whether `chainup resume` would continue a run (once its process is gone), and if not, why not. */
+export type RunResumability = {resumable: true} | {resumable: false; reason: string}
+
+/** Who released a lock with `chainup unlock` (recorded in the `stackUnlocked` event). */
+export interface Unlocker {
+  /** The login name (or `uid N` where there is none). */
+  user: string
+  uid: number | null
+  pid: number
+  hostname: string
+}
+
+/** {@link Journal.unlock}'s answer. */
+export type UnlockResult =
+  /** The stack was not locked. */
+  | {released: false; holder: null}
+  /** Refused: the holder may still run (`liveness` `running` or `unknown`) and `force` was not given. */
+  | {released: false; holder: LockHolder}
+  /**
+   * Released. `journaled` is false only when the holder's run is not in this journal (its process died between
+   * taking the lock and recording the run), so there was no run to attach the `stackUnlocked` event to.
+   */
+  | {released: true; holder: LockHolder; by: Unlocker; journaled: boolean}

@@ -1,6 +1,6 @@
 import {spawn, type ChildProcess} from 'node:child_process'
 import {hostname} from 'node:os'
-import {join} from 'node:path'
+import {dirname, join} from 'node:path'
 
 import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
@@ -50,7 +50,18 @@ describe('stack locks within one process', () => {
     expect(j.acquireLock('core', 'run-1')).toEqual({ok: true}) // re-entrant for the holder
     expect(j.acquireLock('edge', 'run-2')).toEqual({ok: true})
     const refused = j.acquireLock('core', 'run-3')
-    expect(refused).toEqual({ok: false, heldBy: {runId: 'run-1', pid: process.pid, hostname: hostname(), acquiredAt: expect.any(String)}})
+    expect(refused).toEqual({
+      ok: false,
+      heldBy: {
+        runId: 'run-1',
+        pid: process.pid,
+        hostname: hostname(),
+        acquiredAt: expect.any(String),
+        liveness: 'running',
+        resume: {resumable: false, reason: 'run run-1 is not in this journal (its process stopped before it recorded the run)'},
+        stateDir: dirname(j.file),
+      },
+    })
     expect(j.releaseLock('core', 'run-3')).toBe(false) // not the holder
     expect(j.releaseLock('core', 'run-1')).toBe(true)
     expect(j.acquireLock('core', 'run-3')).toEqual({ok: true})
@@ -62,9 +73,9 @@ describe('locks left by other processes', () => {
     const {j} = await setup()
     const child = sleeper()
     plantLock(j.file, 'core', 'their-run', child.pid)
-    expect(j.acquireLock('core', 'mine')).toEqual({
+    expect(j.acquireLock('core', 'mine')).toMatchObject({
       ok: false,
-      heldBy: {runId: 'their-run', pid: child.pid, hostname: hostname(), acquiredAt: '2026-03-01T09:00:00.000Z'},
+      heldBy: {runId: 'their-run', pid: child.pid, hostname: hostname(), acquiredAt: '2026-03-01T09:00:00.000Z', liveness: 'running'},
     })
     // with the start time recorded, it is still the same live process
     plantLock(j.file, 'core', 'their-run', child.pid, {pidStart: processStartTime(child.pid)})
@@ -81,7 +92,15 @@ describe('locks left by other processes', () => {
     const r = j.acquireLock('core', 'mine')
     expect(r).toEqual({
       ok: true,
-      tookOverFrom: {runId: 'crashed-run', pid: child.pid, hostname: hostname(), acquiredAt: '2026-03-01T09:00:00.000Z'},
+      tookOverFrom: {
+        runId: 'crashed-run',
+        pid: child.pid,
+        hostname: hostname(),
+        acquiredAt: '2026-03-01T09:00:00.000Z',
+        liveness: 'gone',
+        resume: {resumable: false, reason: expect.stringMatching(/not in this journal/)},
+        stateDir: dirname(j.file),
+      },
       note: `took over the lock on stack core left by run crashed-run (pid ${child.pid} on ${hostname()}, since 2026-03-01T09:00:00.000Z): that process is no longer running`,
     })
     expect(j.acquireLock('core', 'other')).toMatchObject({ok: false, heldBy: {runId: 'mine', pid: process.pid}})
@@ -97,7 +116,7 @@ describe('locks left by other processes', () => {
   it('a lock taken on another host is never taken over (its process cannot be checked from here)', async () => {
     const {j} = await setup()
     plantLock(j.file, 'core', 'remote-run', 999_999, {host: 'some-other-host'})
-    expect(j.acquireLock('core', 'mine')).toMatchObject({ok: false, heldBy: {runId: 'remote-run', hostname: 'some-other-host'}})
+    expect(j.acquireLock('core', 'mine')).toMatchObject({ok: false, heldBy: {runId: 'remote-run', hostname: 'some-other-host', liveness: 'unknown'}})
   })
 })
 
@@ -175,5 +194,83 @@ describe('two processes, one journal', () => {
     const switches = ticks.filter((e, i) => i > 0 && e.run_id !== ticks[i - 1]!.run_id).length
     expect(switches).toBeGreaterThan(10)
     expect(j.verify()).toMatchObject({ok: true, events: 300 + 2})
+  })
+})
+
+describe('Journal.unlock: releasing a lock by hand (chainup unlock)', () => {
+  const by = {user: 'ops', uid: 1000, pid: 4242, hostname: 'admin-box'}
+
+  it('no lock: nothing to release', async () => {
+    const {j} = await setup()
+    expect(j.unlock('core', {force: false})).toEqual({released: false, holder: null})
+    expect(j.lockHolder('core')).toBeNull()
+  })
+
+  it('a holder on another host (or this host before a container restart renamed it) needs --force; the release is journaled', async () => {
+    const {j} = await setup()
+    j.createRun({id: 'old-run', stack: 'core', devices: ['sw1'], target: {version: '2'}})
+    plantLock(j.file, 'core', 'old-run', 77, {host: 'container-before-restart'})
+    const refused = j.unlock('core', {force: false, by})
+    expect(refused).toMatchObject({released: false, holder: {runId: 'old-run', hostname: 'container-before-restart', liveness: 'unknown', resume: {resumable: true}}})
+    expect(j.lockHolder('core')).toMatchObject({runId: 'old-run'})
+    // a new run is refused as before; --force releases it
+    expect(j.acquireLock('core', 'new-run')).toMatchObject({ok: false})
+    expect(j.unlock('core', {force: true, by})).toMatchObject({released: true, journaled: true, by, holder: {runId: 'old-run', liveness: 'unknown'}})
+    expect(j.lockHolder('core')).toBeNull()
+    expect(j.acquireLock('core', 'new-run')).toEqual({ok: true})
+    const unlocked = j.events('old-run').filter((e) => e.type === 'stackUnlocked')
+    expect(unlocked.map((e) => e.data)).toEqual([
+      {
+        stack: 'core',
+        forced: true,
+        by: {user: 'ops', uid: 1000, pid: 4242, hostname: 'admin-box'},
+        holder: {run_id: 'old-run', pid: 77, hostname: 'container-before-restart', acquired_at: '2026-03-01T09:00:00.000Z', liveness: 'unknown'},
+      },
+    ])
+    expect(j.verify()).toMatchObject({ok: true})
+  })
+
+  it('a holder alive on this host needs --force; a dead one is released without', async () => {
+    const {j} = await setup()
+    const child = sleeper()
+    plantLock(j.file, 'core', 'live-run', child.pid, {pidStart: processStartTime(child.pid)})
+    expect(j.unlock('core', {force: false})).toMatchObject({released: false, holder: {pid: child.pid, liveness: 'running'}})
+    const exited = new Promise((r) => child.once('exit', r))
+    process.kill(child.pid, 'SIGKILL')
+    await exited
+    expect(j.unlock('core', {force: false})).toMatchObject({released: true, holder: {liveness: 'gone'}, journaled: false})
+    expect(j.lockHolder('core')).toBeNull()
+  })
+
+  it('the event names who unlocked: this process, its user and host by default', async () => {
+    const {j} = await setup()
+    j.createRun({id: 'r', stack: 'core', devices: ['sw1'], target: {version: '2'}})
+    plantLock(j.file, 'core', 'r', 77, {host: 'elsewhere'})
+    j.unlock('core', {force: true})
+    const e = j.events('r').find((x) => x.type === 'stackUnlocked')
+    expect(e?.data).toMatchObject({by: {pid: process.pid, hostname: hostname(), user: expect.any(String)}})
+  })
+
+  it('says whether the holder run could be resumed: not when it finished, stopped at a failed device, or died rolling back', async () => {
+    const {j} = await setup()
+    const holder = (runId: string) => {
+      plantLock(j.file, 'core', runId, 77, {host: 'elsewhere'})
+      return j.lockHolder('core')!.resume
+    }
+    const {devices} = j.createRun({id: 'running', stack: 'core', devices: ['sw1', 'sw2'], target: {version: '2'}})
+    expect(holder('running')).toEqual({resumable: true})
+    j.setStatus(devices.sw1!, 'failed', {on_error: 'allow'})
+    expect(holder('running')).toEqual({resumable: true}) // an on_error gate let the chain past sw1
+    j.setStatus(devices.sw2!, 'failed')
+    expect(holder('running')).toEqual({resumable: false, reason: 'run running stopped at a failed device (sw2) no on_error gate let past'})
+    const b = j.createRun({id: 'rolling', stack: 'core', devices: ['sw1'], target: {version: '2'}})
+    j.setStatus(b.devices.sw1!, 'rolling_back')
+    expect(holder('rolling')).toMatchObject({resumable: false, reason: expect.stringMatching(/died during its rollback \(sw1\)/)})
+    j.createRun({id: 'done', stack: 'core', devices: ['sw1'], target: {version: '2'}})
+    j.finishRun('done', 'completed', null)
+    expect(holder('done')).toEqual({resumable: false, reason: 'run done already finished (completed)'})
+    j.createRun({id: 'stopped', stack: 'core', devices: ['sw1'], target: {version: '2'}})
+    j.finishRun('stopped', 'cancelled', 'SIGINT')
+    expect(holder('stopped')).toEqual({resumable: true})
   })
 })
