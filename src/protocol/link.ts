@@ -32,6 +32,8 @@ export interface LinkHooks {
   closed(): void
   /** No data for {@link SILENT_INTERVALS} heartbeat intervals; `silentMs` since the last data. */
   silent(silentMs: number): void
+  /** Nothing at all arrived within the `idleMs` given to {@link Link.start}. */
+  idle(): void
 }
 
 /** Readies a fresh connection to a neighbour (either direction): no Nagle delay, TCP keepalive after `idleMs` idle. */
@@ -47,6 +49,8 @@ export class Link {
   private heartbeat: Timer | undefined
   /** Fires after 3 heartbeat intervals without data (re-armed on every chunk): the link is dead. */
   private silence: Timer | undefined
+  /** Fires when nothing at all arrived within the first `idleMs` (cleared by the first data). */
+  private idle: Timer | undefined
 
   /** @param decoder the greeting's decoder when there was one (it may hold the start of the next line) */
   constructor(
@@ -60,12 +64,17 @@ export class Link {
   /**
    * Starts reading. With `heartbeatMs` (extensions) it also says something every interval, and reports the link
    * silent once nothing arrived for three intervals. The silence is timed from the last data (not checked at the
-   * heartbeat ticks, which would let up to 4 intervals pass).
+   * heartbeat ticks, which would let up to 4 intervals pass). With `idleMs`, a link on which nothing at all arrives
+   * within that long is reported idle (a link without heartbeats whose peer never speaks).
    */
-  start(hooks: LinkHooks, heartbeatMs: number | undefined): void {
+  start(hooks: LinkHooks, heartbeatMs: number | undefined, idleMs?: number): void {
     this.socket.on('data', (chunk: Buffer) => {
       this.lastSeen = this.clock.now()
       this.silence?.refresh()
+      if (this.idle) {
+        this.clock.clearTimeout(this.idle)
+        this.idle = undefined
+      }
       const {lines, overflow} = this.decoder.push(chunk)
       hooks.data(lines, overflow)
     })
@@ -75,6 +84,13 @@ export class Link {
       this.heartbeat.unref()
       this.silence = this.clock.setTimeout(() => hooks.silent(this.clock.now() - this.lastSeen), SILENT_INTERVALS * heartbeatMs)
       this.silence.unref()
+    }
+    if (idleMs !== undefined) {
+      this.idle = this.clock.setTimeout(() => {
+        this.idle = undefined
+        hooks.idle()
+      }, idleMs)
+      this.idle.unref()
     }
   }
 
@@ -86,6 +102,7 @@ export class Link {
   stop(): void {
     this.clock.clearInterval(this.heartbeat)
     this.clock.clearTimeout(this.silence)
+    this.clock.clearTimeout(this.idle)
     this.socket.destroy()
   }
 }

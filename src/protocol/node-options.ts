@@ -22,7 +22,27 @@ export const NODE_LIMITS = {
   connectPerSecond: 1,
   /** A dialer waits this long for the listener's HELLO, ms. */
   helloTimeoutMs: 10_000,
+  /** Source addresses the rate-limit table remembers (offenders, those with an empty bucket, are forgotten last). */
+  rateLimitSources: 4096,
+  /** Inbound connections open at once: in a TLS handshake, in the greeting, or the successor's link. Beyond it refused before any handshake. */
+  maxInboundConnections: 32,
+  /** Inbound TLS handshakes in progress at once. Beyond it refused before the handshake. */
+  maxHandshakes: 16,
+  /** Inbound TLS handshakes in progress at once from one source address. */
+  maxHandshakesPerSource: 4,
+  /** An inbound TLS handshake not finished within this is ended (its slot freed), ms; on the node's clock. */
+  handshakeTimeoutMs: 10_000,
+  /** Finished rounds a node remembers, so that a replayed READY of one never starts it again (without extensions). */
+  rememberedRounds: 256,
 } as const
+
+/** Caps on inbound connections a node may be given instead of {@link NODE_LIMITS}' (tests, unusual deployments). */
+export interface InboundLimitOverrides {
+  maxConnections?: number
+  maxHandshakes?: number
+  maxHandshakesPerSource?: number
+  handshakeTimeoutMs?: number
+}
 
 export interface ChainSyncNodeOptions {
   /** This node's name (the device name). */
@@ -51,6 +71,11 @@ export interface ChainSyncNodeOptions {
    * @default {burst: NODE_LIMITS.connectBurst, perSecond: NODE_LIMITS.connectPerSecond}
    */
   connectRateLimit?: {burst: number; perSecond: number}
+  /**
+   * Caps on concurrent inbound connections and TLS handshakes, and the handshake deadline.
+   * @default NODE_LIMITS.maxInboundConnections, maxHandshakes, maxHandshakesPerSource, handshakeTimeoutMs
+   */
+  inboundLimits?: InboundLimitOverrides
   /** Receives log lines (violations, lost connections). */
   log?: (entry: NodeLogEntry) => void
   /** TCP (default) or TLS. */
@@ -75,8 +100,17 @@ export interface ChainSyncNodeEvents {
   predecessorTimeout: [{roundId: string; predecessor: string; waitedMs: number}]
   /** The predecessor began its task (EXECUTING arrived, or WATCH was entered without extensions). */
   predecessorWorking: [{roundId: string; predecessor: string}]
-  /** A neighbour announced a round this node has not joined (`ROUND:<id>`); join it to take part. */
-  roundAnnounced: [{roundId: string; from: Side}]
+  /**
+   * A round this node has not joined was announced or started by a neighbour.
+   * - With extensions: `ROUND:<id>` arrived from either side (`started: false`); join it to take part.
+   * - Without extensions (draft §6.1, no announcements): the first READY of an unknown round from the predecessor
+   *   starts it (`started: true`, `from: 'predecessor'`). The node has joined the round already (a listener's
+   *   `join(roundId)` is a no-op); the READY is applied once the listeners returned; the listener runs the device's
+   *   readiness and calls `locallyReady`. A READY without ROUND-ID while no round is live starts the node's single
+   *   current round: `roundId` is then a fresh UUID of this node's own (its journal and result use it), and on the
+   *   wire the round stays without ROUND-ID, as its predecessor sent it (docs/chainsync.md "Who starts a round").
+   */
+  roundAnnounced: [{roundId: string; from: Side; started: boolean}]
   /** A link to a neighbour is up (again). */
   linkUp: [{side: Side; reconnect: boolean}]
   linkDown: [{side: Side; reason: string}]

@@ -10,11 +10,12 @@
  * is one class whose connection handling (connect, accept, attach, detach) and round dispatch share the links and
  * the rounds; cutting it further would split one state across files.
  */
+import {randomUUID} from 'node:crypto'
 import {EventEmitter} from 'node:events'
 
 import {systemClock, type Clock, type Timer} from '../util/clock.js'
 import {formatMs} from '../util/duration.js'
-import {Admission} from './admission.js'
+import {Admission, type InboundCounts} from './admission.js'
 import {formatMessage, LineDecoder, MAX_LINE_BYTES, parseMessage, ProtocolError, type Message} from './codec.js'
 import {greetPredecessor, greetSuccessor, type Greeting} from './handshake.js'
 import {GraceTimers, Link, PredecessorDialer, prepareSocket} from './link.js'
@@ -27,6 +28,8 @@ export {NODE_LIMITS, type ChainSyncNodeEvents, type ChainSyncNodeOptions, type N
 
 interface Round {
   snapshot: RoundSnapshot
+  /** The ROUND-ID written on the wire: the round's id, or none for a round started by a READY without one. */
+  wireId: string | undefined
   watchTimer: Timer | undefined
   watchStartedAt: number | undefined
   /** READY/START/COMPLETE lines sent in this round (draft §1: 4(n-1) across the chain). */
@@ -52,9 +55,13 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private links: Partial<Record<Side, Link>> = {}
   private everUp: Record<Side, boolean> = {predecessor: false, successor: false}
   private readonly rounds = new Map<string, Round>()
+  /** Rounds this node completed and forgot (see {@link rememberFinished}). */
+  private readonly finished = new Set<string>()
   private closed = false
   private linkWaiters: Array<() => void> = []
   private readonly outbound: Outbound
+  /** {@link ChainSyncNodeOptions.connectTimeoutMs}. */
+  private readonly connectTimeoutMs: number
 
   constructor(opts: ChainSyncNodeOptions) {
     super()
@@ -63,8 +70,20 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     this.extensions = opts.extensions ?? true
     this.transport = opts.transport ?? tcpTransport
     this.heartbeatMs = opts.heartbeatMs ?? 5000
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? 30_000
     this.clock = opts.clock ?? systemClock
-    this.admission = new Admission(opts.connectRateLimit ?? {burst: NODE_LIMITS.connectBurst, perSecond: NODE_LIMITS.connectPerSecond}, this.clock)
+    const caps = opts.inboundLimits ?? {}
+    this.admission = new Admission(
+      {
+        rate: opts.connectRateLimit ?? {burst: NODE_LIMITS.connectBurst, perSecond: NODE_LIMITS.connectPerSecond},
+        rateLimitSources: NODE_LIMITS.rateLimitSources,
+        maxConnections: caps.maxConnections ?? NODE_LIMITS.maxInboundConnections,
+        maxHandshakes: caps.maxHandshakes ?? NODE_LIMITS.maxHandshakes,
+        maxHandshakesPerSource: caps.maxHandshakesPerSource ?? NODE_LIMITS.maxHandshakesPerSource,
+        handshakeTimeoutMs: caps.handshakeTimeoutMs ?? NODE_LIMITS.handshakeTimeoutMs,
+      },
+      this.clock,
+    )
     this.grace = new GraceTimers(this.clock, opts.reconnectGraceMs ?? 30_000)
     this.dialer = new PredecessorDialer({
       clock: this.clock,
@@ -84,6 +103,11 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     return this.listener.address
   }
 
+  /** Inbound connections admitted and still open, and those of them in their TLS handshake. */
+  get inbound(): InboundCounts {
+    return this.admission.counts
+  }
+
   /** Sets the predecessor's port once it is known (embedded mode listens on ephemeral ports). */
   setPredecessorAddress(host: string, port: number): void {
     if (!this.opts.predecessor) throw new Error(`node ${this.name} is the Head: it has no predecessor`)
@@ -97,6 +121,8 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       this.opts.listen.port,
       (socket, peer) => this.accept(socket, peer),
       (remote, reason) => this.log('warn', `refused connection from ${remote}: ${reason}`),
+      // Rate limit and caps, applied by the transport before any handshake.
+      this.admission,
     )
   }
 
@@ -106,7 +132,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
    * @throws Error when either link is not up within connectTimeoutMs
    */
   async connect(): Promise<void> {
-    const timeoutMs = this.opts.connectTimeoutMs ?? 30_000
+    const timeoutMs = this.connectTimeoutMs
     if (this.opts.predecessor) this.dialer.start()
     await new Promise<void>((resolve, reject) => {
       const check = () => {
@@ -134,10 +160,17 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
    * @throws Error when the node already takes part in {@link NODE_LIMITS.maxActiveRounds} rounds
    */
   join(roundId: string): void {
+    this.joinRound(roundId, roundId)
+  }
+
+  /** Joins `roundId`, written on the wire as `wireId` (none: lines without ROUND-ID). */
+  private joinRound(roundId: string, wireId: string | undefined): void {
     if (this.rounds.has(roundId)) return
     if (this.activeRounds() >= NODE_LIMITS.maxActiveRounds) throw new Error(`node ${this.name}: already in ${NODE_LIMITS.maxActiveRounds} rounds`)
+    this.finished.delete(roundId)
     this.rounds.set(roundId, {
       snapshot: initialRound({hasPredecessor: !!this.opts.predecessor, hasSuccessor: !!this.opts.successor, extensions: this.extensions}),
+      wireId,
       watchTimer: undefined,
       watchStartedAt: undefined,
       draftMessagesSent: 0,
@@ -182,6 +215,17 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     if (!r || (!r.snapshot.exited && r.snapshot.aborted === undefined)) return
     this.clock.clearTimeout(r.watchTimer)
     this.rounds.delete(roundId)
+    if (r.snapshot.exited) this.rememberFinished(roundId)
+  }
+
+  /**
+   * Remembers that this node completed its part of `roundId` (bounded, oldest forgotten first): a READY of it that
+   * arrives again (the predecessor replays its lines after a reconnect) must not start it a second time. A halted
+   * round is not remembered: a resumed run starts it again.
+   */
+  private rememberFinished(roundId: string): void {
+    this.finished.add(roundId)
+    if (this.finished.size > NODE_LIMITS.rememberedRounds) this.finished.delete(this.finished.values().next().value!)
   }
 
   /** Closes the listener, both links and every timer. Idempotent. */
@@ -228,10 +272,20 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       socket.destroy()
     }
     socket.on('error', () => undefined)
-    if (!this.admission.admit(info.source)) return refuse(this.admission.refusal(info.source))
+    if (!info.admitted) {
+      // A transport that does not take the gate: admit here (after its handshake, if it has one).
+      const admitted = this.admission.admit(info.source, (reason) => refuse(reason))
+      if ('refused' in admitted) return refuse(admitted.refused)
+      admitted.handshakeDone()
+      socket.once('close', () => admitted.release())
+    }
     if (this.closed || !this.opts.successor) return refuse(this.closed ? 'node closing' : 'the Tail accepts no successor')
     const successor = this.opts.successor.name
-    // An authenticated transport (TLS) names the peer: only the expected successor may take that position.
+    // An authenticating transport (TLS) names the peer: only the expected successor may take that position, and a
+    // connection it did not name is nobody's (its ROUND/START/ABORT lines are never read).
+    if (this.transport.authenticates && info.identity === undefined) {
+      return refuse(`not authenticated (the ${this.transport.kind} transport authenticates every peer; expected successor "${successor}")`)
+    }
     if (info.identity !== undefined && info.identity !== successor) {
       return refuse(`authenticated as "${info.identity}", expected successor "${successor}"`)
     }
@@ -282,8 +336,16 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
           this.log('warn', `no data from ${side} for ${formatMs(silentMs)}: link dead`)
           this.detach(side, link, 'heartbeat timeout')
         },
+        idle: () => {
+          const why = `nothing received within connect_timeout (${formatMs(this.connectTimeoutMs)})`
+          this.log('warn', `closing connection to ${side}: ${why}`)
+          this.detach(side, link, why)
+        },
       },
       this.extensions ? this.heartbeatMs : undefined,
+      // Without extensions there is no greeting and no heartbeat: a successor that connects and says nothing must not
+      // hold the position for ever (a chainup successor dials again at once).
+      !this.extensions && side === 'successor' ? this.connectTimeoutMs : undefined,
     )
     this.emit('linkUp', {side, reconnect})
     if (reconnect) this.log('info', `link to ${side} re-established`)
@@ -351,10 +413,20 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     if (msg.command === 'ROUND') {
       if (this.rounds.has(msg.roundId)) return
       if (this.activeRounds() >= NODE_LIMITS.maxActiveRounds) return this.dropLink(side, `more than ${NODE_LIMITS.maxActiveRounds} concurrent rounds`, line)
-      this.emit('roundAnnounced', {roundId: msg.roundId, from: side})
+      this.emit('roundAnnounced', {roundId: msg.roundId, from: side, started: false})
       return
     }
-    const roundId = msg.roundId ?? this.onlyRound()
+    let roundId = msg.roundId ?? this.onlyRound()
+    if (msg.command === 'READY' && side === 'predecessor' && !this.extensions && (roundId === undefined || !this.rounds.has(roundId))) {
+      // Draft §6.1: without announcements, READY from the predecessor is what starts a round here.
+      if (msg.roundId === undefined && this.liveRounds().length > 0) return this.dropLink(side, 'READY without ROUND-ID while several rounds are live', line)
+      if (msg.roundId !== undefined && this.finished.has(msg.roundId)) {
+        this.log('debug', `READY of round ${msg.roundId}, which this node completed, ignored (a replay)`)
+        return
+      }
+      roundId = this.startRound(msg.roundId, line)
+      if (roundId === undefined) return
+    }
     const round = roundId === undefined ? undefined : this.rounds.get(roundId)
     if (roundId === undefined || !round) return this.dropLink(side, `unknown ROUND-ID ${msg.roundId ?? '(none)'}`, line)
     if (msg.command !== 'ABORT') {
@@ -370,9 +442,40 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     if (legal && msg.command !== 'ABORT') round.received[side].add(msg.command)
   }
 
-  /** A message without ROUND-ID belongs to the only round, if there is exactly one (draft §5 "MAY omit"). */
+  /**
+   * A message without ROUND-ID belongs to the only round (draft §5 "MAY omit"): the only live one (neither exited nor
+   * halted) if there is exactly one, else the only one if there is exactly one.
+   */
   private onlyRound(): string | undefined {
-    return this.rounds.size === 1 ? this.rounds.keys().next().value : undefined
+    const live = this.liveRounds()
+    if (live.length === 1) return live[0]
+    if (live.length === 0 && this.rounds.size === 1) return this.rounds.keys().next().value
+    return undefined
+  }
+
+  private liveRounds(): string[] {
+    return [...this.rounds].filter(([, r]) => !r.snapshot.exited && r.snapshot.aborted === undefined).map(([id]) => id)
+  }
+
+  /**
+   * Starts a round on the predecessor's first READY (extensions off, draft §6.1): joins it, then tells the listeners
+   * (`roundAnnounced`, `started: true`) so the device's readiness runs. A READY without ROUND-ID starts the single
+   * current round under a fresh UUID of this node's own, kept off the wire.
+   * @returns the round's id, or undefined when it cannot start (the link was dropped, or a listener gave it up)
+   */
+  private startRound(wireId: string | undefined, line: string): string | undefined {
+    if (this.activeRounds() >= NODE_LIMITS.maxActiveRounds) {
+      this.dropLink('predecessor', `more than ${NODE_LIMITS.maxActiveRounds} concurrent rounds`, line)
+      return undefined
+    }
+    const roundId = wireId ?? randomUUID()
+    this.joinRound(roundId, wireId)
+    this.log('info', `round ${roundId} started by READY from predecessor ${this.opts.predecessor!.name}${wireId === undefined ? ' (without ROUND-ID: this node names it)' : ''}`)
+    this.emit('roundAnnounced', {roundId, from: 'predecessor', started: true})
+    // A listener that could not take the round on (e.g. cannot journal it) aborts and forgets it: the READY goes nowhere.
+    const round = this.rounds.get(roundId)
+    if (!round || round.snapshot.aborted !== undefined) return undefined
+    return roundId
   }
 
   // --- state machine glue --------------------------------------------------
@@ -397,7 +500,9 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
     switch (action.type) {
       case 'send': {
         if (action.command !== 'EXECUTING') round.draftMessagesSent++
-        this.write(action.to, formatMessage({command: action.command, roundId} as Message), roundId)
+        // EXECUTING (an extension) always names its round; a draft line only when the round has a ROUND-ID on the wire.
+        const wireId = action.command === 'EXECUTING' ? roundId : round.wireId
+        this.write(action.to, formatMessage({command: action.command, roundId: wireId} as Message), roundId)
         break
       }
       case 'sendAbort':

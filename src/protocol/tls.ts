@@ -9,7 +9,7 @@ import net from 'node:net'
 import tls from 'node:tls'
 
 import {ChainupError, InputError} from '../errors.js'
-import {listenOn, type ChainSyncListener, type ChainSyncSocket, type ChainSyncTransport, type PeerInfo} from './transport.js'
+import {endedByGate, gatedServer, listenOn, remoteOf, type ChainSyncListener, type ChainSyncSocket, type ChainSyncTransport, type InboundTicket, type PeerInfo} from './transport.js'
 
 export interface TlsTransportOptions {
   /** This node's name (must be the CN or a DNS SAN of `cert`). */
@@ -63,28 +63,37 @@ export function tlsTransport(opts: TlsTransportOptions): ChainSyncTransport {
 
   return {
     kind: 'tls',
+    authenticates: true,
 
-    async listen(host, port, onConnection, onRefused) {
+    async listen(host, port, onConnection, onRefused, gate) {
       /** Sockets still in the handshake or being checked: closing the listener ends them. */
-      const pending = new Set<tls.TLSSocket>()
+      const pending = new Set<net.Socket>()
       /** PSK identity each socket presented (from the PSK callback, the only place it is visible). */
       const pskIdentities = new WeakMap<tls.TLSSocket, {identity: string; known: boolean}>()
       const refused = new WeakSet<tls.TLSSocket>()
+      /** The gate's ticket of each admitted TCP connection. */
+      const tickets = new WeakMap<net.Socket, InboundTicket>()
 
+      const report = (remote: string, reason: string) => {
+        try {
+          onRefused(remote, reason)
+        } catch {
+          // A failing logger must not take the listener down.
+        }
+      }
       const refuse = (socket: tls.TLSSocket, reason: string) => {
-        pending.delete(socket)
-        if (!refused.has(socket)) {
+        const raw = tcpOf(socket)
+        pending.delete(raw ?? socket)
+        tickets.get(raw!)?.handshakeDone()
+        // A connection the gate ended (handshake deadline) was reported then; its TLS socket's error is not news.
+        if (!refused.has(socket) && !(raw && endedByGate(raw))) {
           refused.add(socket)
-          const remote = remoteOf(socket)
-          try {
-            onRefused(remote, reason)
-          } catch {
-            // A failing logger must not take the listener down.
-          }
+          report(remoteOf(socket), reason)
         }
         socket.destroy()
       }
 
+      // The TLS server never listens itself: the gated TCP server below hands it only the connections it admitted.
       const server = tls.createServer({
         ...versions,
         handshakeTimeout: handshakeTimeoutMs,
@@ -116,8 +125,8 @@ export function tlsTransport(opts: TlsTransportOptions): ChainSyncTransport {
 
       server.on('secureConnection', (socket: tls.TLSSocket) => {
         socket.on('error', () => socket.destroy())
-        pending.add(socket)
-        socket.once('close', () => pending.delete(socket))
+        const raw = tcpOf(socket)
+        if (raw) tickets.get(raw)?.handshakeDone()
         let identity: string
         try {
           const checked = auth.kind === 'cert' ? checkClientCert(socket, auth.pins) : checkPskClient(socket, pskIdentities.get(socket))
@@ -126,8 +135,8 @@ export function tlsTransport(opts: TlsTransportOptions): ChainSyncTransport {
         } catch (error) {
           return refuse(socket, `cannot check the peer: ${(error as Error).message}`)
         }
-        pending.delete(socket)
-        const peer: PeerInfo = {remote: remoteOf(socket), identity, source: socket.remoteAddress ?? '?'}
+        pending.delete(raw ?? socket)
+        const peer: PeerInfo = {remote: remoteOf(socket), identity, source: socket.remoteAddress ?? '?', ...(raw && tickets.has(raw) ? {admitted: true} : {})}
         try {
           onConnection(socket, peer)
         } catch {
@@ -135,13 +144,21 @@ export function tlsTransport(opts: TlsTransportOptions): ChainSyncTransport {
         }
       })
 
+      // Admission (rate limit, caps) happens here, on the bare TCP connection: a refused peer costs no handshake.
+      const tcp = gatedServer(gate, report, (raw, ticket) => {
+        if (ticket) tickets.set(raw, ticket)
+        pending.add(raw)
+        raw.once('close', () => pending.delete(raw))
+        // tls.Server's own connection listener wraps it and starts the handshake.
+        server.emit('connection', raw)
+      })
       const listener: ChainSyncListener = {
-        address: await listenOn(server, host, port),
+        address: await listenOn(tcp, host, port),
         close: () =>
           new Promise<void>((resolve) => {
             for (const s of pending) s.destroy()
             pending.clear()
-            server.close(() => resolve())
+            tcp.close(() => resolve())
           }),
       }
       return listener
@@ -192,8 +209,11 @@ export function tlsTransport(opts: TlsTransportOptions): ChainSyncTransport {
             port,
             ciphers: PSK_CIPHERSUITES,
             pskCallback: () => ({identity: self, psk: pskLinkKey(own, self, expectedPeer)}),
-            // No certificate in PSK mode: the listener proved it holds the link key, which names it (pskLinkKey).
-            checkServerIdentity: () => undefined,
+            // No certificate in PSK mode: the listener proves it holds the link key, which names it (pskLinkKey). Node
+            // calls this after every handshake (with an empty certificate after a PSK one); a listener that presented
+            // a certificate instead did not use our PSK at all, however well its certificate verifies against the
+            // system's trust store: refused.
+            checkServerIdentity: (_host, cert) => (presentsCertificate(cert) ? identityError(pskCertificateRefusal(cert, expectedPeer)) : undefined),
           })
         }
         // A socket-level timeout of the transport, on the real clock like the server side's `handshakeTimeout` (Node's
@@ -205,6 +225,11 @@ export function tlsTransport(opts: TlsTransportOptions): ChainSyncTransport {
         socket.once('secureConnect', () => {
           if (settled) return
           if (socket.getProtocol() !== 'TLSv1.3') return fail(`negotiated ${socket.getProtocol() ?? 'no protocol'}, TLS 1.3 required`)
+          if (auth.kind === 'psk') {
+            // Belt and braces to checkServerIdentity: a PSK link has no certificate.
+            const cert = socket.getPeerCertificate()
+            if (presentsCertificate(cert)) return fail(pskCertificateRefusal(cert, expectedPeer))
+          }
           settled = true
           clearTimeout(timer)
           // TLS 1.3: the server checks our certificate after this point; if it refuses us, this socket just closes.
@@ -349,12 +374,23 @@ function describeNames(names: CertNames): string {
   return parts.length > 0 ? parts.join(' ') : '(no CN, no DNS SAN)'
 }
 
+/** A handshake's peer certificate is a real one (Node reports `{}` when the peer presented none, as after a PSK handshake). */
+function presentsCertificate(cert: tls.PeerCertificate | undefined): cert is tls.PeerCertificate {
+  return cert !== undefined && cert !== null && Object.keys(cert).length > 0
+}
+
+function pskCertificateRefusal(cert: tls.PeerCertificate, expectedPeer: string): string {
+  return `the listener presented a certificate (${describeNames(certNames(cert))}) instead of using the PSK of "${expectedPeer}": a ChainSync PSK listener never does`
+}
+
 function identityError(message: string): Error {
   return Object.assign(new Error(message), {code: 'ERR_CHAINSYNC_PEER_IDENTITY'})
 }
 
-function remoteOf(socket: net.Socket): string {
-  return socket.remoteAddress === undefined ? 'unknown peer (gone before its address was read)' : `${socket.remoteAddress}:${socket.remotePort}`
+/** The TCP connection under a server-side TLS socket (Node keeps it as `_parent` when it wraps a net.Socket). */
+function tcpOf(socket: tls.TLSSocket): net.Socket | undefined {
+  const parent = (socket as unknown as {_parent?: unknown})._parent
+  return parent instanceof net.Socket ? parent : undefined
 }
 
 // --- reasons -----------------------------------------------------------------
@@ -402,6 +438,9 @@ function describeClientError(error: Error & {code?: string}, mode: Auth['kind'])
   if (code === 'ECONNRESET') return 'connection reset during the TLS handshake (the listener may not speak TLS)'
   if (code === 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') return 'the listener requires a client certificate'
   if (code === 'ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION') return 'the listener does not accept TLS 1.3'
+  if (mode === 'psk' && /CERT|SIGNATURE|ISSUER/.test(code)) {
+    return `the listener presented a certificate (${code}): a ChainSync PSK listener never does, so it is not the expected node`
+  }
   if (mode === 'psk' && /ALERT_(ILLEGAL_PARAMETER|DECRYPT_ERROR|HANDSHAKE_FAILURE)/.test(code)) {
     return `the listener rejected our PSK: wrong key, or it is not the expected node (${code})`
   }

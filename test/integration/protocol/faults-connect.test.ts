@@ -173,14 +173,18 @@ describe('faults: per-source rate limit', () => {
     const head = new ChainSyncNode({name: 'rl1', listen: {host: '127.0.0.1', port: 0}, successor: {name: 'rl2'}, predecessorTimeoutMs: 10_000, log: (e) => logs.push(e), transport: ctl.transport, clock, ...(connectRateLimit ? {connectRateLimit} : {})})
     track([head])
     await head.listen()
-    /** Opens `count` connections at once; resolves with how many the node refused (logged "rate limit" and closed). */
+    /**
+     * Opens `count` connections at once; resolves with how many the node refused (logged "rate limit" and closed
+     * by the transport before they reached the node).
+     */
     const burst = async (count: number): Promise<number> => {
       const reached = ctl.sockets.length
-      const refusedBefore = messages(logs).filter((m) => /rate limit/.test(m)).length
+      const refusals = () => messages(logs).filter((m) => /rate limit/.test(m)).length
+      const refusedBefore = refusals()
       const peers = await Promise.all(Array.from({length: count}, () => rawConnect(head.address.port).then(trackPeer)))
-      // The node decides on each connection as it accepts it; the clock stands still meanwhile.
-      await until(() => ctl.sockets.length === reached + count, 'the node to accept every connection')
-      const refused = messages(logs).filter((m) => /rate limit/.test(m)).length - refusedBefore
+      // The transport decides on each connection as TCP accepts it; the clock stands still meanwhile.
+      await until(() => ctl.sockets.length + refusals() - refusedBefore === reached + count, 'the transport to admit or refuse every connection')
+      const refused = refusals() - refusedBefore
       await until(() => peers.filter((p) => p.closed).length === refused, 'the refused connections to close')
       return refused
     }

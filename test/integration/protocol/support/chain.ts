@@ -194,7 +194,8 @@ export function checkTrace(trace: readonly TraceEvent[], n: number): string | un
 export function wrapTransport(inner: ChainSyncTransport, wrap: (socket: ChainSyncSocket, how: 'dialed' | 'accepted') => ChainSyncSocket, connectGate?: () => void): ChainSyncTransport {
   return {
     kind: `${inner.kind}+test`,
-    listen: (host, port, onConnection, onRefused) => inner.listen(host, port, (socket, peer) => onConnection(wrap(socket, 'accepted'), peer), onRefused),
+    ...(inner.authenticates === undefined ? {} : {authenticates: inner.authenticates}),
+    listen: (host, port, onConnection, onRefused, gate) => inner.listen(host, port, (socket, peer) => onConnection(wrap(socket, 'accepted'), peer), onRefused, gate),
     async connect(host, port, expectedPeer) {
       connectGate?.()
       return wrap(await inner.connect(host, port, expectedPeer), 'dialed')
