@@ -48,7 +48,7 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
     })
   }
   const links = await runTransports(inventory, [device.name])
-  for (const warning of links.warnings) line(`warn: ${warning}`)
+  for (const warning of [...links.warnings, ...secrets.warnings]) line(`warn: ${warning.replace(/^warning: /, '')}`)
   const transport = links.transportFor(device.name)
   const journal = await openJournal(opts.stateDir, {secrets: secretValues(secrets)})
   try {

@@ -10,7 +10,6 @@ import {randomUUID} from 'node:crypto'
 
 import type {Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
-import {ChainupError, ExitCode} from '../errors.js'
 import {openJournal, type Journal} from '../journal/journal.js'
 import {attachJournal} from '../journal/recorder.js'
 import {RunEvents} from '../model/events.js'
@@ -22,13 +21,17 @@ import {failpoint} from '../util/failpoint.js'
 import type {DeviceAgent} from './agent.js'
 import {runChain} from './chain.js'
 import {RunHalt} from './halt.js'
+import {bestEffort, JournalFailure} from './journal-failure.js'
 import {createRunRecord, finalStatus, resultFromJournal, resultWithoutJournal, saveResultSomewhere} from './record.js'
 import {planResume, reopenDevices, type ResumePlan} from './resume.js'
 import {rollBack} from './rollback.js'
 import {secretValues, type ResolvedSecrets} from './secrets.js'
+import {StackLockedError} from './stack-lock.js'
 import {evaluateStackGates} from './stack-gates.js'
 import {runTransports} from './transport.js'
-import {stopRun, watchStop} from './stop.js'
+import {watchStop} from './stop.js'
+
+export {StackLockedError} from './stack-lock.js'
 
 export interface UpgradeOptions {
   inventory: Inventory
@@ -54,48 +57,6 @@ export interface UpgradeOptions {
 }
 
 /**
- * Another run of the same stack holds its lock (seed 001 §6.1), exit 4. The hint says what works for that holder
- * (docs/runs.md "One run per stack"): a holder still running on this host is waited for or stopped (and resumed, if
- * its run can be); a holder on another host, or on this host under an earlier name (a restarted container), cannot
- * be checked from here, so the hint names the check, then `chainup unlock STACK --force`, then `chainup resume RUN`
- * only if that run can be resumed.
- */
-export class StackLockedError extends ChainupError {
-  constructor(
-    stack: string,
-    holder: {
-      runId: string
-      pid: number
-      hostname: string
-      acquiredAt?: string
-      liveness?: 'running' | 'gone' | 'unknown'
-      resume?: {resumable: true} | {resumable: false; reason: string}
-      stateDir?: string
-    },
-  ) {
-    super(`stack ${stack} is being upgraded by run ${holder.runId} (pid ${holder.pid} on ${holder.hostname}${holder.acquiredAt ? `, since ${holder.acquiredAt}` : ''})`, {
-      code: 'STACK_LOCKED',
-      exitCode: ExitCode.locked,
-      hint: StackLockedError.hint(stack, holder),
-    })
-  }
-
-  private static hint(stack: string, h: ConstructorParameters<typeof StackLockedError>[1]): string {
-    const q = (word: string) => (/^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`)
-    const dir = h.stateDir === undefined ? '' : ` --state-dir ${q(h.stateDir)}`
-    const resume = `chainup resume ${q(h.runId)}${dir}`
-    const after =
-      h.resume === undefined ? `, then, if run ${h.runId} can be resumed: ${resume}` : h.resume.resumable ? `, then continue it with: ${resume}` : `; ${h.resume.reason}, so start a new run afterwards`
-    if (h.liveness === 'running') return `that process is still running on this host: wait for it, or stop it (Ctrl-C in its terminal, or kill -INT ${h.pid})${after}`
-    if (h.liveness === 'gone') return 'that process is no longer running: run the command again (it takes the lock over)'
-    return (
-      `chainup cannot check a process on ${h.hostname} from here (if that was this host's name before a restart, e.g. of a container, the process is gone). ` +
-      `Make sure pid ${h.pid} on ${h.hostname} no longer runs chainup, then run: chainup unlock ${q(stack)} --force${dir}${after}`
-    )
-  }
-}
-
-/**
  * Runs (or resumes) the upgrade of one stack and returns its DEC-002 result, built from the journal.
  * Never throws for device or gate outcomes (they are in the result).
  * @throws StackLockedError (exit 4) when another live run holds the stack; InputError for a run that cannot be
@@ -116,54 +77,34 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
       const resume = opts.resume ? planResume(journal, runId, inventory, playbook) : undefined
       const halt = new RunHalt()
       const agents = new Map<string, DeviceAgent>()
-      let journalFailure: Error | undefined
-      // A journal that cannot write any more (disk full, I/O error) stops the run safely: no new device starts, the
-      // one in progress finishes its reload and is waited for, a trap says why, and the result still comes out.
-      const onJournalError = (error: Error) => {
-        if (journalFailure) return
-        journalFailure = error
-        const reason = `journal write failed: ${error.message}`
-        events.emit('chainHalted', {device: 'journal', reason})
-        stopRun(halt, events, 'failed', reason, [...agents.values()].some((a) => a.working))
-      }
-      attachJournal(journal, runId, deviceRuns, events, onJournalError)
+      // A journal that cannot write any more stops the run safely (journal-failure.ts).
+      const failure = new JournalFailure(halt, events, () => [...agents.values()].some((a) => a.working))
+      attachJournal(journal, runId, deviceRuns, events, failure.onError)
       const traps = attachTrapNotifier(events, {runId, stack: inventory.stack}, secrets.trapTargets)
       if (lock.note) events.emit('log', {level: 'warn', device: null, message: lock.note})
       journal.appendEvent(runId, {type: 'chainsyncSecurity', data: {links: links?.security ?? 'given by the caller'}})
-      for (const warning of links?.warnings ?? []) events.emit('log', {level: 'warn', device: null, message: warning})
+      for (const warning of [...(links?.warnings ?? []), ...secrets.warnings]) events.emit('log', {level: 'warn', device: null, message: warning.replace(/^warning: /, '')})
       let status: {status: ChainStatus; reason: string | null} = {status: 'failed', reason: 'internal error'}
       try {
-        await execute({...opts, ...(links ? {transportFor: links.transportFor} : {}), events, journal, runId, halt, agents, plan: resume, onJournalError})
+        await execute({...opts, ...(links ? {transportFor: links.transportFor} : {}), events, journal, runId, halt, agents, plan: resume, onJournalError: failure.onError})
         await traps.flush()
         status = finalStatus(halt.cause, inventory.devices.map(({name}) => ({name, outcome: agents.get(name)?.outcome})))
       } catch (error) {
         status = {status: halt.cause?.status ?? 'failed', reason: halt.cause?.reason ?? `internal error: ${(error as Error).message}`}
         throw error
       } finally {
-        try {
-          journal.finishRun(runId, status.status, status.reason)
-        } catch (error) {
-          journalFailure ??= error as Error
-        }
+        failure.attempt(() => journal.finishRun(runId, status.status, status.reason))
       }
-      const result = journalFailure ? resultWithoutJournal(runId, inventory, status, agents, journalFailure) : resultFromJournal(journal, runId, new Set(inventory.devices.filter((d) => d.remote).map((d) => d.name)))
+      const result = failure.error ? resultWithoutJournal(runId, inventory, status, agents, failure.error) : resultFromJournal(journal, runId, new Set(inventory.devices.filter((d) => d.remote).map((d) => d.name)))
       events.emit('log', {level: 'info', device: null, message: saveResultSomewhere(opts.stateDir, result)})
       events.emit('runFinished', result)
       return result
     } finally {
-      try {
-        journal.releaseLock(inventory.stack, runId)
-      } catch (error) {
-        // The run is over either way; a lock left behind names this run and process, and the next run takes it over.
-        events.emit('log', {level: 'error', device: null, message: `could not release the lock of stack ${inventory.stack}: ${(error as Error).message}`})
-      }
+      // A lock left behind names this run and process; `chainup unlock` or the next run takes it over.
+      bestEffort(events, `release the lock of stack ${inventory.stack}`, () => journal.releaseLock(inventory.stack, runId))
     }
   } finally {
-    try {
-      journal.close()
-    } catch (error) {
-      events.emit('log', {level: 'error', device: null, message: `could not close the journal: ${(error as Error).message}`})
-    }
+    bestEffort(events, 'close the journal', () => journal.close())
   }
 }
 
