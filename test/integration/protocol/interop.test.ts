@@ -4,7 +4,6 @@
  * - concurrent rounds on one chain, told apart by ROUND-ID, do not interfere.
  */
 import {randomUUID} from 'node:crypto'
-import net from 'node:net'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
@@ -12,146 +11,12 @@ import {ChainSyncNode} from '../../../src/protocol/node.js'
 import {systemClock} from '../../../src/util/clock.js'
 import {until} from '../../helpers/fake-clock.js'
 import {checkTrace, driveRound, rawConnect, startChain, type TraceEvent} from './support/chain.js'
+import {DraftPeer} from './support/draft-peer.js'
 
 const cleanup: Array<() => Promise<void> | void> = []
 afterEach(async () => {
   for (const c of cleanup.splice(0).reverse()) await c()
 })
-
-// --- A minimal draft-03 peer, written from the draft alone (no chainup code) ---------------------------------
-
-type PeerState = 'SYNC' | 'READY' | 'WATCH' | 'START' | 'COMPLETE'
-
-/**
- * An independent, draft-only ChainSync node over node:net. It listens (if it has a successor), dials its
- * predecessor (if any), speaks only `READY|START|COMPLETE[:<ROUND-ID>]` and runs a dummy task (a timer).
- * It records every line it receives and flags anything the draft does not allow.
- */
-class DraftPeer {
-  readonly received: Array<{from: 'pred' | 'succ'; line: string}> = []
-  readonly sent: string[] = []
-  readonly errors: string[] = []
-  state: PeerState = 'SYNC'
-  exited = false
-  port = 0
-  private server: net.Server | undefined
-  private pred: net.Socket | undefined
-  private succ: net.Socket | undefined
-  private ready = false
-  private predReady: boolean
-  private closed = false
-
-  constructor(
-    readonly name: string,
-    private readonly round: string,
-    private readonly hasPred: boolean,
-    private readonly hasSucc: boolean,
-    private readonly task: {ms: number; onStart: (name: string) => void; onFinish: (name: string) => void},
-    private readonly omitRoundId = false,
-  ) {
-    this.predReady = !hasPred
-  }
-
-  async listen(): Promise<void> {
-    if (!this.hasSucc) return
-    this.server = net.createServer((s) => {
-      if (this.succ) return void s.destroy() // one successor connection
-      this.succ = s
-      this.read(s, 'succ')
-    })
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r))
-    this.port = (this.server.address() as net.AddressInfo).port
-  }
-
-  dial(port: number): void {
-    if (this.closed) return
-    const s = net.connect({host: '127.0.0.1', port}, () => {
-      this.pred = s
-      this.read(s, 'pred')
-    })
-    s.on('error', () => !this.pred && setTimeout(() => this.dial(port), 50))
-  }
-
-  get connected(): boolean {
-    return (!this.hasPred || !!this.pred) && (!this.hasSucc || !!this.succ)
-  }
-
-  locallyReady(): void {
-    this.ready = true
-    this.tryReady()
-  }
-
-  close(): void {
-    this.closed = true
-    this.pred?.destroy()
-    this.succ?.destroy()
-    this.server?.close()
-  }
-
-  private read(s: net.Socket, from: 'pred' | 'succ'): void {
-    let buf = ''
-    s.on('data', (d: Buffer) => {
-      buf += d.toString('latin1')
-      for (let nl = buf.indexOf('\n'); nl !== -1; nl = buf.indexOf('\n')) {
-        const line = buf.slice(0, nl)
-        buf = buf.slice(nl + 1)
-        this.received.push({from, line})
-        this.onLine(from, line)
-      }
-    })
-    s.on('error', () => undefined)
-  }
-
-  private send(to: 'pred' | 'succ', command: string): void {
-    const line = this.omitRoundId ? command : `${command}:${this.round}`
-    this.sent.push(line)
-    ;(to === 'pred' ? this.pred : this.succ)!.write(`${line}\n`)
-  }
-
-  private onLine(from: 'pred' | 'succ', line: string): void {
-    const m = /^(READY|START|COMPLETE)(?::(.*))?$/.exec(line)
-    if (!m || (m[2] !== undefined && m[2] !== this.round)) return void this.errors.push(`${this.name}: not a draft line of this round: ${JSON.stringify(line)}`)
-    const cmd = `${from}:${m[1]}`
-    if (cmd === 'pred:READY' && this.state === 'SYNC' && !this.predReady) {
-      this.predReady = true
-      this.tryReady()
-    } else if (cmd === 'succ:START' && this.state === 'READY') {
-      if (!this.hasPred) this.startTask()
-      else this.toWatch()
-    } else if (cmd === 'pred:COMPLETE' && this.state === 'WATCH') {
-      this.startTask()
-    } else if (cmd === 'succ:COMPLETE' && this.state === 'COMPLETE' && !this.exited) {
-      if (this.hasPred) this.send('pred', 'COMPLETE')
-      this.exited = true
-    } else {
-      this.errors.push(`${this.name}: ${line} from ${from} in ${this.state}`)
-    }
-  }
-
-  private tryReady(): void {
-    if (this.state !== 'SYNC' || !this.ready || !this.predReady) return
-    this.state = 'READY'
-    if (this.hasSucc) this.send('succ', 'READY')
-    else if (this.hasPred) this.toWatch()
-  }
-
-  private toWatch(): void {
-    this.send('pred', 'START')
-    this.state = 'WATCH'
-  }
-
-  private startTask(): void {
-    this.state = 'START'
-    this.task.onStart(this.name)
-    setTimeout(() => {
-      this.task.onFinish(this.name)
-      this.state = 'COMPLETE'
-      if (this.hasSucc) return this.send('succ', 'COMPLETE')
-      if (this.hasPred) this.send('pred', 'COMPLETE')
-      this.exited = true
-    }, this.task.ms)
-  }
-}
 
 // --- mixed chains --------------------------------------------------------------------------------------------
 
