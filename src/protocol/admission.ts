@@ -166,3 +166,55 @@ export class Admission implements InboundGate {
     }
   }
 }
+
+/**
+ * Logs refused connections one by one up to `burst` per `windowMs`, then counts them and logs one summary line when
+ * the window ends: a flood of refused connections must not become a flood of log lines (every run journals its log).
+ */
+export class RefusalLog {
+  private windowStart = Number.NEGATIVE_INFINITY
+  private logged = 0
+  private suppressed = 0
+  private timer: Timer | undefined
+
+  constructor(
+    private readonly clock: Clock,
+    /** Refusals logged one by one per window. */
+    readonly burst: number,
+    /** The window, ms. */
+    readonly windowMs: number,
+    private readonly sink: (message: string) => void,
+  ) {}
+
+  refused(remote: string, reason: string): void {
+    const now = this.clock.now()
+    if (now - this.windowStart >= this.windowMs) {
+      this.flush()
+      this.windowStart = now
+      this.logged = 0
+    }
+    if (this.logged < this.burst) {
+      this.logged++
+      this.sink(`refused connection from ${remote}: ${reason}`)
+      return
+    }
+    this.suppressed++
+    if (!this.timer) {
+      this.timer = this.clock.setTimeout(() => {
+        this.timer = undefined
+        this.flush()
+      }, this.windowStart + this.windowMs - now)
+      this.timer.unref()
+    }
+  }
+
+  /** Logs the summary of the refusals not logged one by one (if any) and stops the timer. */
+  flush(): void {
+    this.clock.clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.suppressed === 0) return
+    const n = this.suppressed
+    this.suppressed = 0
+    this.sink(`refused ${n} more connection${n === 1 ? '' : 's'} (more than ${this.burst} refusals within ${this.windowMs / 1000}s are counted, not logged one by one)`)
+  }
+}

@@ -32,6 +32,10 @@ export const NODE_LIMITS = {
   maxHandshakesPerSource: 4,
   /** An inbound TLS handshake not finished within this is ended (its slot freed), ms; on the node's clock. */
   handshakeTimeoutMs: 10_000,
+  /** Refused connections logged one by one per {@link NODE_LIMITS.refusalLogWindowMs}; beyond that they are counted, and one summary line is logged when the window ends. */
+  refusalLogBurst: 20,
+  /** The window of {@link NODE_LIMITS.refusalLogBurst}, ms. */
+  refusalLogWindowMs: 60_000,
   /** Finished rounds a node remembers, so that a replayed READY of one never starts it again (without extensions). */
   rememberedRounds: 256,
 } as const
@@ -42,6 +46,8 @@ export interface InboundLimitOverrides {
   maxHandshakes?: number
   maxHandshakesPerSource?: number
   handshakeTimeoutMs?: number
+  /** Refused connections logged one by one per minute (the fuzz tests log every one). */
+  refusalLogBurst?: number
 }
 
 export interface ChainSyncNodeOptions {
@@ -72,8 +78,9 @@ export interface ChainSyncNodeOptions {
    */
   connectRateLimit?: {burst: number; perSecond: number}
   /**
-   * Caps on concurrent inbound connections and TLS handshakes, and the handshake deadline.
-   * @default NODE_LIMITS.maxInboundConnections, maxHandshakes, maxHandshakesPerSource, handshakeTimeoutMs
+   * Caps on concurrent inbound connections and TLS handshakes, the handshake deadline, and how many refusals are
+   * logged one by one.
+   * @default NODE_LIMITS.maxInboundConnections, maxHandshakes, maxHandshakesPerSource, handshakeTimeoutMs, refusalLogBurst
    */
   inboundLimits?: InboundLimitOverrides
   /** Receives log lines (violations, lost connections). */

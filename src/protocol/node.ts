@@ -15,7 +15,7 @@ import {EventEmitter} from 'node:events'
 
 import {systemClock, type Clock, type Timer} from '../util/clock.js'
 import {formatMs} from '../util/duration.js'
-import {Admission, type InboundCounts} from './admission.js'
+import {Admission, RefusalLog, type InboundCounts} from './admission.js'
 import {formatMessage, LineDecoder, MAX_LINE_BYTES, parseMessage, ProtocolError, type Message} from './codec.js'
 import {greetPredecessor, greetSuccessor, type Greeting} from './handshake.js'
 import {GraceTimers, Link, PredecessorDialer, prepareSocket} from './link.js'
@@ -49,6 +49,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private readonly heartbeatMs: number
   private readonly clock: Clock
   private readonly admission: Admission
+  private readonly refusals: RefusalLog
   private readonly grace: GraceTimers
   private readonly dialer: PredecessorDialer
   private listener: ChainSyncListener | undefined
@@ -84,6 +85,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       },
       this.clock,
     )
+    this.refusals = new RefusalLog(this.clock, caps.refusalLogBurst ?? NODE_LIMITS.refusalLogBurst, NODE_LIMITS.refusalLogWindowMs, (message) => this.log('warn', message))
     this.grace = new GraceTimers(this.clock, opts.reconnectGraceMs ?? 30_000)
     this.dialer = new PredecessorDialer({
       clock: this.clock,
@@ -120,7 +122,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       this.opts.listen.host,
       this.opts.listen.port,
       (socket, peer) => this.accept(socket, peer),
-      (remote, reason) => this.log('warn', `refused connection from ${remote}: ${reason}`),
+      (remote, reason) => this.refusals.refused(remote, reason),
       // Rate limit and caps, applied by the transport before any handshake.
       this.admission,
     )
@@ -232,6 +234,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
+    this.refusals.flush()
     for (const r of this.rounds.values()) this.clock.clearTimeout(r.watchTimer)
     this.grace.clear()
     for (const link of Object.values(this.links)) link?.stop()
@@ -268,7 +271,7 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
   private accept(socket: ChainSyncSocket, info: PeerInfo): void {
     const peer = info.remote
     const refuse = (reason: string) => {
-      this.log('warn', `refused connection from ${peer}: ${reason}`)
+      this.refusals.refused(peer, reason)
       socket.destroy()
     }
     socket.on('error', () => undefined)

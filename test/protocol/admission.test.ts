@@ -1,7 +1,7 @@
 /** Admission of inbound connections: token buckets per source address, the caps, the handshake deadline (fake clock). */
 import {describe, expect, it} from 'vitest'
 
-import {Admission, RateLimiter, type InboundLimits} from '../../src/protocol/admission.js'
+import {Admission, RateLimiter, RefusalLog, type InboundLimits} from '../../src/protocol/admission.js'
 import type {InboundTicket} from '../../src/protocol/transport.js'
 import {FakeClock} from '../helpers/fake-clock.js'
 
@@ -151,6 +151,35 @@ describe('Admission (the caps, before any handshake)', () => {
     done.handshakeDone()
     await clock.advance(60_000)
     expect(fast.expired).toEqual([])
+    expect(clock.pendingTimers).toBe(0)
+  })
+})
+
+describe('RefusalLog (a flood of refusals is not a flood of log lines)', () => {
+  it('logs `burst` refusals per window one by one, then counts them and logs one summary when the window ends', async () => {
+    const clock = new FakeClock()
+    const lines: string[] = []
+    const log = new RefusalLog(clock, 2, 60_000, (m) => lines.push(m))
+    for (let i = 0; i < 5; i++) log.refused(`10.0.0.${i}:1`, 'rate limit')
+    expect(lines).toEqual(['refused connection from 10.0.0.0:1: rate limit', 'refused connection from 10.0.0.1:1: rate limit'])
+    await clock.advance(59_999)
+    expect(lines).toHaveLength(2)
+    await clock.advance(1)
+    expect(lines.slice(2)).toEqual(['refused 3 more connections (more than 2 refusals within 60s are counted, not logged one by one)'])
+    // A new window: one by one again.
+    log.refused('10.0.0.9:1', 'too many connections')
+    expect(lines.at(-1)).toBe('refused connection from 10.0.0.9:1: too many connections')
+    expect(clock.pendingTimers).toBe(0)
+  })
+
+  it('flush() (the node closing) logs what is still counted at once', () => {
+    const clock = new FakeClock()
+    const lines: string[] = []
+    const log = new RefusalLog(clock, 1, 60_000, (m) => lines.push(m))
+    log.refused('a:1', 'x')
+    log.refused('b:1', 'x')
+    log.flush()
+    expect(lines).toEqual(['refused connection from a:1: x', 'refused 1 more connection (more than 1 refusals within 60s are counted, not logged one by one)'])
     expect(clock.pendingTimers).toBe(0)
   })
 })

@@ -170,7 +170,7 @@ describe('fuzz: a live node survives 12,000+ random and mutated lines unchanged'
     const logs: NodeLogEntry[] = []
     const head = new ChainSyncNode({
       name: 'sw1', listen: {host: '127.0.0.1', port: 0}, successor: {name: 'sw2'}, predecessorTimeoutMs: 30_000,
-      reconnectGraceMs: 120_000, connectRateLimit: NO_LIMIT, log: (e) => logs.push(e),
+      reconnectGraceMs: 120_000, connectRateLimit: NO_LIMIT, inboundLimits: {refusalLogBurst: Infinity}, log: (e) => logs.push(e),
     })
     cleanup.push(() => head.close())
     await head.listen()
