@@ -9,6 +9,7 @@ import {isAbsolute, resolve} from 'node:path'
 import {z} from 'zod'
 
 import {parseDurationMs} from '../util/duration.js'
+import {INPUT_LIMITS} from './types.js'
 
 /** One step of a field path: a map key or a list index. */
 export type PathSegment = string | number
@@ -40,14 +41,26 @@ export function nameSchema(what: string) {
     .regex(NAME_PATTERN, `expected a ${what} of letters, digits, ".", "_" or "-", starting with a letter or digit, at most 64 characters`)
 }
 
-/** A non-empty string without surrounding whitespace. */
-export function textSchema(what = 'text') {
-  return z.string().refine((s) => s.trim() !== '', `expected non-empty ${what}`)
+/**
+ * The length check every string field starts with (docs/inventory.md#limits): a longer string gets this one message
+ * and no other check runs on it (`abort`), so no pattern or lookup ever sees it.
+ */
+export function maxLength(max: number) {
+  return {error: (iss: {input?: unknown}) => `expected at most ${max} characters, got ${typeof iss.input === 'string' ? iss.input.length : '?'}`, abort: true}
+}
+
+/** A non-empty string without surrounding whitespace, at most `max` characters. */
+export function textSchema(what = 'text', max: number = INPUT_LIMITS.text) {
+  return z
+    .string()
+    .max(max, maxLength(max))
+    .refine((s) => s.trim() !== '', `expected non-empty ${what}`)
 }
 
 /** The name of an environment variable (only the name: values are read later, by the runner). */
 export const envNameSchema = z
   .string()
+  .max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText))
   .regex(ENV_PATTERN, 'expected an environment variable name (letters, digits and "_", not starting with a digit)')
 
 const HOST_LABEL = /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/
@@ -72,9 +85,13 @@ export const portSchema = z
   .min(1, 'expected a port number from 1 to 65535')
   .max(65535, 'expected a port number from 1 to 65535')
 
-/** An ISO 8601 duration such as `PT5M`, greater than zero; output in milliseconds. */
+/** Largest duration, as the docs write it. */
+const MAX_DURATION_TEXT = `${INPUT_LIMITS.durationMs / 86_400_000} days (P${INPUT_LIMITS.durationMs / 86_400_000}D)`
+
+/** An ISO 8601 duration such as `PT5M`, greater than zero and at most 24 days; output in milliseconds. */
 export const durationSchema = z
   .string({error: (iss) => (iss.input === undefined ? undefined : `expected an ISO 8601 duration such as PT5M, got ${describeValue(iss.input)}`)})
+  .max(INPUT_LIMITS.durationText, maxLength(INPUT_LIMITS.durationText))
   .transform((text, ctx) => {
   let ms: number
   try {
@@ -87,6 +104,11 @@ export const durationSchema = z
     ctx.issues.push({code: 'custom', message: `expected a duration greater than zero, got "${text}"`, input: text})
     return z.NEVER
   }
+  // Node's timers fire at once for more than 2^31 - 1 ms: a longer timeout would expire immediately.
+  if (!(ms <= INPUT_LIMITS.durationMs)) {
+    ctx.issues.push({code: 'custom', message: `expected a duration of at most ${MAX_DURATION_TEXT}, got "${text}"`, input: text})
+    return z.NEVER
+  }
   return ms
 })
 
@@ -97,6 +119,7 @@ export const durationSchema = z
 export function existingFileSchema(baseDir: string, what: string, kind: 'file' | 'directory' = 'file') {
   return z
     .string()
+    .max(INPUT_LIMITS.text, maxLength(INPUT_LIMITS.text))
     .min(1, `expected the path of the ${what}`)
     .transform((text, ctx) => {
       const abs = resolvePath(baseDir, text)
@@ -135,7 +158,8 @@ export function describeValue(value: unknown): string {
     case 'boolean':
       return `${value}`
     case 'object':
-      return value instanceof Date ? `the date ${value.toISOString()}` : 'a mapping'
+      if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'an invalid date' : `the date ${value.toISOString()}`
+      return 'a mapping'
     default:
       return typeof value
   }
@@ -188,22 +212,44 @@ export function pathKey(path: readonly PropertyKey[]): string {
   return JSON.stringify(path.map((p) => (typeof p === 'symbol' ? String(p) : p)))
 }
 
-/** Formats a path as `devices[1].host` (`(root)` for the empty path). */
+/** A key shown as it is in a path: letters, digits, `_`, `.`, `-`, at most 64 characters. */
+const PLAIN_KEY = /^[\p{L}\p{N}_.-]{1,64}$/u
+/** Characters of a key shown in a path at most (longer keys are cut, with `…`). */
+const PATH_KEY_CHARS = 40
+
+/**
+ * Formats a path as `devices[1].host` (`(root)` for the empty path). A key that is not plain (empty, longer than 64
+ * characters, or holding spaces, quotes, brackets, `:` or control characters) is shown quoted and escaped, cut to 40
+ * characters: `devices[0]["a b"]`, so a problem line stays one line of `FILE:LINE:COL PATH: MESSAGE`.
+ */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = ''
   for (const seg of path) {
     if (typeof seg === 'number') out += `[${seg}]`
-    else out += out === '' ? String(seg) : `.${String(seg)}`
+    else {
+      const key = String(seg)
+      if (PLAIN_KEY.test(key)) out += out === '' ? key : `.${key}`
+      else out += `[${JSON.stringify(key.length > PATH_KEY_CHARS ? `${key.slice(0, PATH_KEY_CHARS)}…` : key)}]`
+    }
   }
   return out === '' ? '(root)' : out
 }
 
+/**
+ * Longest word {@link closest} compares. Longer words are never within the distance of a field name (the longest
+ * has 18 characters), and the distance costs length × length: bounded by construction, whatever the key.
+ */
+export const MAX_SUGGESTION_WORD = 64
+
 /** The closest of `candidates` to `word` within a small edit distance, for "did you mean". */
 export function closest(word: string, candidates: readonly string[]): string | undefined {
+  if (word.length > MAX_SUGGESTION_WORD) return undefined
   let best: string | undefined
   let bestDistance = Infinity
   const limit = Math.max(1, Math.min(3, Math.floor(word.length / 3)))
   for (const c of candidates) {
+    // The distance is at least the difference in length: such candidates cannot be within the limit.
+    if (c.length > MAX_SUGGESTION_WORD || Math.abs(c.length - word.length) > limit) continue
     const d = editDistance(word.toLowerCase(), c.toLowerCase())
     if (d <= limit && d < bestDistance) {
       best = c
@@ -213,23 +259,26 @@ export function closest(word: string, candidates: readonly string[]): string | u
   return best
 }
 
+/** The table of {@link editDistance} for words of up to {@link MAX_SUGGESTION_WORD} characters (each call overwrites what it reads). */
+const SCRATCH = new Uint32Array((MAX_SUGGESTION_WORD + 1) * (MAX_SUGGESTION_WORD + 8))
+
 /** Damerau–Levenshtein distance (optimal string alignment): insertions, deletions, substitutions, adjacent swaps. */
 export function editDistance(a: string, b: string): number {
   const rows = a.length + 1
   const cols = b.length + 1
-  const d: number[] = new Array<number>(rows * cols).fill(0)
-  const at = (i: number, j: number): number => d[i * cols + j] ?? 0
+  // closest() compares short words only: they fit the scratch table, and thousands of unknown keys allocate nothing.
+  const d = rows * cols <= SCRATCH.length ? SCRATCH : new Uint32Array(rows * cols)
   for (let i = 0; i < rows; i++) d[i * cols] = i
   for (let j = 0; j < cols; j++) d[j] = j
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1
-      let v = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost)
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, at(i - 2, j - 2) + 1)
+      let v = Math.min((d[(i - 1) * cols + j] ?? 0) + 1, (d[i * cols + j - 1] ?? 0) + 1, (d[(i - 1) * cols + j - 1] ?? 0) + cost)
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, (d[(i - 2) * cols + j - 2] ?? 0) + 1)
       d[i * cols + j] = v
     }
   }
-  return at(a.length, b.length)
+  return d[rows * cols - 1] ?? 0
 }
 
 /** A plain object parsed from YAML (not a list, not null). */

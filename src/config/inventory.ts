@@ -5,7 +5,7 @@
  */
 import {z} from 'zod'
 
-import {type Inventory, LAB_FAULTS} from './types.js'
+import {INPUT_LIMITS, type Inventory, LAB_FAULTS} from './types.js'
 import {
   type CheckIssue,
   type LineOf,
@@ -15,6 +15,7 @@ import {
   existingFileSchema,
   hostSchema,
   isRecord,
+  maxLength,
   nameSchema,
   portSchema,
   textSchema,
@@ -29,10 +30,12 @@ const AUTH_METHODS = ['password_env', 'password_file', 'private_key'] as const
 // Both end up in device commands and, in `run` gates, in shell command lines: no spaces, no shell syntax.
 const versionSchema = z
   .string()
+  .max(INPUT_LIMITS.version, maxLength(INPUT_LIMITS.version))
   .regex(/^[A-Za-z0-9][A-Za-z0-9._+()-]*$/, 'expected a version as `show version` prints it, e.g. "17.09.05" (letters, digits, ".", "_", "-", "+", "(", ")")')
 
 const imageSchema = z
   .string()
+  .max(INPUT_LIMITS.image, maxLength(INPUT_LIMITS.image))
   .regex(
     /^[A-Za-z0-9][A-Za-z0-9._+-]*$/,
     'expected a plain file name such as "cat9k_iosxe.17.09.05.SPA.bin" (letters, digits, ".", "_", "-", "+"; no "/" or ":": chainup looks for it on flash:)',
@@ -47,7 +50,7 @@ const labDeviceSchema = z.strictObject({
 })
 
 /** `host:port` (IPv6 as `[addr]:port`) of a ChainSync node. */
-const nodeAddressSchema = z.string().transform((text, ctx) => {
+const nodeAddressSchema = z.string().max(INPUT_LIMITS.text, maxLength(INPUT_LIMITS.text)).transform((text, ctx) => {
   const m = /^(?:\[([^\]]+)\]|([^:\s]+)):(\d{1,5})$/.exec(text)
   const host = m?.[1] ?? m?.[2]
   const port = Number(m?.[3])
@@ -75,6 +78,7 @@ const trapSchema = z.strictObject({
   // Its value never appears in a message.
   community: z
     .string({error: (iss) => (iss.input === undefined ? undefined : 'expected the community as a string (in quotes)')})
+    .max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText))
     .min(1, 'expected a non-empty community')
     .exactOptional(),
   community_env: envNameSchema.exactOptional(),
@@ -91,7 +95,7 @@ export function inventorySchema(baseDir: string) {
     playbook: existingFileSchema(baseDir, 'playbook file'),
     target: z.strictObject({version: versionSchema, image: imageSchema}),
     ssh: z.strictObject({
-      username: textSchema('user name'),
+      username: textSchema('user name', INPUT_LIMITS.shortText),
       password_env: envNameSchema.exactOptional(),
       password_file: existingFileSchema(baseDir, 'password file').exactOptional(),
       private_key: existingFileSchema(baseDir, 'private key file').exactOptional(),
@@ -128,7 +132,10 @@ export function inventorySchema(baseDir: string) {
           .exactOptional(),
       })
       .prefault({}),
-    devices: z.array(deviceSchema).min(1, 'at least one device is required'),
+    devices: z
+      .array(deviceSchema)
+      .min(1, 'at least one device is required')
+      .max(INPUT_LIMITS.devices, {error: (iss) => `at most ${INPUT_LIMITS.devices} devices per stack, got ${Array.isArray(iss.input) ? iss.input.length : '?'}`}),
   })
 }
 

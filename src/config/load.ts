@@ -1,12 +1,33 @@
 /**
  * Loading chainup's input files: read → YAML (with positions) → zod schema + cross-field checks → typed value,
  * or one {@link InputError} listing every problem of the file as `FILE:LINE:COL PATH: MESSAGE`.
+ *
+ * Whatever a file holds, a load stays bounded (docs/inventory.md#limits): the file is read up to its size limit, and
+ * each YAML stage only starts once the cheaper one before it has bounded what it will see (bytes → characters →
+ * tokens → nesting → values → aliases).
  */
+import {isUtf8} from 'node:buffer'
 import {createHash} from 'node:crypto'
 import {readFileSync} from 'node:fs'
-import {readFile} from 'node:fs/promises'
+import {open} from 'node:fs/promises'
 import {dirname, isAbsolute, relative, resolve} from 'node:path'
-import {type Document, LineCounter, type Node, isAlias, isMap, isScalar, isSeq, parseDocument} from 'yaml'
+import {
+  CST,
+  Composer,
+  type Document,
+  Lexer,
+  LineCounter,
+  type Node,
+  type Pair,
+  Parser,
+  type YAMLMap,
+  YAMLParseError,
+  isAlias,
+  isMap,
+  isNode,
+  isScalar,
+  isSeq,
+} from 'yaml'
 import type {z} from 'zod'
 
 import {InputError} from '../errors.js'
@@ -14,7 +35,7 @@ import {type CheckIssue, type LineOf, type PathSegment, REPORTED_BY_CHECKS, clos
 import {checkInventory, inventorySchema} from './inventory.js'
 import {DUMMY_VARS, checkPlaybook, playbookSchema} from './playbook.js'
 import type {TemplateVars} from './template.js'
-import type {Inventory, Playbook} from './types.js'
+import {INPUT_LIMITS, type Inventory, type Playbook} from './types.js'
 
 type FileKind = 'inventory' | 'playbook'
 
@@ -39,16 +60,15 @@ interface Problem {
 
 /** A YAML file parsed with positions. */
 class SourceFile {
-  readonly lineCounter = new LineCounter()
-  readonly doc: Document.Parsed
+  /** Each mapping's pairs by key text, built when first looked up: a lookup costs the same in a mapping of 10,000 keys. */
+  private readonly pairIndex = new WeakMap<YAMLMap, Map<string, Pair>>()
 
   constructor(
     /** The path as the user gave it, used in every message. */
     readonly display: string,
-    text: string,
-  ) {
-    this.doc = parseDocument(text, {keepSourceTokens: true, lineCounter: this.lineCounter, prettyErrors: false, uniqueKeys: true})
-  }
+    readonly doc: Document.Parsed,
+    readonly lineCounter: LineCounter,
+  ) {}
 
   /** 1-based line and column of a character offset. */
   pos(offset: number): {line: number; col: number} {
@@ -63,7 +83,7 @@ class SourceFile {
     let node: unknown = this.doc.contents
     for (const [i, segment] of path.entries()) {
       if (isMap(node)) {
-        const pair = node.items.find((p) => keyText(p.key) === String(segment))
+        const pair = this.pair(node, String(segment))
         if (pair === undefined) return {node, exact: false}
         const value = pair.value
         if (isEmptyValue(value)) return {node: isScalar(pair.key) ? pair.key : node, exact: i === path.length - 1}
@@ -82,8 +102,22 @@ class SourceFile {
   keyNode(path: readonly PathSegment[]): Node | undefined {
     const parent = this.locate(path.slice(0, -1))
     if (!parent.exact || !isMap(parent.node)) return undefined
-    const pair = parent.node.items.find((p) => keyText(p.key) === String(path.at(-1)))
+    const pair = this.pair(parent.node, String(path.at(-1)))
     return pair !== undefined && isScalar(pair.key) ? pair.key : undefined
+  }
+
+  /** The first pair of `map` whose key reads `key`. */
+  private pair(map: YAMLMap, key: string): Pair | undefined {
+    let index = this.pairIndex.get(map)
+    if (index === undefined) {
+      index = new Map()
+      for (const p of map.items as Pair[]) {
+        const text = keyText(p.key)
+        if (!index.has(text)) index.set(text, p)
+      }
+      this.pairIndex.set(map, index)
+    }
+    return index.get(key)
   }
 
   /** Position of a node (the top of the file when there is none). */
@@ -113,30 +147,59 @@ function isNodeLike(value: unknown): value is Node {
   return isScalar(value) || isMap(value) || isSeq(value) || isAlias(value)
 }
 
-/** Formats one problem line exactly as `FILE:LINE:COL PATH: MESSAGE`. */
-function format(display: string, p: Problem): string {
-  return `${display}:${p.line}:${p.col} ${p.path}: ${p.message}`
+/** Characters that would break a problem line or play tricks in a terminal: controls, line and paragraph separators, bidi overrides. */
+const UNSAFE_IN_LINE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+const LINE_ESCAPES: Record<string, string> = {'\n': '\\n', '\r': '\\r', '\t': '\\t'}
+
+/** `text` with every {@link UNSAFE_IN_LINE} character escaped (`\n`, `\u001b`): what the file holds is shown, never obeyed. */
+function oneLine(text: string): string {
+  return text.replace(UNSAFE_IN_LINE, (c) => LINE_ESCAPES[c] ?? `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
-/** Throws the InputError for a non-empty problem list: sorted by position, duplicates removed. */
+/** Formats one problem line exactly as `FILE:LINE:COL PATH: MESSAGE`, always one line. */
+function format(display: string, p: Problem): string {
+  return `${display}:${p.line}:${p.col} ${oneLine(p.path)}: ${oneLine(p.message)}`
+}
+
+/**
+ * Throws the InputError for a non-empty problem list: sorted by position, duplicates removed, at most
+ * {@link INPUT_LIMITS.problems} listed and then one line saying how many more there are.
+ */
 function fail(kind: FileKind, display: string, problems: Problem[]): never {
-  const sorted = problems
-    .map((p, i) => ({p, i}))
-    .sort((a, b) => a.p.line - b.p.line || a.p.col - b.p.col || a.i - b.i)
-    .map(({p}) => format(display, p))
-  const lines = [...new Set(sorted)]
-  throw new InputError(`${display}: ${lines.length} problem${lines.length === 1 ? '' : 's'}`, {
+  const sorted = problems.map((p, i) => ({p, i})).sort((a, b) => a.p.line - b.p.line || a.p.col - b.p.col || a.i - b.i)
+  const seen = new Set<string>()
+  const lines: string[] = []
+  let more = 0
+  let firstMore: Problem | undefined
+  for (const {p} of sorted) {
+    const key = `${p.line}:${p.col} ${p.path}: ${p.message}`
+    if (seen.has(key)) continue
+    seen.add(key)
+    if (lines.length < INPUT_LIMITS.problems) lines.push(format(display, p))
+    else {
+      more++
+      firstMore ??= p
+    }
+  }
+  const total = lines.length + more
+  if (firstMore !== undefined) {
+    lines.push(format(display, {...firstMore, path: '(file)', message: `${more} more problem${more === 1 ? '' : 's'} not listed (at most ${INPUT_LIMITS.problems} are)`}))
+  }
+  throw new InputError(`${display}: ${total} problem${total === 1 ? '' : 's'}`, {
     code: KINDS[kind].code,
     problems: lines,
     hint: `The ${kind} format is described in ${KINDS[kind].doc}.`,
   })
 }
 
-/** Reads and parses a file; throws for an unreadable file, YAML syntax errors, an empty file or a top level that is not a mapping. */
+/**
+ * Reads and parses a file; throws for an unreadable file, a file past a limit (size, encoding, characters, tokens,
+ * nesting, aliases), YAML syntax errors, an empty file or a top level that is not a mapping.
+ */
 async function readSource(path: string, kind: FileKind): Promise<{source: SourceFile; data: Record<string, unknown>}> {
-  let text: string
+  let bytes: Buffer
   try {
-    text = await readFile(path, 'utf8')
+    bytes = await readAtMost(path, INPUT_LIMITS.fileBytes + 1)
   } catch (error: unknown) {
     const reason = readErrorText(error)
     throw new InputError(`${path}: cannot read the ${kind} file (${reason})`, {
@@ -146,7 +209,30 @@ async function readSource(path: string, kind: FileKind): Promise<{source: Source
       cause: error,
     })
   }
-  const source = new SourceFile(path, text)
+  const atFile = (message: string, where = {line: 1, col: 1}): never => fail(kind, path, [{...where, path: '(file)', message}])
+  if (bytes.length > INPUT_LIMITS.fileBytes) {
+    atFile(`the file is larger than 1 MiB; ${kind === 'inventory' ? 'an' : 'a'} ${kind} file may be at most 1 MiB (${INPUT_LIMITS.fileBytes} bytes)`)
+  }
+  if (!isUtf8(bytes)) {
+    const at = firstInvalidUtf8(bytes)
+    atFile(`not UTF-8 text: invalid byte 0x${(bytes[at] ?? 0).toString(16).toUpperCase().padStart(2, '0')} (save the file as UTF-8)`, textPos(bytes.subarray(0, at).toString('utf8'), Infinity))
+  }
+  const text = bytes.toString('utf8')
+  const unprintable = NON_PRINTABLE.exec(text)
+  if (unprintable !== null) {
+    const code = (unprintable[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')
+    atFile(`unexpected character U+${code} (a YAML file holds printable characters, tabs and line breaks only)`, textPos(text, unprintable.index))
+  }
+  const tokens = scanTokens(text)
+  if (tokens !== undefined) fail(kind, path, [{...textPos(text, tokens.offset), path: '(yaml)', message: tokens.message}])
+
+  const lineCounter = new LineCounter()
+  const cst = Array.from(new Parser(lineCounter.addNewLine).parse(text))
+  const deep = tooDeep(cst)
+  if (deep !== undefined) {
+    fail(kind, path, [{...lineCounter.linePos(deep), path: '(yaml)', message: `lists and mappings nested more than ${INPUT_LIMITS.nestingDepth} levels deep (at most ${INPUT_LIMITS.nestingDepth})`}])
+  }
+  const source = new SourceFile(path, compose(cst, text.length), lineCounter)
   const {doc} = source
   if (doc.errors.length > 0) {
     fail(
@@ -155,11 +241,16 @@ async function readSource(path: string, kind: FileKind): Promise<{source: Source
       doc.errors.map((e) => ({...source.pos(e.pos[0]), path: '(yaml)', message: `YAML syntax error: ${e.message.split('\n')[0] ?? e.message}`})),
     )
   }
+  const expansion = aliasExpansion(doc)
+  if (expansion !== undefined) {
+    // yaml's own words for it (its count, which costs aliases × document, is replaced by the one above).
+    fail(kind, path, [{...source.pos(expansion), path: '(yaml)', message: 'YAML error: Excessive alias count indicates a resource exhaustion attack'}])
+  }
   let data: unknown
   try {
-    data = doc.toJS({maxAliasCount: 1000})
+    data = doc.toJS({maxAliasCount: -1})
   } catch (error: unknown) {
-    // e.g. "Excessive alias count indicates a resource exhaustion attack"
+    // e.g. "Unresolved alias (the anchor must be set before the alias): x"
     fail(kind, path, [{line: 1, col: 1, path: '(yaml)', message: `YAML error: ${error instanceof Error ? error.message : String(error)}`}])
   }
   if (data === null || data === undefined) {
@@ -170,6 +261,215 @@ async function readSource(path: string, kind: FileKind): Promise<{source: Source
     fail(kind, path, [{...where, path: '(root)', message: `expected a mapping (key: value lines) at the top level, got ${describeValue(data)}`}])
   }
   return {source, data}
+}
+
+/**
+ * Reads the first `max` bytes of a file (all of it when it is smaller): a file past the size limit is never read
+ * whole, and a device or pipe that never ends costs no more than a file of the limit.
+ */
+async function readAtMost(path: string, max: number): Promise<Buffer> {
+  const handle = await open(path, 'r')
+  try {
+    const chunks: Buffer[] = []
+    let total = 0
+    while (total < max) {
+      const chunk = Buffer.allocUnsafe(Math.min(256 * 1024, max - total))
+      const {bytesRead} = await handle.read(chunk, 0, chunk.length, null)
+      if (bytesRead === 0) break
+      chunks.push(chunk.subarray(0, bytesRead))
+      total += bytesRead
+    }
+    return Buffer.concat(chunks, total)
+  } finally {
+    await handle.close()
+  }
+}
+
+/** Offset of the first byte of `bytes` that does not continue valid UTF-8 (`bytes.length` when there is none). */
+function firstInvalidUtf8(bytes: Buffer): number {
+  let i = 0
+  while (i < bytes.length) {
+    const b = bytes[i] ?? 0
+    const [n, lo, hi] = b < 0x80 ? [0, 0, 0] : b >= 0xc2 && b <= 0xdf ? [1, 0x80, 0xbf] : b === 0xe0 ? [2, 0xa0, 0xbf] : b === 0xed ? [2, 0x80, 0x9f] : b >= 0xe1 && b <= 0xef ? [2, 0x80, 0xbf] : b === 0xf0 ? [3, 0x90, 0xbf] : b === 0xf4 ? [3, 0x80, 0x8f] : b >= 0xf1 && b <= 0xf3 ? [3, 0x80, 0xbf] : [-1, 0, 0]
+    if (n < 0) return i
+    // The second byte has the narrower range (no overlong forms, no surrogates, nothing past U+10FFFF).
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k]
+      if (c === undefined || c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i
+    }
+    i += n + 1
+  }
+  return bytes.length
+}
+
+/** 1-based line and column of `index` in `text` (of its end when `index` is past it), counted as yaml's LineCounter does. */
+function textPos(text: string, index: number): {line: number; col: number} {
+  const end = Math.min(index, text.length)
+  let line = 1
+  let lineStart = 0
+  for (let i = text.indexOf('\n'); i !== -1 && i < end; i = text.indexOf('\n', i + 1)) {
+    line++
+    lineStart = i + 1
+  }
+  return {line, col: end - lineStart + 1}
+}
+
+/**
+ * What YAML 1.2 does not allow in a stream (its c-printable): C0 controls but tab, line feed and carriage return; DEL;
+ * C1 controls but NEL; U+FFFE and U+FFFF. Escapes in double quotes (`"\t"`) are still fine.
+ */
+const NON_PRINTABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/
+
+/**
+ * Goes over the file's YAML tokens with yaml's lexer (cheap, no structure) and stops at the first limit it passes: the
+ * number of tokens, the nesting of flow collections (`[`, `{`), anchors and aliases. The parser after it is the costly
+ * stage; it only ever sees a file within these.
+ */
+function scanTokens(text: string): {offset: number; message: string} | undefined {
+  let tokens = 0
+  let offset = 0
+  let flow = 0
+  let anchors = 0
+  let aliases = 0
+  let atScalar = false
+  for (const token of new Lexer().lex(text)) {
+    if (++tokens > INPUT_LIMITS.yamlTokens) {
+      return {offset, message: `more than ${INPUT_LIMITS.yamlTokens} YAML tokens (values, indicators, comments, line breaks; at most ${INPUT_LIMITS.yamlTokens} per file)`}
+    }
+    if (atScalar) {
+      // The text of a scalar: whatever it holds is not structure.
+      atScalar = false
+    } else if (token === CST.SCALAR) {
+      atScalar = true
+      continue
+    } else if (token === CST.DOCUMENT || token === CST.FLOW_END) {
+      // Markers without text of their own; both end any flow collection.
+      flow = 0
+      continue
+    } else if (token === '[' || token === '{') {
+      if (++flow > INPUT_LIMITS.nestingDepth) {
+        return {offset, message: `lists and mappings nested more than ${INPUT_LIMITS.nestingDepth} levels deep (at most ${INPUT_LIMITS.nestingDepth})`}
+      }
+    } else if (token === ']' || token === '}') {
+      flow = Math.max(0, flow - 1)
+    } else if (token.startsWith('&')) {
+      if (++anchors > INPUT_LIMITS.anchors) return {offset, message: `more than ${INPUT_LIMITS.anchors} YAML anchors (&name; at most ${INPUT_LIMITS.anchors} per file)`}
+    } else if (token.startsWith('*')) {
+      if (++aliases > INPUT_LIMITS.aliases) return {offset, message: `more than ${INPUT_LIMITS.aliases} YAML aliases (*name; at most ${INPUT_LIMITS.aliases} per file)`}
+    }
+    offset += token.length
+  }
+  return undefined
+}
+
+/** Offset of the first list or mapping (in file order) nested deeper than the limit, walking the parser's tokens without recursion. */
+function tooDeep(tokens: readonly CST.Token[]): number | undefined {
+  // Two stacks (token, its depth) rather than one of pairs: a file of 100,000 tokens allocates nothing per token here.
+  const stack: CST.Token[] = []
+  const depths: number[] = []
+  for (let i = tokens.length - 1; i >= 0; i--) {
+    stack.push(tokens[i] as CST.Token)
+    depths.push(0)
+  }
+  for (let token = stack.pop(); token !== undefined; token = stack.pop()) {
+    const depth = depths.pop() ?? 0
+    if (token.type === 'document') {
+      if (token.value !== undefined) {
+        stack.push(token.value)
+        depths.push(depth)
+      }
+    } else if (token.type === 'block-map' || token.type === 'block-seq' || token.type === 'flow-collection') {
+      if (depth >= INPUT_LIMITS.nestingDepth) return token.offset
+      // Children in reverse, so that they come off the stack in file order.
+      const items = token.items as Array<{key?: CST.Token | null; value?: CST.Token}>
+      for (let i = items.length - 1; i >= 0; i--) {
+        const item = items[i]
+        if (item?.value) {
+          stack.push(item.value)
+          depths.push(depth + 1)
+        }
+        if (item?.key) {
+          stack.push(item.key)
+          depths.push(depth + 1)
+        }
+      }
+    }
+  }
+  return undefined
+}
+
+/**
+ * yaml's `parseDocument` on tokens already parsed: one document (a second one is an error, as there). Duplicate keys
+ * are found here with one set per mapping; yaml's own check compares each key with every key before it.
+ */
+function compose(tokens: readonly CST.Token[], length: number): Document.Parsed {
+  const composer = new Composer({keepSourceTokens: true, uniqueKeys: false, logLevel: 'error'})
+  let doc: Document.Parsed | undefined
+  for (const next of composer.compose(tokens, true, length)) {
+    if (doc === undefined) doc = next
+    else {
+      doc.errors.push(new YAMLParseError([next.range[0], next.range[1]], 'MULTIPLE_DOCS', 'Source contains multiple documents; please use YAML.parseAllDocuments()'))
+      break
+    }
+  }
+  // `compose(…, true)` always yields a document.
+  if (doc === undefined) throw new Error('yaml composed no document')
+  for (const offset of duplicateKeys(doc.contents)) doc.errors.push(new YAMLParseError([offset, offset + 1], 'DUPLICATE_KEY', 'Map keys must be unique'))
+  return doc
+}
+
+/** Offsets of keys equal to an earlier key of the same mapping, as yaml's `uniqueKeys` tells them (scalars by value, other keys by identity). */
+function duplicateKeys(root: unknown): number[] {
+  const found: number[] = []
+  const visit = (node: unknown): void => {
+    if (isMap(node)) {
+      const seen = new Set<unknown>()
+      for (const pair of node.items) {
+        if (isScalar(pair.key) && !Number.isNaN(pair.key.value)) {
+          if (seen.has(pair.key.value)) found.push(pair.key.range?.[0] ?? 0)
+          else seen.add(pair.key.value)
+        }
+        visit(pair.key)
+        visit(pair.value)
+      }
+    } else if (isSeq(node)) {
+      for (const item of node.items) visit(item)
+    }
+  }
+  // Recursion is bounded: nothing deeper than INPUT_LIMITS.nestingDepth gets here.
+  visit(root)
+  return found
+}
+
+/**
+ * The offset of the alias at which the aliases of `doc` stand for more than {@link INPUT_LIMITS.aliasExpansion}
+ * values, counted as if each alias were replaced by a copy of its anchor's node (aliases inside that node included),
+ * or undefined. An alias resolves to the last anchor of its name before it, as in yaml; one inside its own anchor's
+ * node counts as one value.
+ */
+function aliasExpansion(doc: Document.Parsed): number | undefined {
+  const anchors = new Map<string, Node>()
+  const sizes = new Map<Node, number>()
+  let added = 0
+  let over: number | undefined
+  const size = (node: unknown): number => {
+    if (over !== undefined) return 0
+    if (isAlias(node)) {
+      const target = anchors.get(node.source)
+      const n = target === undefined ? 1 : (sizes.get(target) ?? 1)
+      added += n
+      if (added > INPUT_LIMITS.aliasExpansion) over = node.range?.[0] ?? 0
+      return n
+    }
+    if (isNode(node) && node.anchor !== undefined) anchors.set(node.anchor, node)
+    let n = 1
+    if (isMap(node)) for (const pair of node.items) n += size(pair.key) + size(pair.value)
+    else if (isSeq(node)) for (const item of node.items) n += size(item)
+    if (isNode(node) && node.anchor !== undefined) sizes.set(node, n)
+    return n
+  }
+  size(doc.contents)
+  return over
 }
 
 /** A hint for a value YAML did not read as a string although the user meant one. */
@@ -201,6 +501,7 @@ function validate<S extends z.ZodType>(kind: FileKind, source: SourceFile, data:
       const path = issue.path.filter((p): p is PathSegment => typeof p !== 'symbol')
       if (issue.code === 'unrecognized_keys') {
         const known = knownKeys.get(pathKey(path)) ?? []
+        const expected = `unknown field; expected one of: ${known.join(', ')}`
         for (const key of issue.keys) {
           const keyPath = [...path, key]
           const suggestion = closest(key, known)
@@ -210,7 +511,7 @@ function validate<S extends z.ZodType>(kind: FileKind, source: SourceFile, data:
               ? secret.message
               : suggestion !== undefined
                 ? `unknown field (did you mean "${suggestion}"?)`
-                : `unknown field; expected one of: ${known.join(', ')}`
+                : expected
           problems.push({...source.nodePos(source.keyNode(keyPath) ?? source.locate(path).node), path: formatPath(keyPath), message})
         }
         continue

@@ -5,8 +5,8 @@
  */
 import {z} from 'zod'
 
-import type {Gate, Playbook, PlaybookStep} from './types.js'
-import {type CheckIssue, type LineOf, REPORTED_BY_CHECKS, durationSchema, isRecord, textSchema} from './common.js'
+import {type Gate, INPUT_LIMITS, type Playbook, type PlaybookStep} from './types.js'
+import {type CheckIssue, type LineOf, REPORTED_BY_CHECKS, durationSchema, isRecord, maxLength, textSchema} from './common.js'
 import {type TemplateVars, expandTemplate, unknownPlaceholderMessage, unknownPlaceholders} from './template.js'
 
 /** Flags every playbook pattern is compiled with: JavaScript syntax, `^` and `$` match at line breaks. */
@@ -32,20 +32,38 @@ function commandSchema(what: string) {
   })
 }
 
+/** What the patterns of one load are checked with: each device's values, and the per-device checks left (INPUT_LIMITS.devicePatternChecks). */
+interface PatternCheck {
+  varsList: readonly TemplateVars[]
+  perDeviceLeft: number
+}
+
 /**
  * A regular expression: every placeholder must be known, and the pattern must compile with {@link PATTERN_FLAGS}
- * after expansion with each of `varsList` (values regex-escaped). With `group`, it must define that named group.
+ * after expansion with each of `check.varsList` (values regex-escaped). With `group`, it must define that named group.
  */
-function patternSchema(varsList: readonly TemplateVars[], group?: string) {
+function patternSchema(check: PatternCheck, group?: string) {
   return z
     .string()
+    .max(INPUT_LIMITS.text, maxLength(INPUT_LIMITS.text))
     .min(1, 'expected a regular expression, got an empty string')
     .superRefine((text, ctx) => {
       const unknown = unknownPlaceholders(text)
       for (const p of unknown) ctx.addIssue({code: 'custom', message: unknownPlaceholderMessage(p), input: text})
       if (unknown.length > 0) return
-      for (const vars of varsList) {
+      // Only the device placeholders differ between the entries of varsList. Where every one of them stands in plain
+      // regex context, each device's value parses the same way and one check stands for all: a playbook of many
+      // patterns with 1000 devices costs patterns, not patterns × devices, compilations.
+      const checked = new Set<string>()
+      const perDevice = devicesMatter(text)
+      for (const vars of perDevice ? check.varsList : check.varsList.slice(0, 1)) {
         const expanded = expandTemplate(text, vars, 'regex')
+        if (checked.has(expanded)) continue
+        if (checked.size > 0 && --check.perDeviceLeft < 0) {
+          ctx.addIssue({code: 'custom', message: TOO_MANY_DEVICE_CHECKS, input: text})
+          return
+        }
+        checked.add(expanded)
         let re: RegExp
         try {
           re = new RegExp(expanded, PATTERN_FLAGS)
@@ -61,6 +79,64 @@ function patternSchema(varsList: readonly TemplateVars[], group?: string) {
     })
 }
 
+const TOO_MANY_DEVICE_CHECKS =
+  `too many per-device pattern checks: a pattern with {{ device.name }} or {{ device.host }} inside [...], {...} or (?<...>) is compiled once per device, at most ${INPUT_LIMITS.devicePatternChecks} times per load`
+
+/** `{{`, anything but braces, `}}`: the placeholder syntax of template.ts. */
+const PLACEHOLDER = /\{\{([^{}]*)\}\}/g
+
+/**
+ * True when a pattern must be checked with every device's values: it holds `{{ device.name }}` or
+ * `{{ device.host }}` where the inserted text could change how the pattern parses. Inserted values are regex-escaped
+ * literals; outside a character class, a `{...}` quantifier, a group name (`(?<...>`, `\k<...>`), right after a
+ * backslash and right after `(?`, every literal parses as itself, so whether the pattern compiles (and which named
+ * groups it has) does not depend on the value. Conservative: anything it cannot place is "matters".
+ */
+function devicesMatter(text: string): boolean {
+  const st = {
+    inClass: false,
+    inBraces: false,
+    inGroupName: false,
+    escaped: false,
+    /** The last token in plain context: `(`, `(?`, `(?<`, an escaped `k`, or anything else. */
+    last: '' as '(' | '(?' | '(?<' | '\\k' | '',
+  }
+  const step = (ch: string): void => {
+    if (st.escaped) {
+      st.escaped = false
+      st.last = !st.inClass && !st.inGroupName && ch === 'k' ? '\\k' : ''
+    } else if (ch === '\\') {
+      st.escaped = true
+    } else if (st.inClass) {
+      st.inClass = ch !== ']'
+    } else if (st.inGroupName) {
+      st.inGroupName = ch !== '>'
+    } else if (st.last === '(?<' && ch !== '=' && ch !== '!') {
+      // `(?<name>`: the name starts here (`(?<=` and `(?<!` are lookbehinds).
+      st.inGroupName = ch !== '>'
+      st.last = ''
+    } else {
+      if (ch === '[') st.inClass = true
+      else if (ch === '{') st.inBraces = true
+      else if (ch === '}') st.inBraces = false
+      else if (ch === '<' && st.last === '\\k') st.inGroupName = true
+      st.last = ch === '(' ? '(' : ch === '?' && st.last === '(' ? '(?' : ch === '<' && st.last === '(?' ? '(?<' : ''
+    }
+  }
+  let at = 0
+  for (const match of text.matchAll(PLACEHOLDER)) {
+    for (const ch of text.slice(at, match.index)) step(ch)
+    at = match.index + match[0].length
+    const name = (match[1] ?? '').trim()
+    const plain = !st.escaped && !st.inClass && !st.inBraces && !st.inGroupName && (st.last === '' || st.last === '(')
+    if (!plain && (name === 'device.name' || name === 'device.host')) return true
+    // A value is a run of escaped literals (no `]`, `}`, `>`, `(`, `\\`): it ends an escape and any `(?` before it.
+    st.escaped = false
+    st.last = ''
+  }
+  return false
+}
+
 /** Strips V8's `Invalid regular expression: /src/flags: ` prefix, leaving e.g. `Unterminated group`. */
 function regexErrorText(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error)
@@ -74,35 +150,35 @@ function definesGroup(re: RegExp, name: string): boolean {
   return probe?.groups !== undefined && name in probe.groups
 }
 
-const stepFields = (varsList: readonly TemplateVars[]) => ({
-  name: textSchema('step name'),
+const stepFields = (check: PatternCheck) => ({
+  name: textSchema('step name', INPUT_LIMITS.shortText),
   command: commandSchema('command'),
-  expect: patternSchema(varsList).exactOptional(),
-  reject: patternSchema(varsList).exactOptional(),
+  expect: patternSchema(check).exactOptional(),
+  reject: patternSchema(check).exactOptional(),
   reload: z.boolean().exactOptional(),
   timeout: durationSchema.exactOptional(),
 })
 
 /** The zod schema of one step (`readiness`, `upgrade`); upgrade steps may carry a compensating action. */
-function stepSchema(varsList: readonly TemplateVars[]) {
+function stepSchema(check: PatternCheck) {
   return z
     .strictObject({
-      ...stepFields(varsList),
-      compensate: z.array(z.strictObject(stepFields(varsList)).transform((s): PlaybookStep => s)).min(1, 'a compensating action needs at least one step').exactOptional(),
+      ...stepFields(check),
+      compensate: z.array(z.strictObject(stepFields(check)).transform((s): PlaybookStep => s)).min(1, 'a compensating action needs at least one step').exactOptional(),
     })
     .transform((s): PlaybookStep => s)
 }
 
 /** The zod schema of one gate as written (`run` or `device_command`), turned into the `kind`-tagged {@link Gate}. */
-function gateSchema(varsList: readonly TemplateVars[]) {
+function gateSchema(check: PatternCheck) {
   return z
     .strictObject({
-      name: textSchema('gate name'),
+      name: textSchema('gate name', INPUT_LIMITS.shortText),
       scope: z.enum(['stack', 'device']).exactOptional(),
       run: commandSchema('command').exactOptional(),
       device_command: commandSchema('command').exactOptional(),
-      expect: patternSchema(varsList).exactOptional(),
-      reject: patternSchema(varsList).exactOptional(),
+      expect: patternSchema(check).exactOptional(),
+      reject: patternSchema(check).exactOptional(),
       timeout: durationSchema.exactOptional(),
     })
     .transform((g, ctx): Gate & {scope: 'stack' | 'device'} => {
@@ -138,23 +214,24 @@ function withoutScope(gate: Gate & {scope: 'stack' | 'device'}): Gate {
  * defaults are filled in. The output is a {@link Playbook} without `file` (the loader adds it).
  */
 export function playbookSchema(varsList: readonly TemplateVars[] = [DUMMY_VARS]) {
-  const gate = gateSchema(varsList)
+  const check: PatternCheck = {varsList, perDeviceLeft: INPUT_LIMITS.devicePatternChecks}
+  const gate = gateSchema(check)
   const gateList = z.array(gate.transform(withoutScope)).default([])
   return z.strictObject({
-    name: textSchema('playbook name'),
-    description: z.string().exactOptional(),
-    platform: z.string().exactOptional(),
+    name: textSchema('playbook name', INPUT_LIMITS.shortText),
+    description: z.string().max(INPUT_LIMITS.text, maxLength(INPUT_LIMITS.text)).exactOptional(),
+    platform: z.string().max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText)).exactOptional(),
     facts: z.strictObject({
       command: commandSchema('command'),
-      version: patternSchema(varsList, 'version'),
-      uptime: patternSchema(varsList, 'uptime').exactOptional(),
-      restarted_at: patternSchema(varsList, 'restarted_at').exactOptional(),
+      version: patternSchema(check, 'version'),
+      uptime: patternSchema(check, 'uptime').exactOptional(),
+      restarted_at: patternSchema(check, 'restarted_at').exactOptional(),
     }),
-    error_patterns: z.array(patternSchema(varsList)).default(() => [...DEFAULT_ERROR_PATTERNS]),
+    error_patterns: z.array(patternSchema(check)).default(() => [...DEFAULT_ERROR_PATTERNS]),
     skip_if_on_target: z.boolean().default(true),
-    readiness: z.array(stepSchema(varsList)).default([]),
-    rollback_readiness: z.array(stepSchema(varsList)).default([]),
-    upgrade: z.array(stepSchema(varsList)).min(1, 'at least one upgrade step is required'),
+    readiness: z.array(stepSchema(check)).default([]),
+    rollback_readiness: z.array(stepSchema(check)).default([]),
+    upgrade: z.array(stepSchema(check)).min(1, 'at least one upgrade step is required'),
     gates: z
       .strictObject({
         before: z.array(gate).default([]),

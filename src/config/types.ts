@@ -223,3 +223,43 @@ export interface Playbook {
     final: Gate[]
   }
 }
+
+/**
+ * Hard limits of the input files (docs/inventory.md#limits, docs/playbook.md#limits). Anything beyond them is refused
+ * like any other bad input (`FILE:LINE:COL PATH: MESSAGE`, exit code 2): they keep every load far below a second and
+ * bounded in memory whatever the file holds.
+ */
+export const INPUT_LIMITS = {
+  /** Size of an inventory or playbook file, bytes (1 MiB). */
+  fileBytes: 1_048_576,
+  /** YAML tokens of one file (scalars, indicators such as `-` `:` `,` `[`, comments, line breaks, runs of spaces). */
+  yamlTokens: 100_000,
+  /** Lists and mappings inside each other. */
+  nestingDepth: 32,
+  /** YAML anchors (`&name`) per file; likewise aliases (`*name`). */
+  anchors: 1000,
+  aliases: 1000,
+  /** Values (scalars, lists, mappings) the aliases of one file may stand for, counted as if each were written out. */
+  aliasExpansion: 10_000,
+  /** Devices in one inventory (ChainSync is benchmarked up to 1000 nodes, docs/benchmarks.md). */
+  devices: 1000,
+  /** Any string: commands, patterns, paths, descriptions (characters). */
+  text: 4096,
+  /** User names, environment variable names, SNMP communities, step and gate names, the playbook's name. */
+  shortText: 256,
+  /** `target.version`, `lab.version`; stack and device names have the same bound in their pattern. */
+  version: 64,
+  /** `target.image`: a file name. */
+  image: 255,
+  /** ISO 8601 duration text. */
+  durationText: 64,
+  /** Largest duration, ms: 24 days (P24D). Node's timers fire at once for anything above 2^31 - 1 ms (24.8 days). */
+  durationMs: 24 * 86_400_000,
+  /**
+   * Pattern compilations per load beyond one per pattern: a pattern that puts `{{ device.name }}` or
+   * `{{ device.host }}` inside `[...]`, `{...}` or a group name is checked with every device's values.
+   */
+  devicePatternChecks: 50_000,
+  /** Problem lines listed per file; one more line says how many were left out. */
+  problems: 1000,
+} as const
