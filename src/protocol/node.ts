@@ -5,8 +5,9 @@
  * within `reconnectGraceMs`, and every line of a live round is sent again on the new link; the receiver ignores
  * what it already has (duplicates are per round and per side).
  *
- * The pieces: `link.ts` (a live link, the dialer, grace timers), `handshake.ts` (HELLO), `admission.ts` (rate limit),
- * `outbound.ts` (outbox and queued lines), `node-options.ts` (options, events, limits). What stays here (~470 lines)
+ * The pieces: `link.ts` (a live link, the dialer, grace timers), `handshake.ts` (HELLO), `admission.ts` (admission of
+ * inbound connections before any handshake, the refusal log), `outbound.ts` (outbox and queued lines),
+ * `node-options.ts` (options, events, limits). What stays here
  * is one class whose connection handling (connect, accept, attach, detach) and round dispatch share the links and
  * the rounds; cutting it further would split one state across files.
  */
@@ -420,7 +421,10 @@ export class ChainSyncNode extends EventEmitter<ChainSyncNodeEvents> {
       return
     }
     let roundId = msg.roundId ?? this.onlyRound()
-    if (msg.command === 'READY' && side === 'predecessor' && !this.extensions && (roundId === undefined || !this.rounds.has(roundId))) {
+    const known = roundId === undefined ? undefined : this.rounds.get(roundId)
+    // Without ROUND-ID, a READY after the only round was halted begins the next round (the halted one is over).
+    const next = msg.roundId === undefined && known?.snapshot.aborted !== undefined
+    if (msg.command === 'READY' && side === 'predecessor' && !this.extensions && (!known || next)) {
       // Draft §6.1: without announcements, READY from the predecessor is what starts a round here.
       if (msg.roundId === undefined && this.liveRounds().length > 0) return this.dropLink(side, 'READY without ROUND-ID while several rounds are live', line)
       if (msg.roundId !== undefined && this.finished.has(msg.roundId)) {

@@ -2,7 +2,9 @@
  * ChainSync over TLS 1.3 with mutual authentication (draft-dohmeyer-chainsync-03 §11; docs/chainsync-security.md).
  * Either certificates from one CA (each node's CN / DNS SAN is its node name, optional SHA-256 pins) or TLS 1.3
  * external PSKs (identity = node name). The transport proves who the peer is; the node decides whether that peer
- * may take the position (node.ts refuses an inbound identity that is not its expected successor).
+ * may take the position (node.ts refuses an inbound identity that is not its expected successor, and any connection
+ * without one). The listener is a plain TCP server that asks the node's admission (rate limit, caps, handshake
+ * deadline: admission.ts) before a connection reaches TLS, so a refused peer costs no handshake.
  */
 import {createHmac, X509Certificate} from 'node:crypto'
 import net from 'node:net'
@@ -24,7 +26,10 @@ export interface TlsTransportOptions {
   pins?: Record<string, string>
   /** TLS 1.3 external PSK instead of certificates: identity = node name; `keys[name]` is that node's key (hex string or Buffer, ≥ 16 bytes). A node needs its own key to dial and its successor's key to listen. */
   psk?: {keys: Record<string, Buffer | string>}
-  /** Handshake timeout (TCP connect included when dialing), ms. @default 10000 */
+  /**
+   * Handshake timeout (TCP connect included when dialing), ms, on the real clock (Node's TLS timers); a node's own
+   * admission also ends inbound handshakes at NODE_LIMITS.handshakeTimeoutMs on its clock. @default 10000
+   */
   handshakeTimeoutMs?: number
 }
 

@@ -230,6 +230,38 @@ describe('who may start a round', () => {
     expect(violations).toEqual(['unknown command "BOGUS"'])
   })
 
+  it('without ROUND-ID: a READY after the round completed is a replay (ignored); one after it was halted begins the next round', async () => {
+    const {node, pred, server, announced, violations, logs} = await scriptedPredecessor({tail: true})
+    node.on('startTask', ({roundId}) => node.taskFinished(roundId))
+    pred.socket.write('READY\n')
+    await until(() => announced.length === 1, 'the round to start')
+    const first = announced[0]!.roundId
+    node.locallyReady(first)
+    await pred.waitLine(/^START$/)
+    pred.socket.write('COMPLETE\n')
+    await pred.waitLine(/^COMPLETE$/)
+    expect(node.round(first)).toMatchObject({exited: true})
+    // Not forgotten yet: the READY is the completed round's (a duplicate), the line after it shows it was read.
+    pred.socket.write('READY\nBOGUS\n')
+    await pred.waitClosed()
+    expect(announced).toHaveLength(1)
+    expect(violations).toEqual(['unknown command "BOGUS"'])
+    expect(logs.map((l) => l.message)).toContain(`duplicate READY from predecessor in round ${first} ignored`)
+    node.forget(first)
+    // A halted round (not forgotten): the next READY without ROUND-ID begins a new round.
+    await until(() => server.accepted.length === 2, 'the redial')
+    const again = server.accepted[1]!
+    again.socket.write('READY\n')
+    await until(() => announced.length === 2, 'the second round')
+    const second = announced[1]!.roundId
+    node.abort(second, 'test: halted')
+    again.socket.write('READY\n')
+    await until(() => announced.length === 3, 'the third round')
+    const third = announced[2]!.roundId
+    expect(new Set([first, second, third]).size).toBe(3)
+    expect(node.round(third)).toMatchObject({state: 'SYNC', predecessorReady: true, aborted: undefined})
+  })
+
   it('the round started without ROUND-ID answers without one (START to the predecessor)', async () => {
     const {node, pred, announced} = await scriptedPredecessor({tail: true})
     pred.socket.write('READY\n')
