@@ -56,7 +56,7 @@ export interface ChainSyncTransport {
   readonly kind: string
   /**
    * The transport proves who every inbound peer is ({@link PeerInfo.identity}): a node then refuses any connection
-   * without an identity, not only one with another identity (docs/security-protocol.md).
+   * without an identity, not only one with another identity (docs/security.md "The ChainSync control plane").
    */
   readonly authenticates?: boolean
   /**
