@@ -223,16 +223,12 @@ async function readSource(path: string, kind: FileKind): Promise<{source: Source
     const code = (unprintable[0].codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')
     atFile(`unexpected character U+${code} (a YAML file holds printable characters, tabs and line breaks only)`, textPos(text, unprintable.index))
   }
-  const tokens = scanTokens(text)
-  if (tokens !== undefined) fail(kind, path, [{...textPos(text, tokens.offset), path: '(yaml)', message: tokens.message}])
-
   const lineCounter = new LineCounter()
-  const cst = Array.from(new Parser(lineCounter.addNewLine).parse(text))
-  const deep = tooDeep(cst)
-  if (deep !== undefined) {
-    fail(kind, path, [{...lineCounter.linePos(deep), path: '(yaml)', message: `lists and mappings nested more than ${INPUT_LIMITS.nestingDepth} levels deep (at most ${INPUT_LIMITS.nestingDepth})`}])
-  }
-  const source = new SourceFile(path, compose(cst, text.length), lineCounter)
+  const parsed = parseTokens(text, lineCounter)
+  if ('message' in parsed) fail(kind, path, [{...textPos(text, parsed.offset), path: '(yaml)', message: parsed.message}])
+  const deep = tooDeep(parsed.tokens)
+  if (deep !== undefined) fail(kind, path, [{...lineCounter.linePos(deep), path: '(yaml)', message: NESTED_TOO_DEEP}])
+  const source = new SourceFile(path, compose(parsed.tokens, text.length), lineCounter)
   const {doc} = source
   if (doc.errors.length > 0) {
     fail(
@@ -320,46 +316,59 @@ function textPos(text: string, index: number): {line: number; col: number} {
  */
 const NON_PRINTABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u0084\u0086-\u009f\ufffe\uffff]/
 
+const NESTED_TOO_DEEP = `lists and mappings nested more than ${INPUT_LIMITS.nestingDepth} levels deep (at most ${INPUT_LIMITS.nestingDepth})`
+
 /**
- * Goes over the file's YAML tokens with yaml's lexer (cheap, no structure) and stops at the first limit it passes: the
- * number of tokens, the nesting of flow collections (`[`, `{`), anchors and aliases. The parser after it is the costly
- * stage; it only ever sees a file within these.
+ * yaml's parser (its `parse()`, token by token) with the limits checked on the way, stopping at the first one passed:
+ * the number of tokens, the nesting of flow collections (`[`, `{`), anchors and aliases (all seen in the lexer's
+ * tokens, before the parser does any work on them), and the parser's own stack. That stack is popped recursively:
+ * a list whose items each open a level (one line indented wrongly above 1500 items is enough) would overflow the call
+ * stack inside yaml, long before the nesting check on the finished tokens ({@link tooDeep}) could say what is wrong.
  */
-function scanTokens(text: string): {offset: number; message: string} | undefined {
-  let tokens = 0
+function parseTokens(text: string, lineCounter: LineCounter): {tokens: CST.Token[]} | {offset: number; message: string} {
+  const parser = new Parser(lineCounter.addNewLine)
+  const tokens: CST.Token[] = []
+  let count = 0
   let offset = 0
   let flow = 0
   let anchors = 0
   let aliases = 0
   let atScalar = false
-  for (const token of new Lexer().lex(text)) {
-    if (++tokens > INPUT_LIMITS.yamlTokens) {
+  // What Parser.parse() does first.
+  lineCounter.addNewLine(0)
+  for (const lexeme of new Lexer().lex(text)) {
+    if (++count > INPUT_LIMITS.yamlTokens) {
       return {offset, message: `more than ${INPUT_LIMITS.yamlTokens} YAML tokens (values, indicators, comments, line breaks; at most ${INPUT_LIMITS.yamlTokens} per file)`}
     }
     if (atScalar) {
       // The text of a scalar: whatever it holds is not structure.
       atScalar = false
-    } else if (token === CST.SCALAR) {
+    } else if (lexeme === CST.SCALAR) {
       atScalar = true
-      continue
-    } else if (token === CST.DOCUMENT || token === CST.FLOW_END) {
+    } else if (lexeme === CST.DOCUMENT || lexeme === CST.FLOW_END) {
       // Markers without text of their own; both end any flow collection.
       flow = 0
-      continue
-    } else if (token === '[' || token === '{') {
-      if (++flow > INPUT_LIMITS.nestingDepth) {
-        return {offset, message: `lists and mappings nested more than ${INPUT_LIMITS.nestingDepth} levels deep (at most ${INPUT_LIMITS.nestingDepth})`}
-      }
-    } else if (token === ']' || token === '}') {
+    } else if (lexeme === '[' || lexeme === '{') {
+      if (++flow > INPUT_LIMITS.nestingDepth) return {offset, message: NESTED_TOO_DEEP}
+    } else if (lexeme === ']' || lexeme === '}') {
       flow = Math.max(0, flow - 1)
-    } else if (token.startsWith('&')) {
+    } else if (lexeme.startsWith('&')) {
       if (++anchors > INPUT_LIMITS.anchors) return {offset, message: `more than ${INPUT_LIMITS.anchors} YAML anchors (&name; at most ${INPUT_LIMITS.anchors} per file)`}
-    } else if (token.startsWith('*')) {
+    } else if (lexeme.startsWith('*')) {
       if (++aliases > INPUT_LIMITS.aliases) return {offset, message: `more than ${INPUT_LIMITS.aliases} YAML aliases (*name; at most ${INPUT_LIMITS.aliases} per file)`}
     }
-    offset += token.length
+    // The parser's offset: the markers have no text.
+    if (lexeme !== CST.SCALAR && lexeme !== CST.DOCUMENT && lexeme !== CST.FLOW_END) offset += lexeme.length
+    for (const token of parser.next(lexeme)) tokens.push(token)
+    // The stack holds the document, the open collections and the node being read: twice the limit is far past it.
+    // Its collections are the open ones, outermost first: the first too deep is where the file went past the limit.
+    if (parser.stack.length > 2 * INPUT_LIMITS.nestingDepth) {
+      const open = parser.stack.filter((t) => t.type === 'block-map' || t.type === 'block-seq' || t.type === 'flow-collection')
+      return {offset: open[INPUT_LIMITS.nestingDepth]?.offset ?? parser.offset, message: NESTED_TOO_DEEP}
+    }
   }
-  return undefined
+  for (const token of parser.end()) tokens.push(token)
+  return {tokens}
 }
 
 /** Offset of the first list or mapping (in file order) nested deeper than the limit, walking the parser's tokens without recursion. */
