@@ -318,9 +318,8 @@ function generate(n: number): Case {
 
 // ---- checks -----------------------------------------------------------------------------------------------------
 
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')
-/** `(root)`, `(yaml)`, `(file)`, or a field path: plain keys, `[n]`, `["quoted key"]`. */
-const PATH = String.raw`(?:\((?:root|yaml|file)\)|(?:[\p{L}\p{N}_.-]+|\[\d+\]|\["(?:[^"\\]|\\.)*"\])+)`
+/** `(root)`, `(yaml)`, `(file)`, or a field path: plain keys, `[n]`, `["quoted key"]` (one character at a time: no backtracking blow-up on a long line that does not match). */
+const PATH = String.raw`(?:\((?:root|yaml|file)\)|(?:[\p{L}\p{N}_.-]|\[\d+\]|\["(?:[^"\\]|\\.)*"\])+)`
 const PROBLEM = new RegExp(String.raw`^(?<file>[^:]+):(?<line>[1-9]\d*):(?<col>[1-9]\d*) (?<path>${PATH}): (?<message>\S.*)$`, 'u')
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/
 
