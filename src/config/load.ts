@@ -281,19 +281,31 @@ async function readAtMost(path: string, max: number): Promise<Buffer> {
   }
 }
 
-/** Offset of the first byte of `bytes` that does not continue valid UTF-8 (`bytes.length` when there is none). */
+/** For a lead byte of UTF-8 (RFC 3629): how many continuation bytes follow and the range of the first; undefined for no lead byte. */
+function utf8Lead(b: number): [count: number, lo: number, hi: number] | undefined {
+  if (b < 0x80) return [0, 0, 0]
+  if (b >= 0xc2 && b <= 0xdf) return [1, 0x80, 0xbf]
+  if (b === 0xe0) return [2, 0xa0, 0xbf] // no overlong form
+  if (b === 0xed) return [2, 0x80, 0x9f] // no surrogate
+  if (b >= 0xe1 && b <= 0xef) return [2, 0x80, 0xbf]
+  if (b === 0xf0) return [3, 0x90, 0xbf] // no overlong form
+  if (b >= 0xf1 && b <= 0xf3) return [3, 0x80, 0xbf]
+  if (b === 0xf4) return [3, 0x80, 0x8f] // nothing past U+10FFFF
+  return undefined
+}
+
+/** Offset of the first byte of `bytes` that does not start or continue valid UTF-8 (`bytes.length` when there is none). */
 function firstInvalidUtf8(bytes: Buffer): number {
   let i = 0
   while (i < bytes.length) {
-    const b = bytes[i] ?? 0
-    const [n, lo, hi] = b < 0x80 ? [0, 0, 0] : b >= 0xc2 && b <= 0xdf ? [1, 0x80, 0xbf] : b === 0xe0 ? [2, 0xa0, 0xbf] : b === 0xed ? [2, 0x80, 0x9f] : b >= 0xe1 && b <= 0xef ? [2, 0x80, 0xbf] : b === 0xf0 ? [3, 0x90, 0xbf] : b === 0xf4 ? [3, 0x80, 0x8f] : b >= 0xf1 && b <= 0xf3 ? [3, 0x80, 0xbf] : [-1, 0, 0]
-    if (n < 0) return i
-    // The second byte has the narrower range (no overlong forms, no surrogates, nothing past U+10FFFF).
-    for (let k = 1; k <= n; k++) {
+    const lead = utf8Lead(bytes[i] ?? 0)
+    if (lead === undefined) return i
+    const [count, lo, hi] = lead
+    for (let k = 1; k <= count; k++) {
       const c = bytes[i + k]
       if (c === undefined || c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i
     }
-    i += n + 1
+    i += count + 1
   }
   return bytes.length
 }
@@ -412,6 +424,7 @@ function tooDeep(tokens: readonly CST.Token[]): number | undefined {
  * are found here with one set per mapping; yaml's own check compares each key with every key before it.
  */
 function compose(tokens: readonly CST.Token[], length: number): Document.Parsed {
+  // logLevel 'error': no process warning from yaml (it prints one for a mapping used as a key).
   const composer = new Composer({keepSourceTokens: true, uniqueKeys: false, logLevel: 'error'})
   let doc: Document.Parsed | undefined
   for (const next of composer.compose(tokens, true, length)) {

@@ -106,6 +106,11 @@ describe('characters', () => {
     const bytes = Buffer.concat([Buffer.from(INVENTORY.replace('username: u,', 'username: u')), Buffer.from([0xc3, 0x28]), Buffer.from(',\n')])
     // The 0xC3 0x28 is on line 6, after "devices:\n  - {name: sw1, host: 10.0.0.1}\n".
     expect(await inventoryProblems(bytes)).toEqual(['7:1 (file): not UTF-8 text: invalid byte 0xC3 (save the file as UTF-8)'])
+    // An overlong "/", a surrogate, a code point past U+10FFFF, a sequence cut short: each at its first byte.
+    for (const bad of [[0xc0, 0xaf], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80], [0xe2, 0x82]]) {
+      const file = Buffer.concat([Buffer.from('stack: é'), Buffer.from(bad), Buffer.from('\n')])
+      expect(await inventoryProblems(file)).toEqual([`1:9 (file): not UTF-8 text: invalid byte 0x${(bad[0] ?? 0).toString(16).toUpperCase()} (save the file as UTF-8)`])
+    }
     const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(INVENTORY, 'utf16le')])
     expect(await inventoryProblems(utf16)).toEqual(['1:1 (file): not UTF-8 text: invalid byte 0xFF (save the file as UTF-8)'])
   })
