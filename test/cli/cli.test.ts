@@ -1,4 +1,3 @@
-import {execFile} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -9,22 +8,9 @@ import {runCommand} from '@oclif/test'
 import {beforeAll, describe, expect, it, vi} from 'vitest'
 import {parse, stringify} from 'yaml'
 
+import {chainup, type Run} from '../helpers/cli.js'
 import {freePorts, ROOT} from '../helpers/lab-stack.js'
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-/** Runs the built CLI as a user would (no TTY: plain output). */
-function chainup(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {cwd: ROOT, env: {...process.env, CI: 'true', ...env}, timeout: 120_000}, (error, stdout, stderr) => {
-      resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr})
-    })
-  })
-}
 
 /**
  * Runs a command in this process with oclif's own `run` (what bin/run.js's `execute` calls), on the compiled commands

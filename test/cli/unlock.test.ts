@@ -3,7 +3,7 @@
  * from another host, or from this host before a container restart changed its name, can be released with --force
  * (never without), the release is journaled, and every refusal names the exact command that works.
  */
-import {execFile, spawn, type ChildProcess} from 'node:child_process'
+import {spawn, type ChildProcess} from 'node:child_process'
 import {existsSync, mkdtempSync, rmSync} from 'node:fs'
 import {hostname, tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -13,21 +13,9 @@ import {afterAll, afterEach, beforeAll, describe, expect, it} from 'vitest'
 
 import {JOURNAL_FILE, openJournal} from '../../src/journal/index.js'
 import {processStartTime} from '../../src/journal/liveness.js'
+import {chainup} from '../helpers/cli.js'
 import {ROOT} from '../helpers/lab-stack.js'
 
-interface Run {
-  code: number
-  stdout: string
-  stderr: string
-}
-
-function chainup(args: string[], env: Record<string, string> = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'bin/run.js'), ...args], {cwd: ROOT, env: {...process.env, CI: 'true', ...env}, timeout: 60_000}, (error, stdout, stderr) => {
-      resolve({code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr})
-    })
-  })
-}
 
 let dir: string
 let n = 0
