@@ -15,6 +15,8 @@ export const ExitCode = {
   vetoed: 3,
   /** Another run of the same stack holds the lock (its run id and pid are printed). */
   locked: 4,
+  /** Not started: outside the inventory's maintenance window (`window:`), no device was contacted; `--ignore-window` overrides. */
+  outsideWindow: 5,
   /** Cancelled by the operator (SIGINT/SIGTERM); `chainup resume RUN_ID` continues it (128 + SIGINT). */
   cancelled: 130,
 } as const
