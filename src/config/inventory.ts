@@ -101,6 +101,12 @@ export function inventorySchema(baseDir: string) {
       private_key: existingFileSchema(baseDir, 'private key file').exactOptional(),
       passphrase_env: envNameSchema.exactOptional(),
       known_hosts: existingFileSchema(baseDir, 'known_hosts file').exactOptional(),
+      max_output_bytes: z
+        .number({error: 'expected a number of bytes, e.g. 16777216 (16 MiB)'})
+        .int('expected a whole number of bytes')
+        .min(65_536, 'expected at least 65536 bytes (64 KiB)')
+        .max(1_073_741_824, 'expected at most 1073741824 bytes (1 GiB)')
+        .default(16 * 1024 * 1024),
     }),
     timeouts: z
       .strictObject({

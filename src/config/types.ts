@@ -127,6 +127,8 @@ export interface Inventory {
     passphrase_env?: string
     /** Absolute path of an OpenSSH known_hosts file. */
     known_hosts?: string
+    /** The most output one device command may print, stdout and stderr together (bytes); more fails that step. @default 16777216 (16 MiB) */
+    max_output_bytes: number
   }
   /** All in milliseconds, parsed from ISO 8601 durations. */
   timeouts: {

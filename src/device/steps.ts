@@ -100,7 +100,7 @@ export class DeviceSteps {
   /** A new session without reporting anything (the boot wait polls with it). @throws ConnectError */
   async dial(timeoutMs: number): Promise<DeviceConnection> {
     const {device} = this.ctx
-    this.session = await (this.ctx.dial ?? connectDevice)({device: device.name, host: device.host, port: device.port, credentials: this.ctx.credentials, hostKey: this.ctx.hostKey, timeoutMs})
+    this.session = await (this.ctx.dial ?? connectDevice)({device: device.name, host: device.host, port: device.port, credentials: this.ctx.credentials, hostKey: this.ctx.hostKey, timeoutMs, maxOutputBytes: this.ctx.inventory.ssh.max_output_bytes})
     return this.session
   }
 

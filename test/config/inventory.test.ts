@@ -191,6 +191,11 @@ const CASES: Case[] = [
     problems: ['4:38 ssh.private_key: set only one of password_env, password_file or private_key (password_env is set too)'],
   },
   {
+    name: 'an output cap below 64 KiB',
+    yaml: withLine(4, 'ssh: {username: u, password_env: PW, known_hosts: ./kh, max_output_bytes: 1000}'),
+    problems: ['4:75 ssh.max_output_bytes: expected at least 65536 bytes (64 KiB)'],
+  },
+  {
     name: 'no login method',
     yaml: withLine(4, 'ssh: {username: u, known_hosts: ./kh}'),
     problems: ['4:6 ssh: no login method: set one of password_env, password_file or private_key'],
@@ -323,7 +328,7 @@ describe('loadInventory', () => {
       stack: 'lab-stack',
       playbook: resolve('playbooks/ios-xe-install.yml'),
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
-      ssh: {username: 'netops', password_env: 'CHAINUP_LAB_PASSWORD', known_hosts: resolve('inventories/lab_known_hosts')},
+      ssh: {username: 'netops', password_env: 'CHAINUP_LAB_PASSWORD', known_hosts: resolve('inventories/lab_known_hosts'), max_output_bytes: 16_777_216},
       timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000},
       snmp: {traps: [{host: '127.0.0.1', port: 10162, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: 3000},
@@ -363,14 +368,15 @@ describe('loadInventory', () => {
     expect(inventory.snmp).toEqual({traps: []})
     expect(inventory.devices[0]).toEqual({name: 'sw1', host: '10.0.0.1', port: 22, remote: false})
     expect(inventory.chainsync).toEqual({extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000, insecure_plain_tcp: false})
-    expect(Object.keys(inventory.ssh)).toEqual(['username', 'password_env', 'known_hosts'])
+    expect(Object.keys(inventory.ssh)).toEqual(['username', 'password_env', 'known_hosts', 'max_output_bytes'])
+    expect(inventory.ssh.max_output_bytes).toBe(16 * 1024 * 1024)
     expect(inventory.ssh.known_hosts).toBe(join(dir, 'kh'))
   })
 
   it('resolves key, password and known_hosts paths relative to the inventory file', async () => {
     const yaml = withLine(4, 'ssh: {username: u, private_key: key, passphrase_env: PP, known_hosts: ./kh}')
     const inventory = await loadInventory(write('keys.yml', yaml))
-    expect(inventory.ssh).toEqual({username: 'u', private_key: join(dir, 'key'), passphrase_env: 'PP', known_hosts: join(dir, 'kh')})
+    expect(inventory.ssh).toEqual({username: 'u', private_key: join(dir, 'key'), passphrase_env: 'PP', known_hosts: join(dir, 'kh'), max_output_bytes: 16_777_216})
     expect(isAbsolute(inventory.playbook)).toBe(true)
     expect(inventory.file).toBe(join(dir, 'keys.yml'))
   })

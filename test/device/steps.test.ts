@@ -110,3 +110,29 @@ describe('device facts and output on their way into the run (issue #8 §2)', () 
     }
   })
 })
+
+describe('the output cap from the inventory (issue #8 §3)', () => {
+  it('every SSH session a device worker opens is capped at ssh.max_output_bytes', async () => {
+    const caps: (number | undefined)[] = []
+    const capped: Inventory = {...inventory, ssh: {...inventory.ssh, max_output_bytes: 128 * 1024}}
+    const worker = new DeviceWorker({
+      runId: 'run-1',
+      inventory: capped,
+      playbook,
+      device: capped.devices[0]!,
+      credentials: new Credentials('netops', {password: PASSWORD}),
+      hostKey: {kind: 'fingerprint', fingerprint: 'SHA256:not-used'},
+      report: recordingReport(),
+      hiddenEnv: [],
+      signal: new AbortController().signal,
+      clock: new FakeClock(),
+      dial: async (options) => {
+        caps.push(options.maxOutputBytes)
+        return {isClosed: false, close: () => undefined, exec: async () => ({output: showVersion('17.06.05'), exitCode: 0, dropped: false})}
+      },
+    })
+    await worker.prepare().catch(() => undefined)
+    expect(caps.length).toBeGreaterThan(0)
+    expect(new Set(caps)).toEqual(new Set([128 * 1024]))
+  })
+})
