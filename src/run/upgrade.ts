@@ -54,6 +54,8 @@ export interface UpgradeOptions {
   cancel?: AbortSignal
   /** Second SIGINT: stop at once (still journaled). */
   kill?: AbortSignal
+  /** How long a journal write waits for a lock another process holds before it fails with SQLITE_BUSY (ms). @default 5000 */
+  busyTimeoutMs?: number
 }
 
 /**
@@ -67,7 +69,7 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
   const events = opts.events ?? new RunEvents()
   // Before anything is journaled: a missing certificate or key is bad input (exit 2) and touches nothing.
   const links = opts.transportFor ? undefined : await runTransports(inventory, inventory.devices.filter((d) => !d.remote).map((d) => d.name))
-  const journal = await openJournal(opts.stateDir, {secrets: secretValues(secrets)})
+  const journal = await openJournal(opts.stateDir, {secrets: secretValues(secrets), ...(opts.busyTimeoutMs === undefined ? {} : {busyTimeoutMs: opts.busyTimeoutMs})})
   const runId = opts.resume ?? opts.runId ?? randomUUID()
   try {
     const lock = journal.acquireLock(inventory.stack, runId)

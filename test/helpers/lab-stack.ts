@@ -61,7 +61,7 @@ export interface StackFixture {
   receiver: TrapReceiver
   events: RunEvents
   stop(): Promise<void>
-  run(overrides?: {hostKeys?: Lab['hostKeys']; transportFor?: (device: string) => ChainSyncTransport | undefined; stateDir?: string}): Promise<ChainExecutionResult>
+  run(overrides?: {hostKeys?: Lab['hostKeys']; transportFor?: (device: string) => ChainSyncTransport | undefined; stateDir?: string; busyTimeoutMs?: number}): Promise<ChainExecutionResult>
 }
 
 /** Writes inventory + playbook for the spec, starts the simulators and a trap receiver. Call `stop()` in afterEach. */
@@ -120,6 +120,7 @@ export async function labStack(spec: StackSpec): Promise<StackFixture> {
         ...(overrides.transportFor ? {transportFor: overrides.transportFor} : {}),
         events,
         stateDir: overrides.stateDir ?? join(dir, 'state'),
+        ...(overrides.busyTimeoutMs === undefined ? {} : {busyTimeoutMs: overrides.busyTimeoutMs}),
       })
     },
   }
