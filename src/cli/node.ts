@@ -67,6 +67,7 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
       if (stopping) return
       line(`joining round ${roundId}`)
       const events = new RunEvents()
+      events.redactSecrets(secretValues(secrets))
       attachPlainReporter(events, opts.stdout)
       const round = runNodeRound({runId: roundId, inventory, playbook, device, node, secrets, events, journal})
       const saved = round.done

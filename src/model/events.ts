@@ -5,6 +5,8 @@
  */
 import {EventEmitter} from 'node:events'
 
+import {withoutSecrets} from '../util/text.js'
+
 import type {NodeState} from '../protocol/state-machine.js'
 import type {ChainExecutionResult, GateEvaluation, StepExecution, StepPhase, TrapRecord} from './result.js'
 import type {DeviceOutcome, DevicePhase, OnErrorDecision} from './status.js'
@@ -40,4 +42,38 @@ export interface RunEventMap {
   runFinished: [ChainExecutionResult]
 }
 
-export class RunEvents extends EventEmitter<RunEventMap> {}
+/**
+ * The run's event bus. Once {@link RunEvents.redactSecrets} was called, every string in every event payload has the
+ * run's secrets replaced by `[redacted]` before any listener sees it, so no observer (terminal, `--log-file`, SNMP
+ * trap reason, `chainup node`'s lines) can print a password a device echoed back (issue #8 §4). The journal redacts
+ * on its own as well.
+ */
+export class RunEvents extends EventEmitter<RunEventMap> {
+  private secrets: readonly string[] = []
+
+  /**
+   * Adds secret values (those shorter than 4 characters are ignored: the loader refuses them) to redact from every
+   * payload emitted from now on.
+   */
+  redactSecrets(values: readonly string[]): void {
+    this.secrets = [...new Set([...this.secrets, ...values.filter((v) => v.length >= 4)])]
+  }
+
+  override emit<K extends keyof RunEventMap>(eventName: K, ...args: RunEventMap[K]): boolean
+  override emit(eventName: string | symbol, ...args: unknown[]): boolean {
+    if (this.secrets.length === 0) return super.emit(eventName as keyof RunEventMap, ...(args as never))
+    return super.emit(eventName as keyof RunEventMap, ...(args.map((a) => redactDeep(a, this.secrets)) as never))
+  }
+}
+
+/** A copy of `value` with secrets removed from every string in it (plain objects and arrays are copied, other objects kept). */
+function redactDeep(value: unknown, secrets: readonly string[]): unknown {
+  if (typeof value === 'string') return withoutSecrets(value, secrets)
+  if (Array.isArray(value)) return value.map((v) => redactDeep(v, secrets))
+  if (value !== null && typeof value === 'object') {
+    const proto = Object.getPrototypeOf(value)
+    if (proto !== Object.prototype && proto !== null) return value
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v, secrets)]))
+  }
+  return value
+}

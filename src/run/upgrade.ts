@@ -69,6 +69,7 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
   const events = opts.events ?? new RunEvents()
   // Before anything is journaled: a missing certificate or key is bad input (exit 2) and touches nothing.
   const links = opts.transportFor ? undefined : await runTransports(inventory, inventory.devices.filter((d) => !d.remote).map((d) => d.name))
+  events.redactSecrets(secretValues(secrets))
   const journal = await openJournal(opts.stateDir, {secrets: secretValues(secrets), ...(opts.busyTimeoutMs === undefined ? {} : {busyTimeoutMs: opts.busyTimeoutMs})})
   const runId = opts.resume ?? opts.runId ?? randomUUID()
   try {
