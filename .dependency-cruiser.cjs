@@ -6,12 +6,12 @@
  *   4  src/cli  src/ui  src/lab       the CLI's glue, progress views, the simulated lab (lab sits beside cli)
  *   3  src/run                        the run: chain, agents, halt, rollback, resume
  *   2  src/device src/gates src/notify src/journal     device sessions and tasks, gates, traps, the journal
- *   1  src/model                      result types, statuses, run events, the device-session port
+ *   1  src/model  src/window          result types, statuses, run events, the device-session port · maintenance windows
  *   0  src/protocol src/config src/util src/errors.ts  ChainSync, input files, helpers, the error root
  */
 const layers = [
   ['^src/(util|errors\\.ts)', '^src/(protocol|config)/'],
-  ['^src/model/'],
+  ['^src/(model|window)/'],
   ['^src/(device|gates|notify|journal)/'],
   ['^src/run/'],
   ['^src/(cli|ui|lab)/'],
@@ -34,6 +34,13 @@ const forbidden = [
     to: {path: '^src/config/'},
   },
   {name: 'config-knows-no-protocol', severity: 'error', from: {path: '^src/config/'}, to: {path: '^src/protocol/'}},
+  {
+    name: 'window-is-pure',
+    severity: 'error',
+    comment: 'Maintenance windows are pure time arithmetic over the inventory: config and util only.',
+    from: {path: '^src/window/'},
+    to: {path: '^src/', pathNot: '^src/(window|config|util)/'},
+  },
   {
     name: 'gates-below-device',
     severity: 'error',

@@ -3,6 +3,7 @@
  * {@link inventorySchema} checks one field at a time; {@link checkInventory} checks the rules that span fields.
  * Both always run, so one load reports every problem of the file. Loading and positions: load.ts.
  */
+import {Cron} from 'croner'
 import {z} from 'zod'
 
 import {INPUT_LIMITS, type Inventory, LAB_FAULTS} from './types.js'
@@ -84,6 +85,62 @@ const trapSchema = z.strictObject({
   community_env: envNameSchema.exactOptional(),
 })
 
+/** crontab's nicknames that name a schedule (not `@reboot`, which is no time). */
+const CRON_NICKNAMES = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']
+const CRON_NAMES = /\b(?:JAN|FEB|MAR|APR|MAY|JUN|JUL|AUG|SEP|OCT|NOV|DEC|SUN|MON|TUE|WED|THU|FRI|SAT)\b/gi
+
+/**
+ * `window.cron`: a standard 5-field crontab expression (what `chainup schedule` writes into a crontab), checked by
+ * croner. croner's extensions that crontab does not know (`L`, `W`, `#`, `+`, `?`, seconds, years) are refused.
+ */
+const cronSchema = z
+  .string({error: (iss) => (iss.input === undefined ? undefined : `expected a cron expression in quotes, e.g. "0 2 * * 6", got ${describeValue(iss.input)}`)})
+  .max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText))
+  .superRefine((text, ctx) => {
+    const trimmed = text.trim()
+    if (trimmed.startsWith('@')) {
+      if (!CRON_NICKNAMES.includes(trimmed.toLowerCase())) ctx.addIssue({code: 'custom', message: `unknown cron nickname "${trimmed}"; known: ${CRON_NICKNAMES.join(', ')}`})
+      return
+    }
+    const fields = trimmed.split(/\s+/)
+    if (fields.length !== 5) {
+      ctx.addIssue({code: 'custom', message: `expected 5 cron fields (minute hour day-of-month month day-of-week), e.g. "0 2 * * 6", got ${fields.length}`})
+      return
+    }
+    const extension = /[LW#+?]/i.exec(trimmed.replace(CRON_NAMES, ''))
+    if (extension) {
+      ctx.addIssue({code: 'custom', message: `"${extension[0]}" is a croner extension crontab does not understand; use numbers, names, *, ranges (1-5), lists (1,3) and steps (*/2)`})
+      return
+    }
+    try {
+      if (new Cron(trimmed, {paused: true, mode: '5-part'}).nextRun() === null) ctx.addIssue({code: 'custom', message: 'this cron expression never matches a date (e.g. 30 February): the window would never open'})
+    } catch (error) {
+      ctx.addIssue({code: 'custom', message: `not a valid cron expression: ${(error as Error).message.replace(/^CronPattern: /, '')}`})
+    }
+  })
+
+/** `window.timezone`: an IANA zone name Intl knows, spelled as the zone database spells it (CRON_TZ and systemd need that). */
+const timeZoneSchema = z
+  .string({error: (iss) => (iss.input === undefined ? undefined : `expected an IANA time zone such as "Europe/Berlin", got ${describeValue(iss.input)}`)})
+  .max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText))
+  .superRefine((zone, ctx) => {
+    let resolved: string
+    try {
+      if (!/^[A-Za-z]/.test(zone)) throw new RangeError('not a zone name')
+      resolved = new Intl.DateTimeFormat('en-US', {timeZone: zone}).resolvedOptions().timeZone
+    } catch {
+      ctx.addIssue({code: 'custom', message: `unknown time zone "${zone}"; expected an IANA name such as "Europe/Berlin" or "UTC"`})
+      return
+    }
+    if (resolved !== zone && resolved.toLowerCase() === zone.toLowerCase()) ctx.addIssue({code: 'custom', message: `write the time zone as "${resolved}" (cron and systemd need its exact spelling)`})
+  })
+
+const windowSchema = z.strictObject({
+  cron: cronSchema,
+  duration: durationSchema.refine((ms) => ms >= 60_000, 'expected a window of at least PT1M'),
+  timezone: timeZoneSchema,
+})
+
 /**
  * The zod schema of one inventory file. Paths are resolved against `baseDir` (the inventory file's directory)
  * and must name existing files; durations come out in milliseconds; defaults are filled in.
@@ -121,6 +178,7 @@ export function inventorySchema(baseDir: string) {
     snmp: z.strictObject({traps: z.array(trapSchema).default([])}).prefault({}),
     on_failure: z.enum(['halt', 'rollback'], {error: (iss) => `expected "halt" or "rollback", got ${describeValue(iss.input)}`}).default('halt'),
     lab: z.strictObject({version: versionSchema.default('17.06.05'), boot_time: durationSchema.default(3000)}).prefault({}),
+    window: windowSchema.exactOptional(),
     chainsync: z
       .strictObject({
         extensions: z.boolean({error: 'expected true or false'}).default(true),

@@ -102,6 +102,16 @@ export interface TrapReceiver {
   community_env?: string
 }
 
+/** A recurring maintenance window (inventory `window:`). */
+export interface MaintenanceWindow {
+  /** Standard 5-field crontab expression (minute hour day-of-month month day-of-week, or @daily/@weekly/…) of each opening, e.g. "0 2 * * 6". */
+  cron: string
+  /** How long each window stays open, ms (from an ISO 8601 duration, PT1M to P24D). */
+  duration: number
+  /** IANA time zone the cron fields are read in, e.g. "Europe/Berlin"; DST changes are followed. */
+  timezone: string
+}
+
 export interface Inventory {
   /** Absolute path of the inventory file. */
   file: string
@@ -149,6 +159,12 @@ export interface Inventory {
   /** What a failure that halts the chain leads to: stop where it is (`halt`, the safe default of draft §9 example 1) or roll back (seed 001 §3.4). @default "halt" */
   on_failure: 'halt' | 'rollback'
   lab: LabSettings
+  /**
+   * The maintenance window (docs/operations.md): a window opens at each time `cron` matches in `timezone` and stays
+   * open for `duration`. Outside it `chainup upgrade` does not start (exit 5); a device whose estimate no longer fits
+   * in what is left of it is not started (the built-in `window` gate vetoes, the run parks). Unset = no window.
+   */
+  window?: MaintenanceWindow
   chainsync: ChainSyncSettings
   /** Chain order: first = Head, last = Tail. At least one device. Names and host:port pairs unique. */
   devices: DeviceEntry[]
