@@ -62,6 +62,61 @@ interface Case {
 
 const CASES: Case[] = [
   {
+    name: 'window cron with six fields',
+    yaml: `${VALID}window: {cron: "0 0 2 * * 6", duration: PT4H, timezone: Europe/Berlin}\n`,
+    problems: ['8:16 window.cron: expected 5 cron fields (minute hour day-of-month month day-of-week), e.g. "0 2 * * 6", got 6'],
+  },
+  {
+    name: 'window cron with an out-of-range minute',
+    yaml: `${VALID}window: {cron: "61 2 * * 6", duration: PT4H, timezone: Europe/Berlin}\n`,
+    problems: ['8:16 window.cron: not a valid cron expression: Invalid value for minute: 61'],
+  },
+  {
+    name: 'window cron with a croner extension crontab does not know',
+    yaml: `${VALID}window: {cron: "0 2 * * SAT#1", duration: PT4H, timezone: Europe/Berlin}\n`,
+    problems: [/^8:16 window\.cron: "#" is a croner extension crontab does not understand/],
+  },
+  {
+    name: 'window cron that never matches',
+    yaml: `${VALID}window: {cron: "0 2 30 2 *", duration: PT4H, timezone: Europe/Berlin}\n`,
+    problems: ['8:16 window.cron: this cron expression never matches a date (e.g. 30 February): the window would never open'],
+  },
+  {
+    name: 'window cron @reboot',
+    yaml: `${VALID}window: {cron: "@reboot", duration: PT4H, timezone: UTC}\n`,
+    problems: [/^8:16 window\.cron: unknown cron nickname "@reboot"; known: @yearly/],
+  },
+  {
+    name: 'window with an unknown time zone',
+    yaml: `${VALID}window: {cron: "0 2 * * 6", duration: PT4H, timezone: Europe/Berlinn}\n`,
+    problems: ['8:55 window.timezone: unknown time zone "Europe/Berlinn"; expected an IANA name such as "Europe/Berlin" or "UTC"'],
+  },
+  {
+    name: 'window time zone as an offset',
+    yaml: `${VALID}window: {cron: "0 2 * * 6", duration: PT4H, timezone: "+01:00"}\n`,
+    problems: [/^8:55 window\.timezone: unknown time zone "\+01:00"/],
+  },
+  {
+    name: 'window time zone in the wrong case',
+    yaml: `${VALID}window: {cron: "0 2 * * 6", duration: PT4H, timezone: europe/berlin}\n`,
+    problems: ['8:55 window.timezone: write the time zone as "Europe/Berlin" (cron and systemd need its exact spelling)'],
+  },
+  {
+    name: 'window duration not ISO 8601',
+    yaml: `${VALID}window: {cron: "0 2 * * 6", duration: 4h, timezone: Europe/Berlin}\n`,
+    problems: [/^8:39 window\.duration: expected an ISO 8601 duration such as PT5M/],
+  },
+  {
+    name: 'window duration too short',
+    yaml: `${VALID}window: {cron: "0 2 * * 6", duration: PT30S, timezone: Europe/Berlin}\n`,
+    problems: ['8:39 window.duration: expected a window of at least PT1M'],
+  },
+  {
+    name: 'window without a cron and with an unknown field',
+    yaml: `${VALID}window: {duration: PT4H, timezone: UTC, crn: "0 2 * * 6"}\n`,
+    problems: ['8:9 window.cron: missing required field "cron"', '8:41 window.crn: unknown field (did you mean "cron"?)'],
+  },
+  {
     name: 'bad ChainSync node address',
     yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, node: "10.0.0.5"}'),
     problems: [/^6:39 devices\[0\]\.node: expected a ChainSync node address as host:port/],
@@ -98,7 +153,7 @@ const CASES: Case[] = [
   {
     name: 'unknown top-level field',
     yaml: `${VALID}colour: red\n`,
-    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices'],
+    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices'],
   },
   {
     name: 'unknown top-level field close to a known one',
@@ -379,6 +434,14 @@ describe('loadInventory', () => {
     expect(inventory.ssh).toEqual({username: 'u', private_key: join(dir, 'key'), passphrase_env: 'PP', known_hosts: join(dir, 'kh'), max_output_bytes: 16_777_216})
     expect(isAbsolute(inventory.playbook)).toBe(true)
     expect(inventory.file).toBe(join(dir, 'keys.yml'))
+  })
+
+  it('loads a maintenance window: duration in ms, cron and zone as written (names and nicknames allowed)', async () => {
+    const inventory = await loadInventory(write('window.yml', `${VALID}window: {cron: "0 2 * * SAT", duration: PT4H, timezone: Europe/Berlin}\n`))
+    expect(inventory.window).toEqual({cron: '0 2 * * SAT', duration: 4 * 3_600_000, timezone: 'Europe/Berlin'})
+    const nickname = await loadInventory(write('window-weekly.yml', `${VALID}window: {cron: "@weekly", duration: PT1H, timezone: UTC}\n`))
+    expect(nickname.window?.cron).toBe('@weekly')
+    expect('window' in (await loadInventory(write('no-window.yml', VALID)))).toBe(false)
   })
 
   it('keeps per-device lab settings, boot_time in ms', async () => {
