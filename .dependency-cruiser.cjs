@@ -2,8 +2,9 @@
  * chainup's layers (docs/architecture.md). A module may import its own folder and any folder of a LOWER layer,
  * never one above; `npm test` runs this check (`npm run check:layers`) and fails on any violation or cycle.
  *
- *   5  commands/                      thin oclif commands (import only src/index.ts)
- *   4  src/cli  src/ui  src/lab       the CLI's glue, progress views, the simulated lab (lab sits beside cli)
+ *   6  commands/                      thin oclif commands (import only src/index.ts)
+ *   5  src/cli  src/ui  src/lab       the CLI's glue, progress views, the simulated lab (lab sits beside cli)
+ *   4  src/fleet                      a fleet of stacks: DEC-002's council of stack runs
  *   3  src/run                        the run: chain, agents, halt, rollback, resume
  *   2  src/device src/gates src/notify src/journal     device sessions and tasks, gates, traps, the journal
  *   1  src/model  src/window          result types, statuses, run events, the device-session port · maintenance windows
@@ -14,6 +15,7 @@ const layers = [
   ['^src/(model|window)/'],
   ['^src/(device|gates|notify|journal)/'],
   ['^src/run/'],
+  ['^src/fleet/'],
   ['^src/(cli|ui|lab)/'],
 ]
 
@@ -56,7 +58,7 @@ const forbidden = [
     to: {path: '^src/(device|gates|notify|journal)/', pathNot: '^src/$1/'},
   },
   {name: 'ui-not-cli', severity: 'error', comment: 'Progress views are used by the CLI, not the other way round.', from: {path: '^src/ui/'}, to: {path: '^src/(cli|lab)/'}},
-  {name: 'lab-beside-cli', severity: 'error', comment: 'The lab is a tool of the CLI and the tests; it imports no run or CLI code.', from: {path: '^src/lab/'}, to: {path: '^src/(cli|ui|run)/'}},
+  {name: 'lab-beside-cli', severity: 'error', comment: 'The lab is a tool of the CLI and the tests; it imports no run or CLI code.', from: {path: '^src/lab/'}, to: {path: '^src/(cli|ui|run|fleet)/'}},
   {
     name: 'commands-are-thin',
     severity: 'error',

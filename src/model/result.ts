@@ -83,3 +83,38 @@ export interface ChainExecutionResult {
   /** chainup: SNMP traps sent during the run. */
   traps: TrapRecord[]
 }
+
+/**
+ * chainup: the audit record of a fleet, DEC-002's council of chains (`chainup upgrade A.yml B.yml …`, docs/fleets.md):
+ * one `ChainExecutionResult` per stack that ran, in inventory order. A vetoed stack halts the fleet (`vetoed`);
+ * failed stacks are reported and the others go on until `--max-failed` of them stop the fleet (`failed`).
+ */
+export interface FleetExecutionResult {
+  /** The fleet's UUID (`chainup resume` and `chainup show` take it). */
+  execution_id: string
+  /** `completed` only when every stack completed; `vetoed` when a stack was vetoed; `cancelled` by SIGINT/SIGTERM; else `failed`. */
+  status: ChainStatus
+  /** ISO 8601. */
+  started_at: string
+  /** ISO 8601. */
+  completed_at: string
+  /** ms. */
+  duration_ms: number
+  /** One line saying why the fleet did not complete, or null. */
+  reason: string | null
+  /** The stacks that ran (or were parked), in inventory order. */
+  stacks: ChainExecutionResult[]
+  /** Stacks that did not start: the fleet halted first, the stack was locked by another run, or it was outside its window. */
+  not_started: FleetStackNotStarted[]
+}
+
+/** chainup: a stack of a fleet that did not start, and why. */
+export interface FleetStackNotStarted {
+  /** The stack name. */
+  chain_id: string
+  /** The inventory file. */
+  inventory: string
+  /** The run id it would have had (or will have, when the fleet is resumed). */
+  execution_id: string
+  reason: string
+}
