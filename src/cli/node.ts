@@ -1,12 +1,14 @@
 /**
- * `chainup node`: one device's ChainSync node as its own long-running process (e.g. on a jump host next to the
- * device). It joins every round a neighbour announces (`ROUND:<id>`), runs the device's readiness and task for it,
- * journals that device's part in its own state directory and writes its result there (`runs/<run>.<device>.json`).
+ * `chainup node`: one device's ChainSync node as its own process (e.g. on a jump host next to the device). It joins
+ * the round a neighbour starts (`ROUND:<id>`, or without extensions the predecessor's first READY), runs the device's
+ * readiness and task for it, journals that device's part in its own state directory, writes its result there
+ * (`runs/<run>.<device>.json`), and exits when that round is over (draft-dohmeyer-chainsync-03 §6.4: a node exits
+ * after phase 4), with the round's exit code. With `persistent` it stays and joins the next rounds until stopped.
  */
 import type {Writable} from 'node:stream'
 
 import {loadStack} from '../config/load.js'
-import {InputError} from '../errors.js'
+import {ExitCode, InputError} from '../errors.js'
 import {openJournal} from '../journal/journal.js'
 import {RunEvents} from '../model/events.js'
 import type {NodeRoundHandle} from '../run/node-round.js'
@@ -16,6 +18,7 @@ import {resolveSecrets, secretValues} from '../run/secrets.js'
 import {startChainNodes} from '../run/nodes.js'
 import {runTransports} from '../run/transport.js'
 import {attachPlainReporter} from '../ui/plain.js'
+import {exitCodeFor} from './run-ui.js'
 
 export interface NodeCommandOptions {
   inventoryPath: string
@@ -24,14 +27,18 @@ export interface NodeCommandOptions {
   stdout: Writable
   /** Aborting it (SIGTERM/SIGINT) closes the node. */
   signal: AbortSignal
+  /** Stay after a round and join the next ones until `signal` aborts. @default false: exit after the first round */
+  persistent?: boolean
 }
 
 /**
- * Runs until `signal` aborts.
+ * Runs until its round is over (or, with `persistent`, until `signal` aborts).
+ * @returns the exit code: the last round's (0 completed, 1 failed, 3 vetoed, 130 cancelled), 0 when stopped before
+ *   any round
  * @throws InputError (exit 2) for a bad inventory, an unknown device or one without a node address;
  *   Error when the neighbours do not connect within chainsync.connect_timeout
  */
-export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
+export async function nodeCommand(opts: NodeCommandOptions): Promise<ExitCode> {
   const {inventory, playbook} = await loadStack(opts.inventoryPath)
   const index = inventory.devices.findIndex((d) => d.name === opts.device)
   const device = inventory.devices[index]
@@ -63,8 +70,18 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
     const active = new Map<string, {round: NodeRoundHandle; saved: Promise<void>}>()
 
     let stopping = false
+    let exitCode: ExitCode = ExitCode.completed
+    /** Resolves when the node should close: `signal` aborted, or (not persistent) its round is over. */
+    let finish!: () => void
+    const finished = new Promise<void>((resolve) => (finish = resolve))
+    opts.signal.addEventListener('abort', () => finish(), {once: true})
+    if (opts.signal.aborted) finish()
     node.on('roundAnnounced', ({roundId}) => {
       if (stopping) return
+      if (!opts.persistent && active.size > 0) {
+        line(`warn: not joining round ${roundId}: this node takes part in one round and then exits (start it with --persistent to join several)`)
+        return
+      }
       line(`joining round ${roundId}`)
       const events = new RunEvents()
       events.redactSecrets(secretValues(secrets))
@@ -74,18 +91,22 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
         .then((result) => {
           const file = saveResult(opts.stateDir, result, `${roundId}.${device.name}`)
           line(`round ${roundId} ${result.status}${result.reason ? `: ${result.reason}` : ''}; result saved to ${file}`)
+          exitCode = exitCodeFor(result)
         })
-        .catch((error: Error) => void line(`error: round ${roundId}: ${error.message}`))
-        .finally(() => active.get(roundId)?.round === round && active.delete(roundId))
+        .catch((error: Error) => {
+          line(`error: round ${roundId}: ${error.message}`)
+          exitCode = ExitCode.failed
+        })
+        .finally(() => {
+          if (active.get(roundId)?.round === round) active.delete(roundId)
+          if (!opts.persistent) finish()
+        })
       active.set(roundId, {round, saved})
     })
 
-    await new Promise<void>((resolve) => {
-      if (opts.signal.aborted) return resolve()
-      opts.signal.addEventListener('abort', () => resolve(), {once: true})
-    })
-    line('stopping')
+    await finished
     stopping = true
+    if (opts.signal.aborted) line('stopping')
     const rounds = [...active.entries()]
     for (const [roundId, {round}] of rounds) {
       // The neighbours learn it at once (ABORT), and this device's task stops instead of running on unsupervised.
@@ -94,6 +115,8 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<void> {
     }
     await Promise.allSettled(rounds.map(([, r]) => r.saved))
     await node.close()
+    if (!opts.signal.aborted) line(`node closed after round (exit ${exitCode})`)
+    return exitCode
   } finally {
     journal.close()
   }

@@ -131,9 +131,11 @@ afterEach(stopAll)
 describe('ChainSync nodes in separate processes', () => {
   it('upgrades a 4-device chain run by 4 OS processes on loopback', async () => {
     const {dir, inventory} = await setup({deviceHost: '127.0.0.1', nodeHosts: ['127.0.0.1', '127.0.0.1', '127.0.0.1', '127.0.0.1'], trapHost: '127.0.0.1'})
-    for (const name of NAMES.slice(1)) start(name, process.execPath, nodeArgs(inventory, name, dir))
+    const nodes = NAMES.slice(1).map((name) => start(name, process.execPath, nodeArgs(inventory, name, dir)))
     const {code, result} = await upgrade(inventory, dir)
     expect(code, diagnostics()).toBe(0)
+    // Each `chainup node` exits by itself once its round is over (draft §6.4), with the round's exit code.
+    expect(await Promise.all(nodes.map((n) => n.exited)), diagnostics()).toEqual([0, 0, 0])
     expect(result.status).toBe('completed')
     expect(result.devices.map((d: {status: string}) => d.status)).toEqual(['upgraded', 'remote', 'remote', 'remote'])
     expect(installs()).toEqual(NAMES)
@@ -163,6 +165,8 @@ describe('ChainSync nodes in separate processes', () => {
     expect(String(t.varbinds['1.3.6.1.4.1.32473.1.1.5'])).toMatch(/connection to (successor|predecessor) sw3 lost for more than 2\.0s/)
     expect(installs()).toEqual(['sw1', 'sw2'])
     expect(await sw3.exited).toBe(null)
+    // The surviving nodes exit by themselves with the failed round's exit code.
+    expect(await Promise.all([nodes[0]!.exited, nodes[2]!.exited]), diagnostics()).toEqual([1, 1])
   })
 })
 
