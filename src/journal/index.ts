@@ -1,6 +1,7 @@
 /** The run journal (docs/journal.md). */
 export {taskDurations, type TaskDurationQuery, type TaskDurationSample} from './durations.js'
 export {JournalError} from './errors.js'
+export type {CreateFleetInput, FleetRecord, FleetStackRecord, FleetStackState} from './fleet.js'
 export {canonicalJson, eventHash, GENESIS_HASH, hashInput} from './hash.js'
 export {JOURNAL_FILE, openJournal, type Journal, type OpenJournalOptions} from './journal.js'
 export {LATEST_SCHEMA_VERSION} from './migrations.js'

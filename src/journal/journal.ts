@@ -13,8 +13,9 @@
  * native module lazily so that CLI start stays fast.
  */
 import type {ChainExecutionResult, GateEvaluation} from '../model/result.js'
-import type {ChainStatus, OperationRunStatus} from '../model/status.js'
+import type {ChainStatus, OperationRunStatus, RunStatus} from '../model/status.js'
 import type {Side} from '../protocol/state-machine.js'
+import {createFleet, finishFleet, fleet, fleetOf, fleets, markFleetStack, reopenFleet, type CreateFleetInput, type FleetRecord, type FleetStackState} from './fleet.js'
 import {acquireLock, lockHolder, releaseLock, unlock} from './lock.js'
 import {openDatabase, type OpenJournalOptions} from './open.js'
 import {clearFence, enqueue, markSent, openFence, pendingOutbox, recordReloadIntent} from './outbox.js'
@@ -205,6 +206,31 @@ export interface Journal {
    */
   unlock(stack: string, opts: {force: boolean; by?: Unlocker}): UnlockResult
 
+  /**
+   * Creates a fleet (status `running`) with its stacks in order, each `pending` under the run id it will run as
+   * (docs/fleets.md "Journal").
+   * @throws JournalError `RUN_EXISTS` when the id is taken
+   */
+  createFleet(input: CreateFleetInput): void
+
+  /** A fleet's stack run started, or the stack was refused (`not_started`, with why). @throws JournalError `UNKNOWN_RUN` */
+  markFleetStack(fleetId: string, runId: string, state: Exclude<FleetStackState, 'pending'>, reason: string | null): void
+
+  /** Finishes a fleet with its status and reason. @throws JournalError `UNKNOWN_RUN`, `ALREADY_FINISHED` */
+  finishFleet(fleetId: string, status: ChainStatus, reason: string | null): void
+
+  /** A finished fleet runs again (`chainup resume FLEET_ID`); refused stacks are `pending` again. @throws JournalError `UNKNOWN_RUN` */
+  reopenFleet(fleetId: string): void
+
+  /** The fleet with its stacks (and their runs' statuses), or null when there is no such fleet. */
+  fleet(fleetId: string): FleetRecord | null
+
+  /** Fleets newest first. @throws InputError `HISTORY_QUERY_INVALID` for a limit outside 1–1000 */
+  fleets(query?: {status?: RunStatus; limit?: number}): FleetRecord[]
+
+  /** The fleet a run belongs to, or null. */
+  fleetOf(runId: string): string | null
+
   /** Closes the database (idempotent). */
   close(): void
 }
@@ -303,6 +329,27 @@ class SqliteJournal implements Journal {
   }
   unlock(stack: string, opts: {force: boolean; by?: Unlocker}): UnlockResult {
     return unlock(this.#s, stack, opts)
+  }
+  createFleet(input: CreateFleetInput): void {
+    createFleet(this.#s, input)
+  }
+  markFleetStack(fleetId: string, runId: string, state: Exclude<FleetStackState, 'pending'>, reason: string | null): void {
+    markFleetStack(this.#s, fleetId, runId, state, reason)
+  }
+  finishFleet(fleetId: string, status: ChainStatus, reason: string | null): void {
+    finishFleet(this.#s, fleetId, status, reason)
+  }
+  reopenFleet(fleetId: string): void {
+    reopenFleet(this.#s, fleetId)
+  }
+  fleet(fleetId: string): FleetRecord | null {
+    return fleet(this.#s, fleetId)
+  }
+  fleets(query?: {status?: RunStatus; limit?: number}): FleetRecord[] {
+    return fleets(this.#s, query)
+  }
+  fleetOf(runId: string): string | null {
+    return fleetOf(this.#s, runId)
   }
   close(): void {
     if (this.#closed) return

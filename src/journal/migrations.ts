@@ -101,6 +101,34 @@ CREATE TABLE locks (
 ) STRICT;
 `,
   },
+  {
+    version: 2,
+    name: 'fleets: a fleet of stack runs (DEC-002 council) above the runs',
+    // A fleet is the level above its stack runs (docs/fleets.md "Journal"). It has tables of its own: operation_runs'
+    // CHECKs make a run the root, and rebuilding that table under the hash chain and its foreign keys is not worth
+    // the risk. run_id is not a foreign key: a stack's run row exists only once the stack starts.
+    sql: `
+CREATE TABLE fleets (
+  id          TEXT PRIMARY KEY,
+  status      TEXT NOT NULL,
+  started_at  TEXT NOT NULL,
+  finished_at TEXT,
+  detail      TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(detail))
+) STRICT;
+CREATE INDEX fleets_history ON fleets(started_at);
+
+CREATE TABLE fleet_stacks (
+  fleet_id  TEXT NOT NULL REFERENCES fleets(id),
+  ord       INTEGER NOT NULL,
+  stack     TEXT NOT NULL,
+  inventory TEXT NOT NULL,
+  run_id    TEXT NOT NULL UNIQUE,
+  state     TEXT NOT NULL CHECK (state IN ('pending', 'started', 'not_started')),
+  reason    TEXT,
+  PRIMARY KEY (fleet_id, ord)
+) STRICT;
+`,
+  },
 ]
 
 /** The schema version this build writes. */

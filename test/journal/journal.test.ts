@@ -58,7 +58,7 @@ describe('opening the journal', () => {
     expect(LATEST_SCHEMA_VERSION).toBe(MIGRATIONS.length)
     expect(db.pragma('journal_mode', {simple: true})).toBe('wal')
     const tables = db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name`).pluck().all()
-    expect(tables).toEqual(['events', 'gate_evaluations', 'locks', 'operation_runs', 'outbox', 'reload_fences', 'schema_version'])
+    expect(tables).toEqual(['events', 'fleet_stacks', 'fleets', 'gate_evaluations', 'locks', 'operation_runs', 'outbox', 'reload_fences', 'schema_version'])
     db.close()
 
     const again = await opened(stateDir)
