@@ -10,4 +10,5 @@ export type {ChainExecutionResult, GateEvaluation, StepExecution} from './model/
 export {resumeCommand, type ResumeCommandOptions} from './cli/resume.js'
 export {formatHistory, formatTree, formatVerify, historyCommand, showCommand} from './cli/history.js'
 export {interruptSignals} from './cli/interrupt.js'
+export {terminalJson} from './util/text.js'
 export {unlockCommand, type UnlockCommandOptions, type UnlockOutcome} from './cli/unlock.js'
