@@ -1,6 +1,6 @@
 import {Flags} from '@oclif/core'
 
-import {ChainupCommand, formatHistory, historyCommand, stateDirectory} from '../src/index.js'
+import {ChainupCommand, formatHistory, historyCommand, stateDirectory, terminalJson} from '../src/index.js'
 
 export default class History extends ChainupCommand {
   static override summary = 'List runs from the journal, newest first.'
@@ -24,6 +24,6 @@ export default class History extends ChainupCommand {
       limit: flags.limit,
       page: flags.page,
     })
-    this.log(flags.json ? JSON.stringify(page, null, 2) : await formatHistory(page, process.stdout.isTTY === true))
+    this.log(flags.json ? terminalJson(page) : await formatHistory(page, process.stdout.isTTY === true))
   }
 }

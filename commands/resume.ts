@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {ChainupCommand, interruptSignals, resumeCommand, stateDirectory, type ChainExecutionResult} from '../src/index.js'
+import {ChainupCommand, interruptSignals, resumeCommand, stateDirectory, type ChainExecutionResult, terminalJson} from '../src/index.js'
 
 export default class Resume extends ChainupCommand {
   static override summary = 'Continue a run whose process died (kill -9, power loss) or that was cancelled.'
@@ -31,7 +31,7 @@ Exit codes as for upgrade.`
         kill: signals.kill,
       })
       if (already && !flags.json) this.log(`run ${args.run} already finished: ${result.status}${result.reason ? ` (${result.reason})` : ''}; nothing to resume`)
-      if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+      if (flags.json) process.stdout.write(terminalJson(result) + '\n')
       process.exitCode = exitCode
       return result
     } finally {

@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {ChainupCommand, ExitCode, formatTree, formatVerify, showCommand, stateDirectory} from '../src/index.js'
+import {ChainupCommand, ExitCode, formatTree, formatVerify, showCommand, stateDirectory, terminalJson} from '../src/index.js'
 
 export default class Show extends ChainupCommand {
   static override summary = "Show one run: its ChainExecutionResult, its operation-run tree, or a check of the journal's hash chain."
@@ -21,11 +21,11 @@ export default class Show extends ChainupCommand {
     const {args, flags} = await this.parse(Show)
     const shown = await showCommand({stateDir: stateDirectory(flags['state-dir']), runId: args.run, verify: flags.verify})
     if (flags.json) {
-      this.log(JSON.stringify(flags.tree ? shown.tree : flags.verify ? shown.verify : (shown.result ?? shown.tree), null, 2))
+      this.log(terminalJson(flags.tree ? shown.tree : flags.verify ? shown.verify : (shown.result ?? shown.tree)))
     } else if (flags.tree || !shown.result) {
       this.log(formatTree(shown.tree))
     } else if (!flags.verify) {
-      this.log(JSON.stringify(shown.result, null, 2))
+      this.log(terminalJson(shown.result))
     }
     if (shown.verify) {
       if (!flags.json) this.log(formatVerify(shown.verify))

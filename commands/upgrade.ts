@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {ChainupCommand, interruptSignals, stateDirectory, upgradeCommand, type ChainExecutionResult} from '../src/index.js'
+import {ChainupCommand, interruptSignals, stateDirectory, upgradeCommand, type ChainExecutionResult, terminalJson} from '../src/index.js'
 
 export default class Upgrade extends ChainupCommand {
   static override summary = 'Upgrade a switch stack one device after another, coordinated by ChainSync nodes.'
@@ -34,7 +34,7 @@ Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by anot
         cancel: signals.cancel,
         kill: signals.kill,
       })
-      if (flags.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n')
+      if (flags.json) process.stdout.write(terminalJson(result) + '\n')
       process.exitCode = exitCode
       return result
     } finally {

@@ -2,7 +2,8 @@
 import {chmodSync, mkdirSync, writeFileSync} from 'node:fs'
 import {dirname, join, relative, resolve, sep} from 'node:path'
 
-import type {ChainExecutionResult} from '../model/result.js'
+import type {ChainExecutionResult, FleetExecutionResult} from '../model/result.js'
+import {terminalJson} from '../util/text.js'
 
 /**
  * Writes the result as `<stateDir>/runs/<basename>.json` (default: the execution id), private to the user: the file
@@ -11,12 +12,12 @@ import type {ChainExecutionResult} from '../model/result.js'
  * @returns the file's path
  * @throws the file system's error (ENOSPC, EACCES …)
  */
-export function saveResult(stateDir: string, result: ChainExecutionResult, basename = result.execution_id): string {
+export function saveResult(stateDir: string, result: ChainExecutionResult | FleetExecutionResult, basename = result.execution_id): string {
   const dir = join(stateDir, 'runs')
   const first = mkdirSync(dir, {recursive: true, mode: 0o700})
   if (first !== undefined) for (const created of createdDirs(resolve(first), resolve(dir))) chmodSync(created, 0o700)
   const file = join(dir, `${basename}.json`)
-  writeFileSync(file, JSON.stringify(result, null, 2) + '\n', {mode: 0o600})
+  writeFileSync(file, terminalJson(result) + '\n', {mode: 0o600})
   return file
 }
 

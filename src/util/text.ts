@@ -27,6 +27,19 @@ export function printable(text: string): string {
   })
 }
 
+/** What JSON.stringify leaves raw of {@link UNSAFE}: DEL, the C1 controls, the line separators and the bidi controls. */
+const UNSAFE_IN_JSON = /[\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g
+
+/**
+ * `JSON.stringify(value, null, indent)` with every character a terminal could act on written as a `\uNNNN` escape:
+ * JSON.stringify escapes the C0 controls (ESC included) but leaves DEL, the C1 controls (U+009B is a one-character
+ * CSI), the line separators and the bidi controls raw. The output parses back (JSON.parse) to the same value; it is
+ * what chainup prints for `--json` and writes to result files, where device output is quoted.
+ */
+export function terminalJson(value: unknown, indent = 2): string {
+  return JSON.stringify(value, null, indent).replace(UNSAFE_IN_JSON, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+}
+
 /** Whether `text` holds a character {@link printable} would escape. */
 export function hasUnsafeCharacters(text: string): boolean {
   return UNSAFE_ONE.test(text)

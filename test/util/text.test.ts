@@ -2,7 +2,7 @@
 import fc from 'fast-check'
 import {describe, expect, it} from 'vitest'
 
-import {firstLines, hasUnsafeCharacters, lineAt, printable, withoutSecrets} from '../../src/util/text.js'
+import {firstLines, hasUnsafeCharacters, lineAt, printable, terminalJson, withoutSecrets} from '../../src/util/text.js'
 
 describe('printable', () => {
   it('escapes C0 controls, DEL, C1 controls (8-bit CSI/OSC), line separators and bidi controls visibly', () => {
@@ -43,5 +43,17 @@ describe('device output quoted in messages', () => {
 describe('withoutSecrets', () => {
   it('redacts every occurrence of each secret of 4 characters or more', () => {
     expect(withoutSecrets('pw hunter2 and hunter2, key abc', ['hunter2', 'abc', undefined])).toBe('pw [redacted] and [redacted], key abc')
+  })
+})
+
+describe('terminalJson', () => {
+  it('escapes what JSON.stringify leaves raw (DEL, C1 such as the one-character CSI, line separators, bidi controls) and parses back to the same value', () => {
+    const value = {output: 'a\x7fb\x9b31mc\x9d0;x\x07\u2028\u202e\u2066d', ok: 'Version 17.09.05 – ü', n: 3}
+    const text = terminalJson(value)
+    expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u202e\u2066]/)
+    expect(text).toContain('\\u009b31m')
+    expect(text).toContain('\\u202e')
+    expect(text).toContain('– ü')
+    expect(JSON.parse(text)).toEqual(value)
   })
 })
