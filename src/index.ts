@@ -12,3 +12,4 @@ export {formatHistory, formatTree, formatVerify, historyCommand, showCommand} fr
 export {interruptSignals} from './cli/interrupt.js'
 export {terminalJson} from './util/text.js'
 export {unlockCommand, type UnlockCommandOptions, type UnlockOutcome} from './cli/unlock.js'
+export {schemaCommand, schemaKinds} from './cli/schema.js'
