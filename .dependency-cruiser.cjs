@@ -5,7 +5,7 @@
  *   6  commands/                      thin oclif commands (import only src/index.ts)
  *   5  src/cli  src/ui  src/lab       the CLI's glue, progress views, the simulated lab (lab sits beside cli)
  *   4  src/fleet                      a fleet of stacks: DEC-002's council of stack runs
- *   3  src/run                        the run: chain, agents, halt, rollback, resume
+ *   3  src/run  src/plan              the run: chain, agents, halt, rollback, resume · plans and dry runs (read-only)
  *   2  src/device src/gates src/notify src/journal     device sessions and tasks, gates, traps, the journal
  *   1  src/model  src/window          result types, statuses, run events, the device-session port · maintenance windows
  *   0  src/protocol src/config src/util src/errors.ts  ChainSync, input files, helpers, the error root
@@ -14,7 +14,7 @@ const layers = [
   ['^src/(util|errors\\.ts)', '^src/(protocol|config)/'],
   ['^src/(model|window)/'],
   ['^src/(device|gates|notify|journal)/'],
-  ['^src/run/'],
+  ['^src/(run|plan)/'],
   ['^src/fleet/'],
   ['^src/(cli|ui|lab)/'],
 ]

@@ -81,9 +81,10 @@ export function estimateFromSamples(samples: readonly number[], source: Exclude<
  * The device's task estimate: its own history in this stack, else the platform's (same playbook file or platform,
  * other devices, any stack), else the timeouts bound. A journal that is absent, or that cannot be read, counts as no
  * history (the `timeouts` source says so).
- * @param journal the run journal, or undefined when there is none (no state directory yet)
+ * @param journal the run journal (only its `file` is read, through a read-only connection), or undefined when there is
+ *   none (no state directory yet)
  */
-export function estimateDevice(journal: Journal | undefined, inventory: Inventory, playbook: Playbook, device: DeviceEntry): DeviceEstimate {
+export function estimateDevice(journal: Pick<Journal, 'file'> | undefined, inventory: Inventory, playbook: Playbook, device: DeviceEntry): DeviceEstimate {
   const own = pastTasks(journal, {stack: inventory.stack, device: device.name, limit: HISTORY_LIMIT})
   const fromOwn = estimateFromSamples(own.map((s) => s.duration_ms), EstimateSource.device)
   if (fromOwn) return fromOwn
@@ -99,7 +100,7 @@ export function estimateDevice(journal: Journal | undefined, inventory: Inventor
   return {median_ms: bound, p95_ms: bound, source: EstimateSource.timeouts, samples: 0}
 }
 
-function pastTasks(journal: Journal | undefined, query: Parameters<typeof taskDurations>[1]): TaskDurationSample[] {
+function pastTasks(journal: Pick<Journal, 'file'> | undefined, query: Parameters<typeof taskDurations>[1]): TaskDurationSample[] {
   if (journal === undefined) return []
   try {
     return taskDurations(journal.file, query)
