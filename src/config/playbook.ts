@@ -7,7 +7,7 @@ import {z} from 'zod'
 
 import {type Gate, INPUT_LIMITS, type Playbook, type PlaybookStep} from './types.js'
 import {type CheckIssue, type LineOf, REPORTED_BY_CHECKS, durationSchema, isRecord, maxLength, textSchema} from './common.js'
-import {type TemplateVars, expandTemplate, unknownPlaceholderMessage, unknownPlaceholders} from './template.js'
+import {type TemplateVars, expandTemplate, unknownPlaceholderMessage, unknownPlaceholders, unquotablePlaceholders} from './template.js'
 
 /** Flags every playbook pattern is compiled with: JavaScript syntax, `^` and `$` match at line breaks. */
 export const PATTERN_FLAGS = 'm'
@@ -29,6 +29,13 @@ const GATE_LISTS = ['before', 'after', 'on_error', 'final'] as const
 function commandSchema(what: string) {
   return textSchema(what).superRefine((text, ctx) => {
     for (const p of unknownPlaceholders(text)) ctx.addIssue({code: 'custom', message: unknownPlaceholderMessage(p), input: text})
+  })
+}
+
+/** A gate's `run:` line for `/bin/sh -c`: every placeholder known, and each where chainup can quote it (template.ts). */
+function runLineSchema() {
+  return commandSchema('command').superRefine((text, ctx) => {
+    for (const message of unquotablePlaceholders(text)) ctx.addIssue({code: 'custom', message, input: text})
   })
 }
 
@@ -175,7 +182,7 @@ function gateSchema(check: PatternCheck) {
     .strictObject({
       name: textSchema('gate name', INPUT_LIMITS.shortText),
       scope: z.enum(['stack', 'device']).exactOptional(),
-      run: commandSchema('command').exactOptional(),
+      run: runLineSchema().exactOptional(),
       device_command: commandSchema('command').exactOptional(),
       expect: patternSchema(check).exactOptional(),
       reject: patternSchema(check).exactOptional(),

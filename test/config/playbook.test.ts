@@ -207,6 +207,12 @@ describe('loadPlaybook: broken playbooks', () => {
     ])
   })
 
+  it('a run: gate with a placeholder chainup cannot quote is refused at load time, naming the variable to use (issue #8 §2)', async () => {
+    const problems = await problemsOf(`${VALID}gates:\n  before:\n    - {name: ticket, run: 'echo "$(cat {{ previous.version }})"'}\n`)
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toMatch(/^\d+:\d+ gates\.before\[0\]\.run: \{\{ previous\.version \}\} in a run: command after \$\(…\) inside double quotes: chainup cannot quote it safely there; use "\$CHAINUP_PREVIOUS_VERSION" instead$/)
+  })
+
   it('bad regular expression (expect, reject, facts, error_patterns)', async () => {
     const text = `name: t
 facts:
