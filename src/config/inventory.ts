@@ -190,7 +190,14 @@ export function inventorySchema(baseDir: string) {
           .strictObject({
             ca: existingFileSchema(baseDir, 'CA certificate').exactOptional(),
             cert_dir: existingFileSchema(baseDir, 'certificate directory', 'directory').exactOptional(),
-            pins: z.record(z.string(), z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'expected a SHA-256 fingerprint as "AB:CD:..." (32 hex pairs)')).exactOptional(),
+            pins: z
+              .record(z.string(), z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'expected a SHA-256 fingerprint as "AB:CD:..." (32 hex pairs)'))
+              .superRefine((pins, ctx) => {
+                for (const key of Object.keys(pins)) {
+                  if (key.length > INPUT_LIMITS.shortText) ctx.addIssue({code: 'custom', message: `expected a device name as the key, at most ${INPUT_LIMITS.shortText} characters, got ${key.length}`, path: [key]})
+                }
+              })
+              .exactOptional(),
             psk_file: existingFileSchema(baseDir, 'PSK file').exactOptional(),
           })
           .exactOptional(),

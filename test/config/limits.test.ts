@@ -232,6 +232,11 @@ describe('string lengths', () => {
     {field: 'timeouts.command', yaml: `${INVENTORY}timeouts: {command: PT${'9'.repeat(70)}S}\n`, at: '7:21', max: 64},
     {field: 'snmp.traps[0].community', yaml: `${INVENTORY}snmp: {traps: [{host: 10.0.0.9, community: ${long(257)}}]}\n`, at: '7:44', max: 256},
   ]
+  it('inventory chainsync.tls.pins: a key of at most 256 characters, one message', async () => {
+    const problems = await inventoryProblems(`${INVENTORY}chainsync: {tls: {ca: ./kh, cert_dir: ., pins: {${long(257)}: "${Array(32).fill('AB').join(':')}"}}}\n`)
+    expect(problems).toEqual([expect.stringMatching(/^7:\d+ chainsync\.tls\.pins\["a{40}…"\]: expected a device name as the key, at most 256 characters, got 257$/)])
+  })
+
   it.each(cases)('inventory $field: at most $max characters, one message', async ({field, yaml, at, max}) => {
     const problems = await inventoryProblems(yaml)
     expect(problems).toEqual([expect.stringMatching(new RegExp(`^${at} ${field.replace(/[.[\]]/g, '\\$&')}: expected at most ${max} characters, got \\d+$`))])
