@@ -1,6 +1,6 @@
 import {Args, Flags} from '@oclif/core'
 
-import {ChainupCommand, interruptSignals, stateDirectory, upgradeCommand, type ChainExecutionResult, terminalJson} from '../src/index.js'
+import {ChainupCommand, fleetCommand, interruptSignals, stateDirectory, upgradeCommand, type ChainExecutionResult, type FleetExecutionResult, terminalJson} from '../src/index.js'
 
 export default class Upgrade extends ChainupCommand {
   static override summary = 'Upgrade a switch stack one device after another, coordinated by ChainSync nodes.'
@@ -9,20 +9,43 @@ Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by anot
   static override examples = ['<%= config.bin %> upgrade inventories/lab.yml --lab', '<%= config.bin %> upgrade stack.yml --json > result.json']
 
   static override args = {
-    inventory: Args.string({description: 'inventory file (YAML)', required: true}),
+    inventory: Args.string({description: 'inventory file (YAML); several (or a shell glob) upgrade a fleet of stacks (docs/fleets.md)', required: true}),
   }
+
+  /** More than one inventory: a fleet (docs/fleets.md). */
+  static override strict = false
 
   static override flags = {
     lab: Flags.boolean({description: "start simulated switches and a trap receiver for the inventory's devices (loopback only) and run against them"}),
     json: Flags.boolean({description: 'print the ChainExecutionResult as JSON on stdout (progress goes to stderr)'}),
     'state-dir': Flags.string({description: 'state directory: journal and results (default $XDG_STATE_HOME/chainup)'}),
     'no-extensions': Flags.boolean({description: "send only the draft's READY/START/COMPLETE lines (no HELLO/EXECUTING/ABORT/HEARTBEAT/ROUND)"}),
+    concurrency: Flags.integer({description: 'fleet (several inventories): stacks upgraded at once', default: 1, min: 1}),
+    'max-failed': Flags.integer({description: 'fleet: this many failed stacks stop the fleet (running stacks park); default: no limit', min: 1}),
   }
 
-  async run(): Promise<ChainExecutionResult> {
-    const {args, flags} = await this.parse(Upgrade)
+  async run(): Promise<ChainExecutionResult | FleetExecutionResult> {
+    const {args, argv, flags} = await this.parse(Upgrade)
     const signals = interruptSignals()
     try {
+      if (argv.length > 1) {
+        const fleet = await fleetCommand({
+          inventoryPaths: argv as string[],
+          lab: flags.lab,
+          json: flags.json,
+          stateDir: stateDirectory(flags['state-dir']),
+          concurrency: flags.concurrency,
+          ...(flags['max-failed'] === undefined ? {} : {maxFailed: flags['max-failed']}),
+          ...(flags['no-extensions'] ? {extensions: false} : {}),
+          stdout: process.stdout,
+          stderr: process.stderr,
+          cancel: signals.cancel,
+          kill: signals.kill,
+        })
+        if (flags.json) process.stdout.write(terminalJson(fleet.result) + '\n')
+        process.exitCode = fleet.exitCode
+        return fleet.result
+      }
       const {result, exitCode} = await upgradeCommand({
         inventoryPath: args.inventory,
         lab: flags.lab,

@@ -24,7 +24,8 @@ export interface StopSources {
 export function watchStop(halt: RunHalt, events: RunEvents, sources: StopSources): () => void {
   const clock = sources.clock ?? systemClock
   const stop = (status: ChainStatus, reason: string) => stopRun(halt, events, status, reason, sources.working())
-  const onCancel = () => stop('cancelled', 'cancelled by the operator')
+  // A fleet parking its stacks (src/fleet) says why in the signal's reason: `{stopReason}`.
+  const onCancel = () => stop('cancelled', stopReasonOf(sources.cancel) ?? 'cancelled by the operator')
   const onKill = () => halt.haltNow('cancelled', 'cancelled by the operator (second interrupt: stopped at once)')
   sources.cancel?.addEventListener('abort', onCancel, {once: true})
   sources.kill?.addEventListener('abort', onKill, {once: true})
@@ -46,4 +47,10 @@ export function stopRun(halt: RunHalt, events: RunEvents, status: ChainStatus, r
   if (!halt.requestStop(status, reason)) return
   events.emit('log', {level: 'warn', device: null, message: `${reason}: ${working ? 'the device in progress finishes, then the chain stops' : 'stopping now'}`})
   if (!working) halt.haltNow(status, reason)
+}
+
+/** The line a cancel signal asks the run to end with (`abort({stopReason})`), else undefined. */
+function stopReasonOf(signal: AbortSignal | undefined): string | undefined {
+  const r = signal?.reason as unknown
+  return r !== null && typeof r === 'object' && typeof (r as {stopReason?: unknown}).stopReason === 'string' ? (r as {stopReason: string}).stopReason : undefined
 }
