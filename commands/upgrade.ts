@@ -1,12 +1,12 @@
 import {Args, Flags} from '@oclif/core'
 
-import {ChainupCommand, fleetCommand, interruptSignals, stateDirectory, upgradeCommand, type ChainExecutionResult, type FleetExecutionResult, terminalJson} from '../src/index.js'
+import {ChainupCommand, dryRunCommand, fleetCommand, interruptSignals, stateDirectory, upgradeCommand, type ChainExecutionResult, type FleetExecutionResult, type Plan, terminalJson} from '../src/index.js'
 
 export default class Upgrade extends ChainupCommand {
   static override summary = 'Upgrade a switch stack one device after another, coordinated by ChainSync nodes.'
   static override description = `Reads the inventory and its playbook, runs one ChainSync node per device, and upgrades the devices strictly in chain order once every device is ready. Every run is journaled; Ctrl-C lets the device in progress finish, then stops (chainup resume continues).
 Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by another run, 130 cancelled.`
-  static override examples = ['<%= config.bin %> upgrade inventories/lab.yml --lab', '<%= config.bin %> upgrade stack.yml --json > result.json']
+  static override examples = ['<%= config.bin %> upgrade inventories/lab.yml --lab', '<%= config.bin %> upgrade stack.yml --json > result.json', '<%= config.bin %> upgrade stack.yml --dry-run']
 
   static override args = {
     inventory: Args.string({description: 'inventory file (YAML); several (or a shell glob) upgrade a fleet of stacks (docs/fleets.md)', required: true}),
@@ -22,10 +22,16 @@ Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by anot
     'no-extensions': Flags.boolean({description: "send only the draft's READY/START/COMPLETE lines (no HELLO/EXECUTING/ABORT/HEARTBEAT/ROUND)"}),
     concurrency: Flags.integer({description: 'fleet (several inventories): stacks upgraded at once', default: 1, min: 1}),
     'max-failed': Flags.integer({description: 'fleet: this many failed stacks stop the fleet (running stacks park); default: no limit', min: 1}),
+    'dry-run': Flags.boolean({description: "upgrade nothing: the same as `chainup plan INVENTORY --check` (only the playbook's read-only facts and readiness commands are sent; docs/plan.md)"}),
   }
 
-  async run(): Promise<ChainExecutionResult | FleetExecutionResult> {
+  async run(): Promise<ChainExecutionResult | FleetExecutionResult | Plan | Plan[]> {
     const {args, argv, flags} = await this.parse(Upgrade)
+    if (flags['dry-run']) {
+      const dry = await dryRunCommand({inventoryPaths: argv as string[], lab: flags.lab, json: flags.json, stateDir: stateDirectory(flags['state-dir']), stdout: process.stdout, stderr: process.stderr})
+      process.exitCode = dry.exitCode
+      return dry.plans.length === 1 ? dry.plans[0]! : dry.plans
+    }
     const signals = interruptSignals()
     try {
       if (argv.length > 1) {

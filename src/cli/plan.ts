@@ -8,7 +8,7 @@ import {join} from 'node:path'
 import type {Writable} from 'node:stream'
 
 import {loadStack} from '../config/load.js'
-import type {ExitCode} from '../errors.js'
+import {ExitCode} from '../errors.js'
 import {JOURNAL_FILE} from '../journal/open.js'
 import type {Lab} from '../lab/lab.js'
 import {makePlan, planExitCode, renderPlan, type MakePlanOptions, type Plan} from '../plan/index.js'
@@ -40,6 +40,36 @@ export interface PlanCommandOptions {
  * @throws InputError (exit 2) for bad files, or with `check` a missing secret, before any device is contacted
  */
 export async function planCommand(opts: PlanCommandOptions): Promise<{plan: Plan; exitCode: ExitCode}> {
+  const plan = await planFor(opts)
+  if (opts.json) opts.stdout.write(terminalJson(plan) + '\n')
+  else opts.stdout.write(await renderPlan(plan, {color: colorFor(opts)}))
+  return {plan, exitCode: planExitCode(plan)}
+}
+
+/**
+ * `chainup upgrade --dry-run` (= `plan --check`) for one inventory or several (a fleet): each inventory's plan in
+ * turn; with `json` one plan object, or an array of them for several inventories.
+ * @returns the plans and the exit code (1 when any plan's is)
+ * @throws InputError (exit 2) as {@link planCommand}, before any device is contacted
+ */
+export async function dryRunCommand(opts: Omit<PlanCommandOptions, 'inventoryPath' | 'check'> & {inventoryPaths: string[]}): Promise<{plans: Plan[]; exitCode: ExitCode}> {
+  const plans: Plan[] = []
+  for (const inventoryPath of opts.inventoryPaths) {
+    const plan = await planFor({...opts, inventoryPath, check: true})
+    plans.push(plan)
+    if (!opts.json) opts.stdout.write((plans.length > 1 ? '\n' : '') + (await renderPlan(plan, {color: colorFor(opts)})))
+  }
+  if (opts.json) opts.stdout.write(terminalJson(plans.length === 1 ? plans[0] : plans) + '\n')
+  return {plans, exitCode: plans.some((p) => planExitCode(p) !== ExitCode.completed) ? ExitCode.failed : ExitCode.completed}
+}
+
+function colorFor(opts: Pick<PlanCommandOptions, 'stdout' | 'env'>): boolean {
+  const env = opts.env ?? process.env
+  return opts.stdout.isTTY === true && !env.NO_COLOR && !env.CI
+}
+
+/** The plan, without writing it. */
+async function planFor(opts: PlanCommandOptions): Promise<Plan> {
   const env = opts.env ?? process.env
   const {inventory, playbook} = await loadStack(opts.inventoryPath)
   const file = join(opts.stateDir, JOURNAL_FILE)
@@ -60,10 +90,7 @@ export async function planCommand(opts: PlanCommandOptions): Promise<{plan: Plan
       for (const w of secrets.warnings) opts.stderr.write(w + '\n')
       check = {credentials: secrets.credentials, ...(lab ? {hostKeys: lab.hostKeys} : {})}
     }
-    const plan = await makePlan(inventory, playbook, {...(journal ? {journal} : {}), ...(check ? {check} : {}), ...(opts.now ? {now: opts.now} : {})})
-    if (opts.json) opts.stdout.write(terminalJson(plan) + '\n')
-    else opts.stdout.write(await renderPlan(plan, {color: opts.stdout.isTTY === true && !env.NO_COLOR && !env.CI}))
-    return {plan, exitCode: planExitCode(plan)}
+    return await makePlan(inventory, playbook, {...(journal ? {journal} : {}), ...(check ? {check} : {}), ...(opts.now ? {now: opts.now} : {})})
   } finally {
     await lab?.stop()
   }
