@@ -1,13 +1,16 @@
 /**
  * `chainup resume RUN_ID`: continues a run the journal still shows `running` because its process died
- * (kill -9, power loss) or was cancelled before its devices were done (docs/runs.md "Resume").
+ * (kill -9, power loss), was cancelled before its devices were done (docs/runs.md "Resume"), or was parked by the
+ * maintenance window (docs/operations.md "Parking").
  */
 import {loadStack} from '../config/load.js'
+import type {Inventory, Playbook} from '../config/types.js'
 import {ExitCode, InputError} from '../errors.js'
-import {openJournal} from '../journal/journal.js'
+import {openJournal, type Journal} from '../journal/journal.js'
 import {RunEvents} from '../model/events.js'
 import {inputsDigest} from '../config/load.js'
 import type {ChainExecutionResult} from '../model/result.js'
+import {WindowEvent} from '../run/window-gate.js'
 import {runTree} from './history.js'
 import {attachProgress, runWithUi, type RunUiOptions} from './run-ui.js'
 
@@ -15,44 +18,82 @@ export interface ResumeCommandOptions extends RunUiOptions {
   runId: string
 }
 
+/** A run the maintenance window parked: it ended `vetoed` with a `windowParked` event. */
+function isParked(journal: Journal, runId: string, status: string): boolean {
+  return status === 'vetoed' && journal.events(runId).some((e) => e.type === WindowEvent.parked)
+}
+
+/**
+ * The stack's run the next `chainup upgrade` continues: its newest run, when the maintenance window parked it
+ * (docs/decisions.md). A later run of the stack, parked or not, supersedes older parked runs.
+ * @returns its run id, or undefined
+ */
+export async function findParkedRun(stateDir: string, stack: string): Promise<string | undefined> {
+  const journal = await openJournal(stateDir)
+  try {
+    const newest = journal.history({stack, limit: 1}).runs[0]
+    return newest && isParked(journal, newest.execution_id, newest.status) ? newest.execution_id : undefined
+  } finally {
+    journal.close()
+  }
+}
+
+/** What {@link prepareResume} found: a run to continue (reopened if it had ended), or one that already finished. */
+export type PreparedResume =
+  | {already: true; result: ChainExecutionResult}
+  | {already: false; inventoryPath: string; inventory: Inventory; playbook: Playbook; reopened: 'cancelled' | 'parked' | null}
+
+/**
+ * Checks that a run can be continued and reopens it when it had ended `cancelled` or parked by the window; shared by
+ * `chainup resume` and `chainup upgrade`'s continuation of a parked run.
+ * @param inventoryPath the inventory to continue with; defaults to the one the run recorded (its inputs must be unchanged either way)
+ * @throws InputError (exit 2) for an unknown run, a run without a recorded inventory, or changed inputs (`RESUME_INPUTS_CHANGED`)
+ */
+export async function prepareResume(stateDir: string, runId: string, inventoryPath?: string): Promise<PreparedResume> {
+  const journal = await openJournal(stateDir)
+  let recorded: string
+  let digest: string | undefined
+  let reopen: 'cancelled' | 'parked' | null = null
+  try {
+    const root = runTree(journal, runId)
+    if (root.status === 'cancelled') reopen = 'cancelled'
+    else if (isParked(journal, runId, root.status)) reopen = 'parked'
+    else if (root.status !== 'running') return {already: true, result: journal.buildResult(runId)}
+    const config = journal.events(runId).find((e) => e.type === 'runConfig')?.data as {inventory?: string; inputs_sha256?: string} | undefined
+    if (!config?.inventory) throw new InputError(`run ${runId} has no recorded inventory`, {code: 'NO_RUN_CONFIG'})
+    recorded = config.inventory
+    digest = config.inputs_sha256
+  } finally {
+    journal.close()
+  }
+  const path = inventoryPath ?? recorded
+  const {inventory, playbook} = await loadStack(path)
+  if (digest !== undefined && inputsDigest(inventory, playbook) !== digest) {
+    throw new InputError(`the inventory or playbook of run ${runId} changed since it started (${inventory.file}, ${playbook.file})`, {
+      code: 'RESUME_INPUTS_CHANGED',
+      hint: reopen === 'parked' ? 'continue with the files as they were, or start over with chainup upgrade --new-run' : 'resume with the files as they were, or start a new run',
+    })
+  }
+  if (reopen) {
+    // Only now, with the inputs checked: a refused resume leaves the run as it was.
+    const j = await openJournal(stateDir)
+    try {
+      j.reopenRun(runId, reopen === 'parked' ? 'continuing a run the maintenance window parked' : 'chainup resume of a cancelled run')
+    } finally {
+      j.close()
+    }
+  }
+  return {already: false, inventoryPath: path, inventory, playbook, reopened: reopen}
+}
+
 /**
  * @returns the result and exit code; a run that already finished is reported as it is, exit 0
  * @throws InputError (exit 2) for an unknown run or a run whose inventory cannot be found
  */
 export async function resumeCommand(opts: ResumeCommandOptions): Promise<{result: ChainExecutionResult; exitCode: ExitCode; already: boolean}> {
-  const journal = await openJournal(opts.stateDir)
-  let inventoryPath: string
-  let digest: string | undefined
-  let cancelled = false
-  try {
-    const root = runTree(journal, opts.runId)
-    cancelled = root.status === 'cancelled'
-    if (!cancelled && root.status !== 'running') {
-      return {result: journal.buildResult(opts.runId), exitCode: ExitCode.completed, already: true}
-    }
-    const config = journal.events(opts.runId).find((e) => e.type === 'runConfig')?.data as {inventory?: string; inputs_sha256?: string} | undefined
-    if (!config?.inventory) throw new InputError(`run ${opts.runId} has no recorded inventory`, {code: 'NO_RUN_CONFIG'})
-    inventoryPath = config.inventory
-    digest = config.inputs_sha256
-  } finally {
-    journal.close()
-  }
-  const {inventory, playbook} = await loadStack(inventoryPath)
-  if (digest !== undefined && inputsDigest(inventory, playbook) !== digest) {
-    throw new InputError(`the inventory or playbook of run ${opts.runId} changed since it started (${inventory.file}, ${playbook.file})`, {
-      code: 'RESUME_INPUTS_CHANGED',
-      hint: 'resume with the files as they were, or start a new run',
-    })
-  }
-  if (cancelled) {
-    // Only now, with the inputs checked: a refused resume leaves the cancelled run as it was.
-    const j = await openJournal(opts.stateDir)
-    try {
-      j.reopenRun(opts.runId, 'chainup resume of a cancelled run')
-    } finally {
-      j.close()
-    }
-  }
+  const prepared = await prepareResume(opts.stateDir, opts.runId)
+  if (prepared.already) return {result: prepared.result, exitCode: ExitCode.completed, already: true}
+  const {inventory, playbook, inventoryPath} = prepared
   const events = new RunEvents()
   const ui = await attachProgress(events, opts)
   ui.note(`resuming run ${opts.runId} of stack ${inventory.stack} from ${inventoryPath}`)

@@ -2,10 +2,11 @@
  * The part `chainup upgrade` and `chainup resume` share: pick the renderer, resolve secrets and transports,
  * run, and map the result to an exit code.
  */
-import type {Writable} from 'node:stream'
+import {appendFileSync} from 'node:fs'
+import {Writable} from 'node:stream'
 
 import type {Inventory, Playbook} from '../config/types.js'
-import {ExitCode} from '../errors.js'
+import {ExitCode, InputError} from '../errors.js'
 import {RunEvents} from '../model/events.js'
 import type {ChainExecutionResult} from '../model/result.js'
 import {resolveSecrets} from '../run/secrets.js'
@@ -21,6 +22,40 @@ export interface RunUiOptions {
   cancel?: AbortSignal
   /** Second interrupt: stop at once. */
   kill?: AbortSignal
+  /** `--log-file`: the plain timestamped lines (ui/plain.ts) are appended to this file too, whatever the terminal shows. */
+  logFile?: string
+  /** "Now" for the maintenance window (the outside-window check and the window gate); tests inject it. @default () => new Date() */
+  now?: () => Date
+  /** `--ignore-window`: start outside the maintenance window and run without the window gate (journaled as `windowIgnored`). */
+  ignoreWindow?: boolean
+}
+
+/**
+ * Appends one timestamped line to the `--log-file` (created 0600 if absent).
+ * @throws InputError (exit 2) when the file cannot be written (checked before anything is touched)
+ */
+export function appendLogLine(file: string, line: string): void {
+  try {
+    appendFileSync(file, line === '' ? '' : `${new Date().toISOString()} ${line}\n`, {mode: 0o600})
+  } catch (error) {
+    throw new InputError(`--log-file ${file}: cannot write: ${(error as Error).message}`, {code: 'LOG_FILE', hint: 'name a file in a directory that exists and that you can write'})
+  }
+}
+
+/** A stream that appends each chunk to `file` at once (a crash loses no line; nothing to close). Write errors are dropped after the first, which goes to `stderr`. */
+function logFileStream(file: string, stderr: Writable): Writable {
+  let failed = false
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      try {
+        if (!failed) appendFileSync(file, chunk)
+      } catch (error) {
+        failed = true
+        stderr.write(`warning: --log-file ${file}: ${(error as Error).message}; no more lines are written to it\n`)
+      }
+      callback()
+    },
+  })
 }
 
 /** Exit code for a run status (README "Exit codes"). */
@@ -49,9 +84,19 @@ export async function attachProgress(events: RunEvents, opts: RunUiOptions): Pro
   } else {
     attachPlainReporter(events, progressOut)
   }
+  let log: Writable | undefined
+  if (opts.logFile) {
+    appendLogLine(opts.logFile, '')
+    log = logFileStream(opts.logFile, opts.stderr)
+    attachPlainReporter(events, log)
+  }
   return {
     tty,
-    note: (line) => (tty ? opts.stderr : progressOut).write(`${new Date().toISOString()} ${line}\n`),
+    note: (line) => {
+      const stamped = `${new Date().toISOString()} ${line}\n`
+      ;(tty ? opts.stderr : progressOut).write(stamped)
+      log?.write(stamped)
+    },
     done: async () => {
       if (listrDone) await listrDone
     },
@@ -79,6 +124,8 @@ export async function runWithUi(
     stateDir: opts.stateDir,
     ...(opts.cancel ? {cancel: opts.cancel} : {}),
     ...(opts.kill ? {kill: opts.kill} : {}),
+    ...(opts.now ? {now: opts.now} : {}),
+    ...(opts.ignoreWindow ? {ignoreWindow: true} : {}),
     ...input.extra,
   })
   await ui.done()

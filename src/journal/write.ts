@@ -158,11 +158,15 @@ export function finishRun(s: JournalStore, runId: string, status: ChainStatus, r
   })
 }
 
-/** `Journal.reopenRun`. @throws JournalError `UNKNOWN_RUN`, `INVALID_STATUS` (not cancelled) */
+/**
+ * `Journal.reopenRun`; also reopens a `vetoed` run, which the caller does only for a run the maintenance window
+ * parked (docs/operations.md "Parking").
+ * @throws JournalError `UNKNOWN_RUN`, `INVALID_STATUS` (neither cancelled nor vetoed)
+ */
 export function reopenRun(s: JournalStore, runId: string, reason: string): void {
   s.transaction(() => {
     const root = s.root(runId)
-    if (root.status !== 'cancelled') throw new JournalError(`run ${runId} is ${root.status}, only a cancelled run can be reopened`, {code: 'INVALID_STATUS'})
+    if (root.status !== 'cancelled' && root.status !== 'vetoed') throw new JournalError(`run ${runId} is ${root.status}, only a cancelled (or parked) run can be reopened`, {code: 'INVALID_STATUS'})
     record(s, runId, runId, JournalEventType.runReopened, null, {reason: s.redactText(reason)})
   })
 }

@@ -8,6 +8,7 @@ import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
 import {hostKeyFor, type HostKeySource} from '../device/known-hosts.js'
 import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError, type WorkerOptions} from '../device/worker.js'
 import type {RunEvents} from '../model/events.js'
+import type {GateEvaluation} from '../model/result.js'
 import {DevicePhase, type ChainStatus, type DeviceOutcome, type OnErrorDecision} from '../model/status.js'
 import type {ChainSyncNode, ChainSyncNodeEvents} from '../protocol/node.js'
 import type {Clock} from '../util/clock.js'
@@ -43,6 +44,12 @@ export interface AgentOptions {
   startedBefore?: readonly string[]
   /** Runs `fn` in one journal transaction (the device's outcome and the COMPLETE it sends commit together). */
   commit?: <T>(fn: () => T) => T
+  /**
+   * A built-in gate evaluated when the node enters START, right before the device's task (the maintenance window's
+   * `window` gate, run/window-gate.ts). Reported as `gateEvaluated`; a veto halts the chain `vetoed` before the device
+   * is touched (outcome `not_started`, no rollback). Not evaluated for a task resumed after its reload was sent.
+   */
+  taskGate?: () => GateEvaluation
 }
 
 /** Builds the worker and the agent for one device (the one place both `chainup upgrade` and `chainup node` use). */
@@ -226,6 +233,15 @@ export class DeviceAgent {
       this.worker.factsAfter = this.worker.factsBefore
       events.emit('devicePhase', {device: this.name, phase: resume.outcome === 'failed' ? DevicePhase.failed : resume.outcome === 'skipped' ? DevicePhase.skipped : DevicePhase.upgraded, detail: 'resumed: done before the restart'})
       return this.finish(undefined)
+    }
+    if (this.ctx.taskGate && resume?.state !== 'booting' && resume?.state !== 'reloaded') {
+      const gate = this.ctx.taskGate()
+      events.emit('gateEvaluated', gate)
+      if (gate.decision === 'veto') {
+        // The device stays not_started (runChain settles it with the others that did not start).
+        this.taskRunning = false
+        return this.halt('vetoed', `${gate.name}: ${gate.reason}`)
+      }
     }
     try {
       const outcome = await this.worker.upgrade()

@@ -2,9 +2,10 @@
  * The ChainSync round of one run (draft-dohmeyer-chainsync-03 §6): start this process's nodes, give each an agent,
  * wait for the Head's exit (or a halt), let in-flight work settle, close the nodes.
  */
-import type {Inventory, Playbook} from '../config/types.js'
+import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
 import type {Journal} from '../journal/journal.js'
+import type {GateEvaluation} from '../model/result.js'
 import type {RunEvents} from '../model/events.js'
 import {closeChain} from '../protocol/local-chain.js'
 import type {ChainSyncNode} from '../protocol/node.js'
@@ -32,6 +33,8 @@ export interface ChainRound {
   nextOrder: () => number
   /** A journal write outside the recorder failed (outbox, fence): the run stops safely instead of crashing. */
   onJournalError?: (error: Error) => void
+  /** The built-in gate each local agent evaluates right before its device's task (the maintenance window's, run/window-gate.ts). */
+  taskGate?: (device: DeviceEntry) => GateEvaluation
 }
 
 /**
@@ -95,6 +98,7 @@ export async function runChain(round: ChainRound, agents: Map<string, DeviceAgen
           ...(resumeState ? {resume: resumeState} : {}),
           ...(versionBefore ? {versionBefore} : {}),
           startedBefore: resume?.startedBefore.get(device.name) ?? [],
+          ...(round.taskGate ? {taskGate: () => round.taskGate!(device)} : {}),
           commit: (fn) => {
             try {
               return journal.transaction(fn)

@@ -19,7 +19,7 @@ import {attachTrapNotifier} from '../notify/observer.js'
 import type {ChainSyncTransport} from '../protocol/transport.js'
 import {failpoint} from '../util/failpoint.js'
 import type {DeviceAgent} from './agent.js'
-import {runChain} from './chain.js'
+import {runChain, type ChainRound} from './chain.js'
 import {RunHalt} from './halt.js'
 import {bestEffort, JournalFailure} from './journal-failure.js'
 import {createRunRecord, finalStatus, resultFromJournal, resultWithoutJournal, saveResultSomewhere} from './record.js'
@@ -30,6 +30,7 @@ import {StackLockedError} from './stack-lock.js'
 import {evaluateStackGates} from './stack-gates.js'
 import {runTransports} from './transport.js'
 import {watchStop} from './stop.js'
+import {runWindowGate} from './window-gate.js'
 
 export {StackLockedError} from './stack-lock.js'
 
@@ -56,6 +57,10 @@ export interface UpgradeOptions {
   kill?: AbortSignal
   /** How long a journal write waits for a lock another process holds before it fails with SQLITE_BUSY (ms). @default 5000 */
   busyTimeoutMs?: number
+  /** "Now" for the maintenance window's gate (run/window-gate.ts); tests inject it. @default () => new Date() */
+  now?: () => Date
+  /** `--ignore-window`: no window gate for this run; journaled as `windowIgnored`. */
+  ignoreWindow?: boolean
 }
 
 /**
@@ -87,9 +92,10 @@ export async function runUpgrade(opts: UpgradeOptions): Promise<ChainExecutionRe
       if (lock.note) events.emit('log', {level: 'warn', device: null, message: lock.note})
       journal.appendEvent(runId, {type: 'chainsyncSecurity', data: {links: links?.security ?? 'given by the caller'}})
       for (const warning of [...(links?.warnings ?? []), ...secrets.warnings]) events.emit('log', {level: 'warn', device: null, message: warning.replace(/^warning: /, '')})
+      const taskGate = runWindowGate({inventory, playbook, journal, runId, events, now: opts.now, ignore: opts.ignoreWindow})
       let status: {status: ChainStatus; reason: string | null} = {status: 'failed', reason: 'internal error'}
       try {
-        await execute({...opts, ...(links ? {transportFor: links.transportFor} : {}), events, journal, runId, halt, agents, plan: resume, onJournalError: failure.onError})
+        await execute({...opts, ...(links ? {transportFor: links.transportFor} : {}), ...(taskGate ? {taskGate} : {}), events, journal, runId, halt, agents, plan: resume, onJournalError: failure.onError})
         await traps.flush()
         status = finalStatus(halt.cause, inventory.devices.map(({name}) => ({name, outcome: agents.get(name)?.outcome})))
       } catch (error) {
@@ -120,6 +126,8 @@ interface RunContext extends UpgradeOptions {
   /** What the journal says of each device when the run is resumed. */
   plan: ResumePlan | undefined
   onJournalError: (error: Error) => void
+  /** The maintenance window's gate before each device's task (run/window-gate.ts). */
+  taskGate?: NonNullable<ChainRound['taskGate']>
 }
 
 /** DEC-002's flow: before gates, the chain, rollback on a halt that asks for it, final gates. */
