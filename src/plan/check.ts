@@ -26,18 +26,33 @@ export interface CheckOptions {
 /** `IOS/NX-OS dir`: "1621966848 bytes total (1041379328 bytes free)". */
 const FREE_BYTES = /(\d+) bytes free/
 
+/** A check that learned nothing. */
+const UNCHECKED: DeviceCheck = {reachable: false, host_key: null, version: null, needs_upgrade: null, image_present: null, free_bytes: null, rollback_ready: null, error: null, readiness: []}
+
+/** At most this many devices are checked at once (an inventory may hold 1000). */
+export const CHECK_CONCURRENCY = 64
+
 /**
- * Checks every device in parallel; never throws for a device's problem (it is in that device's `error`).
+ * Checks every device in parallel, at most {@link CHECK_CONCURRENCY} at once; never throws for a device's problem (it
+ * is in that device's `error`).
  * @returns each device's check by name, in chain order
  */
 export async function checkDevices(inventory: Inventory, playbook: Playbook, opts: CheckOptions): Promise<Map<string, DeviceCheck>> {
-  const results = await Promise.all(inventory.devices.map((d) => checkDevice(inventory, playbook, d, opts)))
+  const results: DeviceCheck[] = []
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < inventory.devices.length) {
+      const i = next++
+      results[i] = await checkDevice(inventory, playbook, inventory.devices[i]!, opts).catch((error: unknown) => ({...UNCHECKED, error: errorMessage(error), readiness: []}))
+    }
+  }
+  await Promise.all(Array.from({length: Math.min(CHECK_CONCURRENCY, inventory.devices.length)}, worker))
   return new Map(inventory.devices.map((d, i) => [d.name, results[i]!]))
 }
 
 /** One device's check: connect, facts, readiness steps, rollback readiness; stops at the first command that fails to run. */
 export async function checkDevice(inventory: Inventory, playbook: Playbook, device: DeviceEntry, opts: CheckOptions): Promise<DeviceCheck> {
-  const check: DeviceCheck = {reachable: false, host_key: null, version: null, needs_upgrade: null, image_present: null, free_bytes: null, rollback_ready: null, error: null, readiness: []}
+  const check: DeviceCheck = {...UNCHECKED, readiness: []}
   const vars: TemplateVars = {stack: inventory.stack, target: inventory.target, device: {name: device.name, host: device.host}}
   const t = inventory.timeouts
   let session: DeviceConnection

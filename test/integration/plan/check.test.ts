@@ -5,9 +5,10 @@
  */
 import {afterEach, describe, expect, it} from 'vitest'
 
-import {checkDevices} from '../../../src/plan/index.js'
+import {applyChecks, buildPlan, checkDevices, renderPlan} from '../../../src/plan/index.js'
 import {resolveSecrets} from '../../../src/run/secrets.js'
-import {labStack, simEvents, TEST_PASSWORD, type StackFixture} from '../../helpers/lab-stack.js'
+import {SimSwitch} from '../../../src/lab/sim-switch.js'
+import {freePorts, labStack, simEvents, TEST_PASSWORD, type StackFixture} from '../../helpers/lab-stack.js'
 
 let fixture: StackFixture | undefined
 afterEach(async () => {
@@ -68,5 +69,25 @@ describe('plan --check against the simulator', () => {
     expect(checks.get('sw3')).toMatchObject({reachable: false, host_key: null, version: null, needs_upgrade: null})
     expect(checks.get('sw3')!.error).toMatch(/sw3: cannot connect to 127\.0\.0\.1:\d+/)
     expect(simEvents(fixture).filter((e) => e.type === 'exec' || e.type === 'login')).toEqual([])
+  })
+
+  it('a device whose output carries escape sequences and shell syntax: its version is refused, nothing raw is printed', async () => {
+    fixture = await labStack({devices: [{name: 'sw1'}]})
+    const [port] = await freePorts(1)
+    const hostile = new SimSwitch({name: 'sw1', port: port!, username: 'netops', password: TEST_PASSWORD, version: '17.06.05', extraImages: [fixture.inventory.target.image], faults: ['hostile_output']})
+    await hostile.start()
+    try {
+      const inventory = {...fixture.inventory, devices: [{...fixture.inventory.devices[0]!, port: port!}]}
+      const hostKeys = new Map([['sw1', {kind: 'fingerprint' as const, fingerprint: hostile.hostKeyFingerprint}]])
+      const checks = await checkDevices(inventory, fixture.playbook, {credentials: credentials(fixture), hostKeys})
+      const c = checks.get('sw1')!
+      expect(c).toMatchObject({reachable: true, host_key: 'ok', version: null, needs_upgrade: null})
+      expect(c.error).toMatch(/^facts: sw1: show version reports version/)
+      const text = await renderPlan(applyChecks(buildPlan(inventory, fixture.playbook), checks, inventory, fixture.playbook))
+      expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/)
+      expect(hostile.events.filter((e) => e.type === 'exec').map((e) => e.detail)).toEqual(['show version'])
+    } finally {
+      await hostile.stop()
+    }
   })
 })
