@@ -4,15 +4,15 @@
  * holds: durations as ISO 8601 text, paths as written, defaults optional), as JSON Schema draft-07, which every
  * editor's YAML support understands.
  *
- * What zod cannot express is added here: the ISO 8601 duration pattern (a transform in zod), defaults of durations as
- * text (`PT2M`, not 120000), a description of every field (docs/inventory.md, docs/playbook.md), and the "exactly one
- * of" rules the cross-field checks enforce (login method, SNMP community, gate kind, TLS credentials). The loader stays
- * the authority: rules such as unique names, known placeholders and compiling patterns are not in the schema.
+ * What zod cannot express is added here: the ISO 8601 duration pattern (a transform in zod; durations are found by
+ * what they do, see `isDuration`), defaults of durations as text (`PT2M`, not 120000), a description of every field
+ * (docs/inventory.md, docs/playbook.md), and the "exactly one of" rules the cross-field checks enforce (login method,
+ * SNMP community, gate kind, TLS credentials). The loader stays the authority: rules such as unique names, known
+ * placeholders and compiling patterns are not in the schema.
  * `chainup schema inventory|playbook` prints these; `npm run schemas` writes them to `schemas/`.
  */
 import {z} from 'zod'
 
-import {durationSchema} from './common.js'
 import {inventorySchema} from './inventory.js'
 import {playbookSchema} from './playbook.js'
 
@@ -29,7 +29,7 @@ export type JsonSchema = Record<string, unknown>
  */
 export const DURATION_PATTERN = '^P(?!$)(\\d+([.,]\\d+)?W)?(\\d+([.,]\\d+)?D)?(T(?=\\d)(\\d+([.,]\\d+)?H)?(\\d+([.,]\\d+)?M)?(\\d+([.,]\\d+)?S)?)?$'
 
-const DURATION_TEXT = 'ISO 8601 duration greater than zero, at most P24D, e.g. PT30S, PT5M, PT1H30M, P1D (no years or months)'
+const DURATION_TEXT = 'ISO 8601 duration of at most P24D, e.g. PT30S, PT5M, PT1H30M, P1D (no years or months)'
 
 /** `host:port` of a ChainSync node, IPv6 in brackets (the loader checks the host and the port range). */
 const NODE_ADDRESS_PATTERN = '^(\\[[^\\]]+\\]|[^:\\s\\[\\]]+):\\d{1,5}$'
@@ -47,6 +47,12 @@ const INVENTORY: Record<string, Annotation> = {
   target: 'The software every device ends up on.',
   'target.version': 'The version as `show version` prints it, e.g. "17.09.05". Quote it: YAML reads 17.10 as the number 17.1.',
   'target.image': 'The image file name on flash:, e.g. cat9k_iosxe.17.09.05.SPA.bin (no "/" or ":").',
+  'target.image_file': `The local image file chainup copies to every device during readiness (docs/staging.md), ${PATH_TEXT}.`,
+  'target.md5': 'The image\'s MD5, 32 hex digits (with image_file; computed from the file when not given).',
+  'target.sha512': 'The image\'s SHA-512, 128 hex digits (with image_file; computed from the file when not given).',
+  staging: 'Image staging (docs/staging.md); only used when target.image_file is set.',
+  'staging.concurrency': 'Devices copying the image at the same time, across the whole run.',
+  'staging.attempts': 'Copies tried per device before it is not ready (an interrupted copy is retried from scratch).',
   ssh: 'How to log in: username and exactly one of password_env, password_file, private_key. Host keys from known_hosts or every device\'s host_key.',
   'ssh.username': 'Login name.',
   'ssh.password_env': 'Name of the environment variable holding the password.',
@@ -61,6 +67,8 @@ const INVENTORY: Record<string, Annotation> = {
   'timeouts.predecessor': 'A device halts the chain when the device before it works on its upgrade longer than this.',
   'timeouts.gate': 'Default gate timeout; a gate that exceeds it vetoes.',
   'timeouts.connect': 'SSH connect and handshake, per attempt.',
+  'timeouts.transfer': 'One image copy (one attempt of staging); never the command timeout.',
+  'timeouts.settle': 'Overrides the playbook\'s settle: how long a device must keep answering after its boot before it counts as back (PT0S: no wait).',
   'timeouts.run': 'Maximum execution time of the whole run (no limit by default): past it no new device starts and the run fails.',
   snmp: 'SNMP trap receivers.',
   'snmp.traps': 'Trap receivers (SNMPv2c), each with exactly one of community and community_env.',
@@ -111,6 +119,18 @@ const PLAYBOOK: Record<string, Annotation> = {
   'facts.version': `Pattern with the named group (?<version>...) capturing the running version; ${PATTERN_TEXT}.`,
   'facts.uptime': `Pattern with the named group (?<uptime>...); ${PATTERN_TEXT}.`,
   'facts.restarted_at': `Pattern with the named group (?<restarted_at>...); ${PATTERN_TEXT}.`,
+  'facts.uptime_precision': 'The granularity of the uptime the device prints (IOS: whole minutes).',
+  settle: 'After a reload, how long the device must keep answering (with the same boot) before it counts as back and its after gates run; PT0S: no wait. The inventory\'s timeouts.settle overrides it.',
+  stage: 'How the inventory\'s target.image_file is copied to a device during readiness and proven intact (docs/staging.md).',
+  'stage.method': 'scp (the SCP sink protocol over an exec channel) or sftp (the SFTP subsystem).',
+  'stage.destination': 'Where the image goes, e.g. "flash:" (IOS-XE) or "/var/tmp/"; the image\'s name is appended.',
+  'stage.free_space': 'How the image\'s presence and the free space are read.',
+  'stage.free_space.command': 'Lists the destination; default "dir <destination>".',
+  'stage.free_space.pattern': `Pattern with the named group (?<free>\\d+): free bytes; default IOS-XE's "(N bytes free)"; ${PATTERN_TEXT}.`,
+  'stage.verify': 'The on-device digest check, after a copy and to skip a copy.',
+  'stage.verify.command': 'e.g. verify /md5 flash:{{ target.image }}.',
+  'stage.verify.expect': `Pattern the output must match, e.g. '{{ target.md5 }}'; ${PATTERN_TEXT}.`,
+  'stage.verify.timeout': 'Overrides timeouts.command for the verify command (a device hashes 1 GB in minutes).',
   error_patterns: 'Patterns; a match in any command\'s output fails that step. Setting the field replaces the default ([] turns it off).',
   'error_patterns[]': PATTERN_TEXT,
   skip_if_on_target: 'A device whose facts already show target.version skips its upgrade steps.',
@@ -177,12 +197,13 @@ export function jsonSchemaFor(kind: SchemaKind): JsonSchema {
 }
 
 /**
- * True for {@link durationSchema} and its refinements (`durationSchema.refine(…)` is a copy that shares its input
- * side): a duration wherever a schema uses one.
+ * True for a duration field: a pipe that turns `PT5M` into 300000 (ms). Asked of the schema itself rather than by
+ * identity, so `durationSchema`, its refinements and any other duration schema of common.ts are all found.
  */
 function isDuration(schema: z.core.$ZodType): boolean {
-  const def = schema._zod.def
-  return def.type === 'pipe' && (def as z.core.$ZodPipeDef).in === (durationSchema._zod.def as z.core.$ZodPipeDef).in
+  if (schema._zod.def.type !== 'pipe') return false
+  const probe = z.safeParse(schema, 'PT5M')
+  return probe.success && probe.data === 300_000
 }
 
 /** Step and gate fields share their descriptions across lists (`upgrade[].compensate[].name` → `step.name`). */
