@@ -5,8 +5,9 @@ import {ChainupCommand, dryRunCommand, fleetCommand, interruptSignals, stateDire
 export default class Upgrade extends ChainupCommand {
   static override summary = 'Upgrade a switch stack one device after another, coordinated by ChainSync nodes.'
   static override description = `Reads the inventory and its playbook, runs one ChainSync node per device, and upgrades the devices strictly in chain order once every device is ready. Every run is journaled; Ctrl-C lets the device in progress finish, then stops (chainup resume continues).
-Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by another run, 130 cancelled.`
-  static override examples = ['<%= config.bin %> upgrade inventories/lab.yml --lab', '<%= config.bin %> upgrade stack.yml --json > result.json', '<%= config.bin %> upgrade stack.yml --dry-run']
+With a maintenance window in the inventory (window:) it starts only inside the window, parks the run before a device whose estimated duration no longer fits in what is left of it, and the next upgrade of the stack inside a window continues the parked run (docs/operations.md). Without a TTY nothing waits for input: fit for cron (chainup schedule prints the crontab line).
+Exit codes (stable): 0 completed, 1 failed, 2 bad input, 3 vetoed (also parked by the maintenance window), 4 stack locked by another run, 5 not started: outside the maintenance window, 130 cancelled.`
+  static override examples = ['<%= config.bin %> upgrade inventories/lab.yml --lab', '<%= config.bin %> upgrade stack.yml --json > result.json', '<%= config.bin %> upgrade stack.yml --dry-run', '<%= config.bin %> upgrade stack.yml --json --log-file /var/log/chainup/stack.log > /var/lib/chainup/stack.json', '<%= config.bin %> upgrade stack.yml --ignore-window --new-run']
 
   static override args = {
     inventory: Args.string({description: 'inventory file (YAML); several (or a shell glob) upgrade a fleet of stacks (docs/fleets.md)', required: true}),
@@ -22,6 +23,9 @@ Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by anot
     'no-extensions': Flags.boolean({description: "send only the draft's READY/START/COMPLETE lines (no HELLO/EXECUTING/ABORT/HEARTBEAT/ROUND)"}),
     concurrency: Flags.integer({description: 'fleet (several inventories): stacks upgraded at once', default: 1, min: 1}),
     'max-failed': Flags.integer({description: 'fleet: this many failed stacks stop the fleet (running stacks park); default: no limit', min: 1}),
+    'log-file': Flags.string({description: 'also append the plain timestamped progress lines to this file (for cron; created 0600)'}),
+    'ignore-window': Flags.boolean({description: "start even outside the inventory's maintenance window and do not park for it (journaled as windowIgnored)"}),
+    'new-run': Flags.boolean({description: 'start a new run even when the stack\'s last run was parked by the maintenance window (which otherwise continues)'}),
     'dry-run': Flags.boolean({description: "upgrade nothing: the same as `chainup plan INVENTORY --check` (only the playbook's read-only facts and readiness commands are sent; docs/plan.md)"}),
   }
 
@@ -43,6 +47,8 @@ Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by anot
           concurrency: flags.concurrency,
           ...(flags['max-failed'] === undefined ? {} : {maxFailed: flags['max-failed']}),
           ...(flags['no-extensions'] ? {extensions: false} : {}),
+          ...(flags['log-file'] ? {logFile: flags['log-file']} : {}),
+          ...(flags['ignore-window'] ? {ignoreWindow: true} : {}),
           stdout: process.stdout,
           stderr: process.stderr,
           cancel: signals.cancel,
@@ -58,6 +64,9 @@ Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by anot
         json: flags.json,
         stateDir: stateDirectory(flags['state-dir']),
         ...(flags['no-extensions'] ? {extensions: false} : {}),
+        ...(flags['log-file'] ? {logFile: flags['log-file']} : {}),
+        ...(flags['ignore-window'] ? {ignoreWindow: true} : {}),
+        ...(flags['new-run'] ? {newRun: true} : {}),
         stdout: process.stdout,
         stderr: process.stderr,
         cancel: signals.cancel,
