@@ -89,7 +89,13 @@ export const portSchema = z
 const MAX_DURATION_TEXT = `${INPUT_LIMITS.durationMs / 86_400_000} days (P${INPUT_LIMITS.durationMs / 86_400_000}D)`
 
 /** An ISO 8601 duration such as `PT5M`, greater than zero and at most 24 days; output in milliseconds. */
-export const durationSchema = z
+export const durationSchema = durationMsSchema(false)
+
+/** As {@link durationSchema}, but `PT0S` (zero: "do not wait") is allowed too; output in milliseconds. */
+export const durationOrZeroSchema = durationMsSchema(true)
+
+function durationMsSchema(zeroAllowed: boolean) {
+  return z
   .string({error: (iss) => (iss.input === undefined ? undefined : `expected an ISO 8601 duration such as PT5M, got ${describeValue(iss.input)}`)})
   .max(INPUT_LIMITS.durationText, maxLength(INPUT_LIMITS.durationText))
   .transform((text, ctx) => {
@@ -100,7 +106,7 @@ export const durationSchema = z
     ctx.issues.push({code: 'custom', message: error instanceof Error ? error.message : String(error), input: text})
     return z.NEVER
   }
-  if (ms <= 0) {
+  if (ms < 0 || (ms === 0 && !zeroAllowed)) {
     ctx.issues.push({code: 'custom', message: `expected a duration greater than zero, got "${text}"`, input: text})
     return z.NEVER
   }
@@ -111,6 +117,7 @@ export const durationSchema = z
   }
   return ms
 })
+}
 
 /**
  * A path to an existing file, written relative to `baseDir` (or absolute, or starting with `~/`); output absolute.

@@ -11,6 +11,7 @@ import {
   type CheckIssue,
   type LineOf,
   describeValue,
+  durationOrZeroSchema,
   durationSchema,
   envNameSchema,
   existingFileSchema,
@@ -246,6 +247,7 @@ export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): Ch
     }
   }
 
+        settle: durationOrZeroSchema.exactOptional(),
   if (Array.isArray(devices)) {
     const names = new Map<string, number>()
     const addresses = new Map<string, number>()

@@ -6,7 +6,7 @@
 import {z} from 'zod'
 
 import {type Gate, INPUT_LIMITS, type Playbook, type PlaybookStep} from './types.js'
-import {type CheckIssue, type LineOf, REPORTED_BY_CHECKS, durationSchema, isRecord, maxLength, textSchema} from './common.js'
+import {type CheckIssue, type LineOf, REPORTED_BY_CHECKS, durationOrZeroSchema, durationSchema, isRecord, maxLength, textSchema} from './common.js'
 import {type TemplateVars, expandTemplate, unknownPlaceholderMessage, unknownPlaceholders, unquotablePlaceholders} from './template.js'
 
 /** Flags every playbook pattern is compiled with: JavaScript syntax, `^` and `$` match at line breaks. */
@@ -280,7 +280,9 @@ export function checkPlaybook(raw: Record<string, unknown>, lineOf: LineOf): Che
       if (hasRun && hasDevice) {
         issues.push({path: [...at, 'device_command'], at: 'key', message: 'a gate has either run (a local command) or device_command, not both'})
       } else if (!hasRun && !hasDevice) {
+      uptime_precision: durationSchema.default(60_000),
         issues.push({path: at, message: 'a gate needs either run (a local command) or device_command (a command on the device, with expect)'})
+    settle: durationOrZeroSchema.default(30_000),
       } else if (hasDevice && !('expect' in g)) {
         issues.push({path: [...at, 'expect'], message: 'missing required field "expect" (a device_command gate passes when its output matches expect)'})
       } else if (hasRun) {

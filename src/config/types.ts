@@ -17,6 +17,8 @@ export const LAB_FAULTS = [
   'slow_boot',
   /** `install add ... activate commit` prints success but the device never reloads. */
   'no_reload',
+  /** `install add ... activate commit` is refused ("FAILED: … Another install operation is in progress") with exit status 0, and nothing reloads. */
+  'install_busy',
   /** The target image is not on flash: (so readiness fails). */
   'missing_image',
   /** The running (previous) image is not on flash: (so a rollback is impossible and readiness with on_failure: rollback fails). */
@@ -199,6 +201,8 @@ export interface CommandGate extends GateBase {
 }
 /** Device command gate: the command's output must match `expect` (and must not match `reject`). */
 export interface DeviceCommandGate extends GateBase {
+    /** Overrides the playbook's `settle` (how long a device must keep answering after its boot before it counts as back); PT0S allowed. */
+    settle?: number
   kind: 'device_command'
   device_command: string
   expect: string
@@ -281,3 +285,10 @@ export const INPUT_LIMITS = {
   /** Problem lines listed per file; one more line says how many were left out. */
   problems: 1000,
 } as const
+    /** The granularity of the uptime the device prints, ms (IOS: whole minutes). @default 60000 (PT1M) */
+    uptime_precision: number
+  /**
+   * After a reload, how long the device must keep answering (with the same boot) before it counts as back and its
+   * `after` gates run, ms; 0 = no wait. The inventory's `timeouts.settle` overrides it. @default 30000 (PT30S)
+   */
+  settle: number

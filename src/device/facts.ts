@@ -51,7 +51,7 @@ function quoted(value: string): string {
  * @throws Error when the version pattern does not match (the output is not what the playbook expects), or a fact
  *   does not have its shape
  */
-export function parseFacts(output: string, facts: Playbook['facts'], device?: string): DeviceFacts {
+export function parseFacts(output: string, facts: Omit<Playbook['facts'], 'uptime_precision'>, device?: string): DeviceFacts {
   const who = device === undefined ? '' : `${device}: `
   const version = new RegExp(facts.version, 'm').exec(output)?.groups?.version
   if (!version) throw new Error(`${who}cannot read the version: "${facts.command}" output does not match /${facts.version}/`)
@@ -70,13 +70,27 @@ export function parseFacts(output: string, facts: Playbook['facts'], device?: st
 }
 
 /**
- * Did the device boot after the reload was sent? Proof, in order of strength:
- * 1. its "System restarted at" text changed (device clock, so no skew with ours);
- * 2. otherwise its uptime is shorter than the time since the reload was sent (+60 s for IOS's minute granularity).
- * With neither fact available, only a dropped connection followed by a successful login counts (`sawDown`).
+ * Did the device boot after the reload was sent? Both must hold (issue #10 "Proof of return"; docs/devices.md):
+ *
+ * (a) **it went away or its boot changed**: the connection dropped / refused since the reload (`sawDown`), or its boot
+ *     evidence moved: the "System restarted at" text differs, else the uptime is strictly smaller than the one read
+ *     just before the reload (`before`);
+ * (b) **its boot is newer than the reload**: the "System restarted at" text differs from before (device clock, so no
+ *     skew with ours), else its uptime is at most the time since the reload was sent plus the platform's precision
+ *     (`uptimePrecisionMs`, IOS prints whole minutes); with neither fact, only (a)'s dropped connection counts.
+ *
+ * So a switch that refused its install and stayed up is never "back", even one that booted less than a minute before
+ * (v0.1 accepted it after 399 ms because its uptime alone was within a minute of the reload).
+ * @param elapsedMs time since the reload was sent, ms
+ * @param uptimePrecisionMs the platform's uptime granularity, ms (@default 60000)
  */
-export function rebootedSince(before: DeviceFacts, after: DeviceFacts, elapsedMs: number, sawDown: boolean): boolean {
-  if (before.restartedAt !== undefined && after.restartedAt !== undefined) return before.restartedAt !== after.restartedAt
-  if (after.uptimeSeconds !== undefined) return after.uptimeSeconds <= elapsedMs / 1000 + 60
+export function rebootedSince(before: DeviceFacts, after: DeviceFacts, elapsedMs: number, sawDown: boolean, uptimePrecisionMs = 60_000): boolean {
+  const restartKnown = before.restartedAt !== undefined && after.restartedAt !== undefined
+  const bootChanged = restartKnown
+    ? before.restartedAt !== after.restartedAt
+    : before.uptimeSeconds !== undefined && after.uptimeSeconds !== undefined && after.uptimeSeconds < before.uptimeSeconds
+  if (!sawDown && !bootChanged) return false
+  if (restartKnown) return before.restartedAt !== after.restartedAt
+  if (after.uptimeSeconds !== undefined) return after.uptimeSeconds * 1000 <= elapsedMs + uptimePrecisionMs
   return sawDown
 }

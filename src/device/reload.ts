@@ -81,22 +81,33 @@ export class Reload {
   }
 
   /**
-   * Polls until the device accepts SSH and reports a boot after `reloadSentAt` (every timeouts.boot/60 ms, between
-   * 250 ms and 10 s). A host key or login refused stops at once (the device is not who we expect).
+   * Waits until the device is back (issue #10 "Proof of return", docs/devices.md): (a) it was seen going away or its
+   * boot evidence changed, (b) SSH works with the pinned host key, (c) its boot is newer than the reload
+   * ({@link rebootedSince}), and (d) it kept answering with that boot for the settle time (inventory
+   * `timeouts.settle`, else the playbook's `settle`). Reconnects back off (500 ms doubling up to timeouts.boot/60,
+   * between 250 ms and 10 s); a device seen up on its old boot is simply polled again, never taken as back. A host
+   * key or login refused stops at once (the device is not who we expect).
    * @param reloadSentAt epoch ms the reload was sent
    * @param sawDownInitially the reload command's connection already dropped
    * @param resumed a resumed run looks at the device for a full timeouts.boot even if the reload was sent long ago
    * @returns the facts after the boot
-   * @throws DeviceTaskError ("reload did not happen", "did not come back within …"); HaltedError on a halt
+   * @throws DeviceTaskError ("reload did not happen", "did not come back within …", "did not stay up …");
+   *   HaltedError on a halt
    */
   async waitForBoot(before: DeviceFacts, reloadSentAt: number, sawDownInitially: boolean, resumed = false): Promise<DeviceFacts> {
     const {steps} = this
     const {timeouts} = steps.ctx.inventory
+    const settle = timeouts.settle ?? steps.ctx.playbook.settle
+    const precision = steps.facts.uptime_precision
     const clock = steps.ctx.clock
-    const deadline = resumed ? Math.max(reloadSentAt + timeouts.boot, clock.now() + timeouts.boot) : reloadSentAt + timeouts.boot
+    const backBy = resumed ? Math.max(reloadSentAt + timeouts.boot, clock.now() + timeouts.boot) : reloadSentAt + timeouts.boot
     const poll = Math.min(10_000, Math.max(250, Math.floor(timeouts.boot / 60)))
+    const backoff = (attempt: number) => Math.min(poll, 500 * 2 ** Math.min(attempt, 10))
     let sawDown = sawDownInitially
     let lastProblem = ''
+    let attempt = 0
+    /** When it was first seen back (with the proof), and with which facts; reset if it stops answering. */
+    let back: {since: number; facts: DeviceFacts} | undefined
     const order = steps.startStep(BOOT_WAIT_STEP, 'reboot', null)
     steps.phase(DevicePhase.booting, 'waiting for the device to reload and come back')
     const fail = (message: string, cause?: unknown): never => {
@@ -104,23 +115,40 @@ export class Reload {
       steps.finishStep(order, {action: BOOT_WAIT_STEP, phase: 'reboot', command: null, status: steps.signal.aborted ? 'cancelled' : 'failed', output: null, error: message}, reloadSentAt)
       throw steps.signal.aborted ? new HaltedError(String(steps.signal.reason)) : new DeviceTaskError(steps.name, message, cause)
     }
-    while (clock.now() < deadline) {
+    const lostAfterBack = () => {
+      if (back) lastProblem = `stopped answering ${formatMs(clock.now() - back.since)} after it came back on ${back.facts.version}`
+      back = undefined
+    }
+    /** Until when this attempt may wait: the boot deadline, or while settling the settle's end (plus one poll). */
+    const until = () => (back ? back.since + settle + poll : backBy)
+    while (clock.now() < until()) {
       if (steps.signal.aborted) fail(`chain halted while waiting for ${steps.name} to come back`)
       try {
-        const session = await steps.dial(Math.max(500, Math.min(timeouts.connect, deadline - clock.now())))
-        const result = await session.exec(steps.facts.command, Math.max(500, Math.min(timeouts.command, deadline - clock.now())))
+        const session = await steps.dial(Math.max(500, Math.min(timeouts.connect, until() - clock.now())))
+        const result = await session.exec(steps.facts.command, Math.max(500, Math.min(timeouts.command, until() - clock.now())))
         if (result.dropped) {
           sawDown = true
+          lostAfterBack()
           steps.closeSession()
         } else {
           const facts = parseFacts(result.output, steps.facts)
-          if (rebootedSince(before, facts, clock.now() - reloadSentAt, sawDown)) {
-            this.clear('rebooted')
-            steps.finishStep(order, {action: BOOT_WAIT_STEP, phase: 'reboot', command: null, status: 'completed', output: `back after ${formatMs(clock.now() - reloadSentAt)}, ${summarizeFacts(facts)}`, error: null}, reloadSentAt)
-            steps.phase(DevicePhase.verifying, `back on ${facts.version}`)
-            return facts
+          if (back && rebootedSince(back.facts, facts, clock.now() - back.since, false, precision)) {
+            // It booted again while settling (some installs reload twice): the settle time starts over.
+            back = {since: clock.now(), facts}
+          } else if (!back && rebootedSince(before, facts, clock.now() - reloadSentAt, sawDown, precision)) {
+            back = {since: clock.now(), facts}
+            if (settle > 0) steps.phase(DevicePhase.booting, `back on ${facts.version}, settling for ${formatMs(settle)}`)
+          } else if (!back) {
+            lastProblem = `still up since ${before.restartedAt ?? 'before the reload'} (no reload seen)`
           }
-          lastProblem = `still up since ${before.restartedAt ?? 'before the reload'}`
+          if (back && clock.now() - back.since >= settle) {
+            this.clear('rebooted')
+            const settled = settle > 0 ? `, answering for ${formatMs(clock.now() - back.since)}` : ''
+            steps.finishStep(order, {action: BOOT_WAIT_STEP, phase: 'reboot', command: null, status: 'completed', output: `back after ${formatMs(back.since - reloadSentAt)}${settled}, ${summarizeFacts(back.facts)}`, error: null}, reloadSentAt)
+            steps.phase(DevicePhase.verifying, `back on ${back.facts.version}`)
+            // The session stays open for the steps after the reload.
+            return back.facts
+          }
           steps.closeSession()
         }
       } catch (error) {
@@ -128,9 +156,11 @@ export class Reload {
         // A host key or login refused after the reload is a stop, not a wait: the device is not who we expect.
         if (error instanceof ConnectError && (error.kind === 'host_key' || error.kind === 'auth')) fail(error.message, error)
         if (error instanceof ConnectError) sawDown = true
-        lastProblem = errorMessage(error)
+        if (back) lostAfterBack()
+        else lastProblem = errorMessage(error)
       }
-      await clock.sleep(Math.min(poll, Math.max(0, deadline - clock.now())), steps.signal)
+      const wait = back ? Math.min(poll, Math.max(0, back.since + settle - clock.now())) : Math.min(backoff(attempt++), Math.max(0, backBy - clock.now()))
+      await clock.sleep(wait, steps.signal)
     }
     if (!sawDown) fail(`reload did not happen: ${steps.name} never went down and still reports ${before.restartedAt ? `"System restarted at ${before.restartedAt}"` : 'its old uptime'} after ${formatMs(timeouts.boot)}`)
     return fail(`did not come back within ${formatMs(timeouts.boot)} after the reload (${lastProblem})`)

@@ -76,6 +76,7 @@ export class DeviceSteps {
 
   /** Placeholders expanded for a command line. */
   command(text: string): string {
+      uptime_precision: f.uptime_precision,
     return expandTemplate(text, this.vars, 'text')
   }
 

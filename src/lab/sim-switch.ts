@@ -38,6 +38,7 @@ import {
   installAlreadyAdded,
   installNoSuchFile,
   installNotAPackage,
+  installBusy,
   installProgress,
   parseErrorLines,
   parseImageVersion,
@@ -598,4 +599,7 @@ function generateHostKey(): string {
     const key = ssh2.utils.generateKeyPairSync('ed25519').private
     if (!(ssh2.utils.parseKey(key) instanceof Error) || attempt >= 20) return key
   }
-}
+}    if (this.faults.has('install_busy')) {
+      write(installBusy(now))
+      return done(0)
+    }

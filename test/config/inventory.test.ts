@@ -384,7 +384,7 @@ describe('loadInventory', () => {
       playbook: resolve('playbooks/ios-xe-install.yml'),
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
       ssh: {username: 'netops', password_env: 'CHAINUP_LAB_PASSWORD', known_hosts: resolve('inventories/lab_known_hosts'), max_output_bytes: 16_777_216},
-      timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000},
+      timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000, settle: 1000},
       snmp: {traps: [{host: '127.0.0.1', port: 10162, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: 3000},
       chainsync: {extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000, insecure_plain_tcp: false},

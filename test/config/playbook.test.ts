@@ -72,7 +72,9 @@ describe('loadPlaybook: the shipped ios-xe-install playbook', () => {
     expect(playbook.name).toBe('ios-xe-install')
     expect(playbook.platform).toBe('ios-xe')
     expect(playbook.skip_if_on_target).toBe(true)
-    expect(playbook.error_patterns).toEqual(['^%\\s*(Invalid|Incomplete|Ambiguous|Error)'])
+    expect(playbook.error_patterns).toEqual(['^%\\s*(Invalid|Incomplete|Ambiguous|Error)', '^(FAILED|ERROR):'])
+    expect(playbook.settle).toBe(30_000)
+    expect(playbook.facts.uptime_precision).toBe(60_000)
     expect(playbook.readiness.map((s) => s.command)).toEqual(['show version', 'dir flash:'])
     expect(playbook.upgrade).toEqual([
       {
@@ -161,7 +163,8 @@ describe('loadPlaybook: broken playbooks', () => {
     expect(playbook).toEqual({
       file: join(dir, 'minimal.yml'),
       name: 't',
-      facts: {command: 'show version', version: 'Version (?<version>\\S+)'},
+      facts: {command: 'show version', version: 'Version (?<version>\\S+)', uptime_precision: 60_000},
+      settle: 30_000,
       error_patterns: ['^%\\s*(Invalid|Incomplete|Ambiguous|Error)'],
       skip_if_on_target: true,
       readiness: [],
@@ -169,6 +172,12 @@ describe('loadPlaybook: broken playbooks', () => {
       upgrade: [{name: 'install', command: 'install add file flash:{{ target.image }} activate commit', reload: true}],
       gates: {before: [], after: [], on_error: [], final: []},
     })
+  })
+
+  it('settle: PT0S turns the settle off; a negative or malformed one is refused', async () => {
+    expect((await loadPlaybook(write('settle0.yml', `${VALID}settle: PT0S\n`))).settle).toBe(0)
+    expect((await loadPlaybook(write('settle5.yml', `${VALID}settle: PT5S\n`))).settle).toBe(5000)
+    expect(await problemsOf(`${VALID}settle: 30 seconds\n`)).toEqual([expect.stringMatching(/^\d+:\d+ settle: /)])
   })
 
   it('turns run / device_command gates into the kind-tagged union, scope defaulting to device', async () => {

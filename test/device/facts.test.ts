@@ -51,6 +51,23 @@ describe('device facts', () => {
     expect(rebootedSince(before, stillUp, 10 * 60_000, false)).toBe(false)
   })
 
+  it('without a restart time, a switch that booted under a minute ago and stayed up is not rebooted (issue #10: v0.1 said it was)', () => {
+    const noRestart = {...facts, restarted_at: undefined}
+    const before = parseFacts('Cisco IOS XE Software, Version 1\nuptime is 0 minutes\n', noRestart)
+    const same = parseFacts('Cisco IOS XE Software, Version 1\nuptime is 0 minutes\n', noRestart)
+    // v0.1's rule (uptime <= elapsed + 60 s) held here after 399 ms.
+    expect(rebootedSince(before, same, 399, false)).toBe(false)
+    // Seen going away, the same "0 minutes" is a new boot within the platform's precision.
+    expect(rebootedSince(before, same, 399, true)).toBe(true)
+    // An uptime strictly smaller than before is a changed boot even when no drop was seen.
+    const older = parseFacts('Cisco IOS XE Software, Version 1\nuptime is 5 minutes\n', noRestart)
+    const newer = parseFacts('Cisco IOS XE Software, Version 2\nuptime is 1 minute\n', noRestart)
+    expect(rebootedSince(older, newer, 90_000, false)).toBe(true)
+    // A coarser platform precision widens (b) only.
+    expect(rebootedSince(older, newer, 0, false, 60_000)).toBe(true)
+    expect(rebootedSince(older, newer, 0, false, 1000)).toBe(false)
+  })
+
   it('with neither fact, only a dropped connection followed by a login counts', () => {
     const bare = {command: 'show version', version: 'Version (?<version>\\S+)'}
     const f = parseFacts('Version 1\n', bare)

@@ -61,7 +61,7 @@ async function drive<T>(clock: FakeClock, work: Promise<T>): Promise<{value?: T;
 }
 
 describe('reload and boot (fake clock, in-memory switch)', () => {
-  it('commits the fence before the reload leaves, polls every timeouts.boot/60 and clears the fence once the boot is proven', async () => {
+  it('commits the fence before the reload leaves, reconnects with backoff (500 ms doubling up to timeouts.boot/60), settles, and clears the fence once the boot is proven', async () => {
     const {clock, device, report, fence, worker} = setUp()
     const start = clock.now()
     const {value, error} = await drive(clock, worker.upgrade())
@@ -70,14 +70,15 @@ describe('reload and boot (fake clock, in-memory switch)', () => {
     const install = device.commands.find((c) => c.command.startsWith('install add'))!
     expect(fence[0]).toMatchObject({op: 'record', detail: '10:11:12 UTC Mon Mar 4 2024'})
     expect(fence[0]!.at).toBeLessThanOrEqual(install.at)
-    // Down for 90 s: the wait dials at once, then every 10 s; the tenth poll finds it back (dial 0 was the task's own connect).
+    // Down for 90 s: the wait dials at once, then after 0.5, 1, 2, 4, 8 s and every 10 s (timeouts.boot/60); the
+    // poll at 95.5 s finds it back; lab.yml's settle (PT1S) later it answers again on the same boot and counts as back.
     const waits = device.dials.slice(1).map((t) => t - install.at)
-    expect(waits).toEqual([0, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 70_000, 80_000, 90_000])
-    expect(fence.at(-1)).toMatchObject({op: 'clear', detail: 'rebooted', at: start + 90_000})
+    expect(waits).toEqual([0, 500, 1500, 3500, 7500, 15_500, 25_500, 35_500, 45_500, 55_500, 65_500, 75_500, 85_500, 95_500, 96_500])
+    expect(fence.at(-1)).toMatchObject({op: 'clear', detail: 'rebooted', at: start + 96_500})
     const wait = report.entries.find((e) => e.kind === 'stepFinished' && e.action === 'wait for reload')
-    expect(wait).toMatchObject({status: 'completed', phase: 'reboot', duration_ms: 90_000})
-    expect(String(wait!.output)).toMatch(/^back after 1m ?30s, version 17\.09\.05/)
-    expect(report.entries.filter((e) => e.kind === 'phase').map((e) => e.phase)).toEqual(['upgrading', 'upgrading', 'booting', 'verifying', 'upgrading', 'gates', 'upgraded'])
+    expect(wait).toMatchObject({status: 'completed', phase: 'reboot', duration_ms: 96_500})
+    expect(String(wait!.output)).toMatch(/^back after 1m 36s, answering for 1\.0s, version 17\.09\.05/)
+    expect(report.entries.filter((e) => e.kind === 'phase').map((e) => e.phase)).toEqual(['upgrading', 'upgrading', 'booting', 'booting', 'verifying', 'upgrading', 'gates', 'upgraded'])
     expect(device.reloads).toBe(1)
   })
 
@@ -95,7 +96,8 @@ describe('reload and boot (fake clock, in-memory switch)', () => {
     const {error} = await drive(clock, worker.upgrade())
     expect(error?.message).toBe('sw1: host key changed')
     const install = device.commands.find((c) => c.command.startsWith('install add'))!
-    expect(clock.now() - install.at).toBe(90_000)
+    // The first poll after the 90 s boot (backoff: 85.5 s, then 95.5 s) stops the wait.
+    expect(clock.now() - install.at).toBe(95_500)
   })
 
   it('a halt during the wait cancels the wait step and leaves the fence open (a resume waits for the device)', async () => {
@@ -109,5 +111,46 @@ describe('reload and boot (fake clock, in-memory switch)', () => {
     expect(out?.message).toBe('halted: operator')
     expect(fence.map((f) => f.op)).toEqual(['record'])
     expect(report.entries.find((e) => e.kind === 'stepFinished' && e.action === 'wait for reload')).toMatchObject({status: 'cancelled'})
+  })
+
+  it('an install refused with "FAILED:" and exit status 0 fails the step at once; nothing waits for a reload (issue #10)', async () => {
+    const refused = 'install_add_activate_commit: START Wed Nov 25 20:00:00 UTC 2026\nFAILED: install_add_activate_commit : Another install operation is in progress\n'
+    const {clock, device, fence, worker} = setUp({installFails: refused})
+    const {error} = await drive(clock, worker.upgrade())
+    expect(error?.message).toBe('sw1: step "install image" failed: device reported an error: FAILED: install_add_activate_commit : Another install operation is in progress')
+    expect(device.reloads).toBe(0)
+    expect(fence.map((f) => f.op + ':' + f.detail)).toEqual(['record:10:11:12 UTC Mon Mar 4 2024'])
+  })
+
+  it('a switch that booted less than a minute ago and never reloads is not "back": without a restart line its uptime must drop (issue #10)', async () => {
+    // The v0.1 defect: no "System restarted at" line, uptime "0 minutes" before and after; the old rule (uptime <=
+    // elapsed + 60 s) took it as back after one poll. An install that printed nothing wrong (no error pattern) and
+    // never reloaded is now "reload did not happen" at timeouts.boot.
+    const {clock, device, worker} = setUp({neverReloads: true, noRestartLine: true, uptimeMs: 30_000})
+    const start = clock.now()
+    const {error} = await drive(clock, worker.upgrade())
+    expect(error?.message).toMatch(/^sw1: reload did not happen: sw1 never went down and still reports its old uptime after 10m/)
+    expect(clock.now() - start).toBe(600_000)
+    expect(device.reloads).toBe(0)
+  })
+
+  it('without a restart line, a reload is proven by the connection going away and an uptime within the time since the reload', async () => {
+    const {clock, worker} = setUp({noRestartLine: true, uptimeMs: 30_000})
+    const {value, error} = await drive(clock, worker.upgrade())
+    expect(error).toBeUndefined()
+    expect(value).toBe('upgraded')
+  })
+
+  it('a device that reloads a second time while settling is waited for again; the settle starts over', async () => {
+    const {clock, device, report, worker} = setUp({secondReloadAfterMs: 500})
+    const {value, error} = await drive(clock, worker.upgrade())
+    expect(error).toBeUndefined()
+    expect(value).toBe('upgraded')
+    const install = device.commands.find((c) => c.command.startsWith('install add'))!
+    const wait = report.entries.find((e) => e.kind === 'stepFinished' && e.action === 'wait for reload')
+    // Back at 95.5 s, gone at the settle check (96.5 s), back on a newer boot after another 90 s, settled 1 s later.
+    expect(Number(wait!.duration_ms)).toBeGreaterThan(95_500 + 90_000)
+    expect(String(wait!.output)).toMatch(/answering for 1(\.0)?s/)
+    expect(clock.now() - install.at).toBeGreaterThanOrEqual(186_500)
   })
 })

@@ -75,7 +75,7 @@ async function stack(faults: SimFault[][], playbook: (p: Record<string, any>) =>
       playbook: './playbook.yml',
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
       ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD'},
-      timeouts: {command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
+      timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
       devices: sims.map((s, i) => ({name: `sw${i + 1}`, host: '127.0.0.1', port: s.port, host_key: s.hostKeyFingerprint})),
     }),
   )

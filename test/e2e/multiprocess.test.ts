@@ -79,7 +79,7 @@ async function setup(opts: {deviceHost: string; nodeHosts: string[]; trapHost: s
       playbook: join(ROOT, 'playbooks/ios-xe-install.yml'),
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
       ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD'},
-      timeouts: {command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
+      timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
       chainsync: {connect_timeout: 'PT30S', heartbeat: 'PT0.5S', reconnect_grace: 'PT2S', tls: {ca: join(dir, 'pki', 'ca.crt'), cert_dir: join(dir, 'pki')}},
       snmp: {traps: [{host: opts.trapHost, port: receiver.port, version: '2c', community: 'public'}]},
       devices: NAMES.map((name, i) => ({

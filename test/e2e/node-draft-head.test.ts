@@ -51,7 +51,7 @@ describe('chainup node between draft-only peers', () => {
         playbook: join(ROOT, 'playbooks/ios-xe-install.yml'),
         target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
         ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD'},
-        timeouts: {command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
+        timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
         chainsync: {extensions: false, insecure_plain_tcp: true, connect_timeout: 'PT10S'},
         devices: [
           {name: 'head', host: '127.0.0.1', port: 1, host_key: fingerprint, node: `127.0.0.1:${head.port}`, remote: true},

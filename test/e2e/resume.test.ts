@@ -69,7 +69,7 @@ async function stack(opts: {bootMs?: number; finalGate?: boolean; faults?: Recor
       playbook: './playbook.yml',
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
       ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD'},
-      timeouts: {command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
+      timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
       on_failure: opts.onFailure ?? 'halt',
       devices: NAMES.map((name, i) => ({name, host: '127.0.0.1', port: sims[i]!.port, host_key: sims[i]!.hostKeyFingerprint})),
     }),

@@ -378,7 +378,7 @@ async function sshdStack(names: string[], opts: {knownHosts?: Record<string, str
       playbook: PLAYBOOK,
       target: {version: TARGET, image: IMAGE},
       ssh: {username: userInfo().username, private_key: './client_ed25519', known_hosts: './known_hosts'},
-      timeouts: {command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
+      timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT20S', predecessor: 'PT60S', gate: 'PT10S', connect: 'PT5S'},
       devices: devices.map((d) => ({name: d.name, host: '127.0.0.1', port: d.port})),
     }),
   )

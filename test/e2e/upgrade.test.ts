@@ -166,6 +166,19 @@ describe('chainup upgrade against simulated Catalyst 9000s (real SSH, real Chain
     expect(installed(fixture)).toEqual(['sw1'])
   })
 
+  it('an install refused with "FAILED:" and exit status 0 fails its step; nothing waits for a reload, sw2 is not touched (issue #10)', async () => {
+    fixture = await labStack({devices: [{name: 'sw1', faults: ['install_busy']}, {name: 'sw2'}]})
+    const result = await fixture.run()
+    expect(result.status).toBe('failed')
+    expect(result.steps.find((s) => s.action === 'install image')).toMatchObject({
+      status: 'failed',
+      error: 'device reported an error: FAILED: install_add_activate_commit : Another install operation is in progress',
+    })
+    expect(result.steps.find((s) => s.action === 'wait for reload')).toBeUndefined()
+    expect(fixture.lab.switches[0]!.events.filter((e) => e.type === 'reload')).toEqual([])
+    expect(fixture.lab.switches[1]!.events.filter((e) => e.type === 'install_started')).toEqual([])
+  })
+
   it('a hung install is a failed step after its timeout', async () => {
     fixture = await labStack({devices: [{name: 'sw1', faults: ['hang_install']}, {name: 'sw2'}], timeouts: {command: 'PT2S'}})
     // The shipped playbook gives the install step its own PT30M; shorten it the way a playbook would.

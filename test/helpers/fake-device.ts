@@ -19,6 +19,14 @@ export interface FakeSwitchOptions {
   neverReloads?: boolean
   /** After its reload it presents another host key (a reimaged device): every dial is refused as host_key. */
   newHostKeyAfterReload?: boolean
+  /** The install command prints this (exit status 0) and nothing happens: an install refused with a `FAILED:` line. */
+  installFails?: string
+  /** `show version` has no "System restarted at" line (only the uptime tells a boot). */
+  noRestartLine?: boolean
+  /** How long ago (fake ms) it booted when the test starts. @default one week and two minutes */
+  uptimeMs?: number
+  /** After a reload it comes up, answers for this long (fake ms), then reloads once more by itself (a two-reload install). */
+  secondReloadAfterMs?: number
 }
 
 export class FakeSwitch {
@@ -29,12 +37,29 @@ export class FakeSwitch {
   reloads = 0
   readonly commands: Array<{at: number; command: string}> = []
   readonly dials: number[] = []
+  /** Fake epoch ms of its last boot. */
+  bootedAt: number
+  private secondReloadDone = false
 
   constructor(
     private readonly clock: FakeClock,
     readonly opts: FakeSwitchOptions,
   ) {
     this.version = opts.version
+    this.bootedAt = clock.now() - (opts.uptimeMs ?? 604_920_000)
+  }
+
+  /** IOS's uptime text, whole minutes: "1 week, 2 days, 3 hours, 4 minutes". */
+  private uptimeText(): string {
+    let minutes = Math.floor((this.clock.now() - this.bootedAt) / 60_000)
+    const parts: string[] = []
+    for (const [unit, size] of [['week', 10_080], ['day', 1440], ['hour', 60]] as const) {
+      const n = Math.floor(minutes / size)
+      minutes -= n * size
+      if (n > 0) parts.push(`${n} ${unit}${n === 1 ? '' : 's'}`)
+    }
+    parts.push(`${minutes} minute${minutes === 1 ? '' : 's'}`)
+    return parts.join(', ')
   }
 
   /** A dialer for DeviceWorker's `dial` option. */
@@ -42,7 +67,14 @@ export class FakeSwitch {
     const now = this.clock.now()
     this.dials.push(now)
     if (this.downUntil !== undefined && now < this.downUntil) throw new ConnectError(`${this.opts.name}: connect ECONNREFUSED`, 'unreachable')
+    if (this.downUntil !== undefined) this.bootedAt = this.downUntil
     this.downUntil = undefined
+    if (this.opts.secondReloadAfterMs !== undefined && this.reloads > 0 && !this.secondReloadDone && now >= this.bootedAt + this.opts.secondReloadAfterMs) {
+      this.secondReloadDone = true
+      this.downUntil = now + this.opts.bootMs
+      this.restartedAt = `boot ${this.reloads}b at ${new Date(this.downUntil).toISOString()}`
+      throw new ConnectError(`${this.opts.name}: connect ECONNREFUSED`, 'unreachable')
+    }
     if (this.reloads > 0 && this.opts.newHostKeyAfterReload) throw new ConnectError(`${this.opts.name}: host key changed`, 'host_key')
     let closed = false
     return {
@@ -60,11 +92,13 @@ export class FakeSwitch {
   private answer(command: string): ExecResult {
     const ok = (output: string): ExecResult => ({output, exitCode: 0, dropped: false})
     if (command === 'show version') {
-      return ok(`Cisco IOS XE Software, Version ${this.version}\n${this.opts.name} uptime is 1 week, 2 minutes\nSystem restarted at ${this.restartedAt}\n`)
+      const restarted = this.opts.noRestartLine ? '' : `System restarted at ${this.restartedAt}\n`
+      return ok(`Cisco IOS XE Software, Version ${this.version}\n${this.opts.name} uptime is ${this.uptimeText()}\n${restarted}`)
     }
     if (command === 'dir flash:') return ok(this.opts.images.map((i) => `  1  -rw-  123456789  ${i}`).join('\n') + '\n')
     const install = /^install add file flash:(\S+) activate commit prompt-level none$/.exec(command)
     if (install) {
+      if (this.opts.installFails !== undefined) return ok(this.opts.installFails)
       if (this.opts.neverReloads) return ok('install_add_activate_commit: Activating PACKAGE\n')
       const image = install[1]!
       if (!this.opts.images.includes(image)) return ok(`%Error opening flash:${image} (No such file or directory)\n`)

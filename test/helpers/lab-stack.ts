@@ -83,7 +83,7 @@ export async function labStack(spec: StackSpec): Promise<StackFixture> {
       playbook: './playbook.yml',
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
       ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD', known_hosts: './known_hosts'},
-      timeouts: {command: 'PT10S', boot: 'PT10S', predecessor: 'PT30S', gate: 'PT10S', connect: 'PT5S', ...spec.timeouts},
+      timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT10S', predecessor: 'PT30S', gate: 'PT10S', connect: 'PT5S', ...spec.timeouts},
       snmp: {traps: [{host: '127.0.0.1', port: receiver.port, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: spec.bootTime ?? 'PT0.3S'},
       ...spec.extra,

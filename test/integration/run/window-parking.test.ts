@@ -63,7 +63,7 @@ async function stack(): Promise<{dir: string; inventory: string; stateDir: strin
 playbook: ${join(ROOT, 'playbooks/ios-xe-install.yml')}
 target: {version: "17.09.05", image: cat9k_iosxe.17.09.05.SPA.bin}
 ssh: {username: netops, password_env: CHAINUP_WINDOW_TEST_UNSET_PW, known_hosts: ./known_hosts}
-timeouts: {command: PT20S, boot: PT20S, predecessor: PT1M, gate: PT10S}
+timeouts: {command: PT20S, boot: PT20S, predecessor: PT1M, gate: PT10S, settle: PT0S}
 lab: {version: "17.06.05", boot_time: PT1S}
 window: {cron: "0 2 * * 6", duration: PT4H, timezone: Europe/Berlin}
 devices:
