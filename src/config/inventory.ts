@@ -173,6 +173,7 @@ export function inventorySchema(baseDir: string) {
         predecessor: durationSchema.default(3_600_000),
         gate: durationSchema.default(60_000),
         connect: durationSchema.default(15_000),
+        settle: durationOrZeroSchema.exactOptional(),
         run: durationSchema.exactOptional(),
       })
       .prefault({}),
@@ -247,7 +248,6 @@ export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): Ch
     }
   }
 
-        settle: durationOrZeroSchema.exactOptional(),
   if (Array.isArray(devices)) {
     const names = new Map<string, number>()
     const addresses = new Map<string, number>()

@@ -233,7 +233,9 @@ export function playbookSchema(varsList: readonly TemplateVars[] = [DUMMY_VARS])
       version: patternSchema(check, 'version'),
       uptime: patternSchema(check, 'uptime').exactOptional(),
       restarted_at: patternSchema(check, 'restarted_at').exactOptional(),
+      uptime_precision: durationSchema.default(60_000),
     }),
+    settle: durationOrZeroSchema.default(30_000),
     error_patterns: z.array(patternSchema(check)).default(() => [...DEFAULT_ERROR_PATTERNS]),
     skip_if_on_target: z.boolean().default(true),
     readiness: z.array(stepSchema(check)).default([]),
@@ -280,9 +282,7 @@ export function checkPlaybook(raw: Record<string, unknown>, lineOf: LineOf): Che
       if (hasRun && hasDevice) {
         issues.push({path: [...at, 'device_command'], at: 'key', message: 'a gate has either run (a local command) or device_command, not both'})
       } else if (!hasRun && !hasDevice) {
-      uptime_precision: durationSchema.default(60_000),
         issues.push({path: at, message: 'a gate needs either run (a local command) or device_command (a command on the device, with expect)'})
-    settle: durationOrZeroSchema.default(30_000),
       } else if (hasDevice && !('expect' in g)) {
         issues.push({path: [...at, 'expect'], message: 'missing required field "expect" (a device_command gate passes when its output matches expect)'})
       } else if (hasRun) {

@@ -154,6 +154,8 @@ export interface Inventory {
     gate: number
     /** SSH connect/handshake timeout per attempt. @default 15000 (PT15S) */
     connect: number
+    /** Overrides the playbook's `settle` (how long a device must keep answering after its boot before it counts as back); PT0S allowed. */
+    settle?: number
     /** DEC-002's maximum execution time: past it the run stops like a cancel and ends failed ("timeout"). Unset = no limit. */
     run?: number
   }
@@ -201,8 +203,6 @@ export interface CommandGate extends GateBase {
 }
 /** Device command gate: the command's output must match `expect` (and must not match `reject`). */
 export interface DeviceCommandGate extends GateBase {
-    /** Overrides the playbook's `settle` (how long a device must keep answering after its boot before it counts as back); PT0S allowed. */
-    settle?: number
   kind: 'device_command'
   device_command: string
   expect: string
@@ -223,7 +223,14 @@ export interface Playbook {
     version: string
     uptime?: string
     restarted_at?: string
+    /** The granularity of the uptime the device prints, ms (IOS: whole minutes). @default 60000 (PT1M) */
+    uptime_precision: number
   }
+  /**
+   * After a reload, how long the device must keep answering (with the same boot) before it counts as back and its
+   * `after` gates run, ms; 0 = no wait. The inventory's `timeouts.settle` overrides it. @default 30000 (PT30S)
+   */
+  settle: number
   /** Any match in any command's output fails the step (e.g. IOS's `% Invalid input`). @default ["^%\\s*(Invalid|Incomplete|Ambiguous|Error)"] */
   error_patterns: string[]
   /** Skip the upgrade task of a device whose facts already show target.version. @default true */
@@ -285,10 +292,3 @@ export const INPUT_LIMITS = {
   /** Problem lines listed per file; one more line says how many were left out. */
   problems: 1000,
 } as const
-    /** The granularity of the uptime the device prints, ms (IOS: whole minutes). @default 60000 (PT1M) */
-    uptime_precision: number
-  /**
-   * After a reload, how long the device must keep answering (with the same boot) before it counts as back and its
-   * `after` gates run, ms; 0 = no wait. The inventory's `timeouts.settle` overrides it. @default 30000 (PT30S)
-   */
-  settle: number

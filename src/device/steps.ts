@@ -67,6 +67,7 @@ export class DeviceSteps {
       version: re(f.version)!,
       ...(f.uptime === undefined ? {} : {uptime: re(f.uptime)!}),
       ...(f.restarted_at === undefined ? {} : {restarted_at: re(f.restarted_at)!}),
+      uptime_precision: f.uptime_precision,
     }
   }
 
@@ -76,7 +77,6 @@ export class DeviceSteps {
 
   /** Placeholders expanded for a command line. */
   command(text: string): string {
-      uptime_precision: f.uptime_precision,
     return expandTemplate(text, this.vars, 'text')
   }
 

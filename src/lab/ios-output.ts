@@ -369,6 +369,18 @@ export function installAlreadyAdded(now: Date): string[] {
 }
 
 /**
+ * `install add file ... activate commit` while another install runs, as a Catalyst 9000 on 17.x prints it; the exec
+ * still ends with exit status 0 (seen on a lab switch behind OpenSSH, issue #10 "Proof of return").
+ */
+export function installBusy(now: Date): string[] {
+  return [
+    `install_add_activate_commit: START ${formatUnixDate(now)}`,
+    'FAILED: install_add_activate_commit : Another install operation is in progress',
+    `FAILED: install_add_activate_commit exit(1) ${formatUnixDate(now)}`,
+  ]
+}
+
+/**
  * The progress lines of a successful `install add file flash:IMAGE activate commit` of version `target`,
  * started at `now` and ending `seconds` later (the `SUCCESS` line's time).
  */
@@ -397,18 +409,6 @@ export function installProgress(image: string, target: string, now: Date, second
     '',
     ...phase('Add', 'Add'),
     `Image added. Version: ${buildOf(target)}`,
-/**
- * `install add file ... activate commit` while another install runs, as a Catalyst 9000 on 17.x prints it; the exec
- * still ends with exit status 0 (seen on a lab switch behind OpenSSH, issue #10 "Proof of return").
- */
-export function installBusy(now: Date): string[] {
-  return [
-    `install_add_activate_commit: START ${formatUnixDate(now)}`,
-    'FAILED: install_add_activate_commit : Another install operation is in progress',
-    `FAILED: install_add_activate_commit exit(1) ${formatUnixDate(now)}`,
-  ]
-}
-
     'install_add_activate_commit: Activating PACKAGE',
     'Following packages shall be activated:',
     ...pkgNames(target).map((p) => `/flash/${p}`),

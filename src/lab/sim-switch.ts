@@ -36,9 +36,9 @@ import {
   hostileShowVersion,
   imageName,
   installAlreadyAdded,
+  installBusy,
   installNoSuchFile,
   installNotAPackage,
-  installBusy,
   installProgress,
   parseErrorLines,
   parseImageVersion,
@@ -481,6 +481,10 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     const now = this.now()
     if (target === this.runningVersion || target === this.nextVersion) return fail(installAlreadyAdded(now))
 
+    if (this.faults.has('install_busy')) {
+      write(installBusy(now))
+      return done(0)
+    }
     this.record('install_started', image)
     const progress = installProgress(image, target, now, Math.max(1, Math.round((this.opts.installDelayMs ?? 300) / 1000)))
     if (this.faults.has('hang_install')) {
@@ -599,7 +603,4 @@ function generateHostKey(): string {
     const key = ssh2.utils.generateKeyPairSync('ed25519').private
     if (!(ssh2.utils.parseKey(key) instanceof Error) || attempt >= 20) return key
   }
-}    if (this.faults.has('install_busy')) {
-      write(installBusy(now))
-      return done(0)
-    }
+}
