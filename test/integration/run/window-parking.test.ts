@@ -50,11 +50,11 @@ async function switchesFor(s: {inventory: string}): Promise<void> {
   writeFileSync(s.inventory, text)
 }
 
-/** A lab inventory of three switches on free ports with the issue's window (Saturdays 02:00 Berlin for 4 h). */
-async function stack(): Promise<{dir: string; inventory: string; stateDir: string; ports: number[]}> {
+/** A lab inventory of `n` switches on free ports with the issue's window (Saturdays 02:00 Berlin for 4 h). */
+async function stack(n = 2): Promise<{dir: string; inventory: string; stateDir: string; ports: number[]}> {
   const dir = mkdtempSync(join(tmpdir(), 'chainup-window-'))
   dirs.push(dir)
-  const ports = await freePorts(3)
+  const ports = await freePorts(n)
   writeFileSync(join(dir, 'known_hosts'), '# lab keys are checked by fingerprint\n')
   const inventory = join(dir, 'stack.yml')
   writeFileSync(
@@ -132,7 +132,7 @@ describe('maintenance window', () => {
   })
 
   it('parks the run when a device estimate no longer fits, and the next upgrade inside a window continues the same run', async () => {
-    const s = await stack()
+    const s = await stack(3)
     await switchesFor(s)
     // The window's clock: one minute after the opening until sw1 reports itself upgraded, then one second before the close.
     let now = OPENS + 60_000
@@ -147,6 +147,7 @@ describe('maintenance window', () => {
     expect(r1.status).toBe('vetoed')
     expect(r1.reason).toMatch(/^window: 1s left in the maintenance window \(closes 2026-11-28T06:00:00\+01:00\), sw2 needs an estimated \d+m \(no past runs: the sum of its timeouts\)$/)
     expect(r1.devices.map((d) => `${d.name} ${d.status}`)).toEqual(['sw1 upgraded', 'sw2 not_started', 'sw3 not_started'])
+    expect(r1.steps.some((st) => st.device !== 'sw1' && st.phase !== 'readiness')).toBe(false)
     const windowGates = r1.gates.filter((g) => g.name === 'window')
     expect(windowGates.map((g) => `${g.type} ${g.device} ${g.decision}`)).toEqual(['before sw1 allow', 'before sw2 veto'])
     expect(windowGates[0]?.reason).toMatch(/^3h 59m left in the maintenance window \(closes 2026-11-28T06:00:00\+01:00\), sw1 needs an estimated \d+m( \d+s)? \(no past runs: the sum of its timeouts\)$/)
@@ -181,7 +182,7 @@ describe('maintenance window', () => {
     expect(third.result.execution_id).not.toBe(r1.execution_id)
     expect(third.result.status).toBe('completed')
     expect(third.result.devices.map((d) => `${d.name} ${d.status}`)).toEqual(['sw1 skipped', 'sw2 skipped', 'sw3 skipped'])
-  }, 120_000)
+  }, 300_000)
 
   it('--new-run starts over instead of continuing a parked run; --ignore-window runs outside the window and is journaled', async () => {
     const s = await stack()
@@ -208,5 +209,5 @@ describe('maintenance window', () => {
     } finally {
       j.close()
     }
-  }, 120_000)
+  }, 300_000)
 })
