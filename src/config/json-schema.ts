@@ -71,12 +71,24 @@ const INVENTORY: Record<string, Annotation> = {
   'timeouts.settle': 'Overrides the playbook\'s settle: how long a device must keep answering after its boot before it counts as back (PT0S: no wait).',
   'timeouts.run': 'Maximum execution time of the whole run (no limit by default): past it no new device starts and the run fails.',
   snmp: 'SNMP trap receivers.',
-  'snmp.traps': 'Trap receivers (SNMPv2c), each with exactly one of community and community_env.',
+  'snmp.enterprise_oid': 'The enterprise OID the traps are sent under, dotted, in quotes, e.g. "1.3.6.1.4.1.32473" (docs/snmp.md).',
+  'snmp.traps': 'Trap receivers: version 2c with exactly one of community and community_env; version 3 with user, auth and priv (docs/snmp.md).',
   'snmp.traps[].host': 'Host name or IP address of the trap receiver.',
   'snmp.traps[].port': 'UDP port.',
-  'snmp.traps[].version': 'SNMP version; only 2c for now.',
-  'snmp.traps[].community': 'The community, written literally (prefer community_env).',
-  'snmp.traps[].community_env': 'Name of the environment variable holding the community.',
+  'snmp.traps[].version': 'SNMP version: 2c (community) or 3 (USM authPriv: user, auth, priv).',
+  'snmp.traps[].community': 'Version 2c: the community, written literally (prefer community_env).',
+  'snmp.traps[].community_env': 'Version 2c: name of the environment variable holding the community.',
+  'snmp.traps[].user': 'Version 3: the USM user name, 1 to 32 characters.',
+  'snmp.traps[].auth': 'Version 3: authentication protocol and the environment variable holding its password.',
+  'snmp.traps[].auth.protocol': 'SHA, SHA-224, SHA-256, SHA-384 or SHA-512 (any case; MD5 is refused).',
+  'snmp.traps[].auth.password_env': 'Name of the environment variable holding the authentication password.',
+  'snmp.traps[].priv': 'Version 3: privacy protocol and the environment variable holding its password.',
+  'snmp.traps[].priv.protocol': 'AES (= AES-128), AES-256 (= AES-256B, Blumenthal) or AES-256-C (= AES-256R, Reeder, Cisco\'s) (any case; DES and AES-192 are refused).',
+  'snmp.traps[].priv.password_env': 'Name of the environment variable holding the privacy password.',
+  'snmp.traps[].engine_id': 'Version 3 traps: chainup\'s engine ID as the receiver knows it (its createUser -e value), hex in quotes, e.g. "0x8000B98380C0FFEE0001"; not with inform.',
+  'snmp.traps[].inform': 'true: send informs, which the receiver acknowledges (resent when not), instead of traps.',
+  'snmp.traps[].timeout': 'Informs: how long to wait for the acknowledgement.',
+  'snmp.traps[].retries': 'Informs: resends when no acknowledgement arrives, 0 to 10.',
   on_failure: 'What a failure that halts the chain leads to: halt (leave every device as it is) or rollback (undo, failed device first, then in reverse chain order).',
   lab: 'Settings for the simulated lab (--lab only).',
   'lab.version': 'Version every simulated device starts on.',
@@ -236,8 +248,18 @@ function addInventoryRules(schema: JsonSchema): void {
   const ssh = child(schema, 'ssh')
   ssh['oneOf'] = ['password_env', 'password_file', 'private_key'].map((field) => ({required: [field]}))
   ssh['dependencies'] = {passphrase_env: ['private_key']}
+  // SNMP version 3 (where the loader knows it) takes user, auth, priv and engine_id or inform; 2c one community.
   const trap = child(child(child(schema, 'snmp'), 'traps'), '[]')
-  trap['oneOf'] = [{required: ['community']}, {required: ['community_env']}]
+  const informs = {properties: {inform: {const: true}}, required: ['inform']}
+  const anyOf = (...fields: string[]) => ({anyOf: fields.map((f) => ({required: [f]}))})
+  trap['if'] = {properties: {version: {const: 3}}, required: ['version']}
+  trap['then'] = {
+    required: ['user', 'auth', 'priv'],
+    not: anyOf('community', 'community_env'),
+    oneOf: [{required: ['engine_id'], not: informs}, {...informs, not: {required: ['engine_id']}}],
+  }
+  trap['else'] = {oneOf: [{required: ['community']}, {required: ['community_env']}], not: anyOf('user', 'auth', 'priv', 'engine_id')}
+  trap['dependencies'] = {retries: informs}
   const tls = child(child(schema, 'chainsync'), 'tls')
   tls['oneOf'] = [
     {required: ['ca', 'cert_dir'], not: {required: ['psk_file']}},

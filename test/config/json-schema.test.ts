@@ -21,10 +21,12 @@ function shipped(kind: SchemaKind): string[] {
   )
 }
 
-function validator(kind: SchemaKind): ValidateFunction {
+/** The committed schema of `kind` (or, with `generated`, the one the source produces now), compiled by ajv. */
+function validator(kind: SchemaKind, generated = false): ValidateFunction {
+  const schema = generated ? jsonSchemaFor(kind) : JSON.parse(readFileSync(join(ROOT, `schemas/${kind}.schema.json`), 'utf8'))
   // strict: an unknown keyword or a malformed schema throws here instead of being ignored (`required` in a oneOf branch
   // naming a property defined next to it is fine: strictRequired off).
-  return new Ajv({strict: true, strictRequired: false, allErrors: true}).compile(JSON.parse(readFileSync(join(ROOT, `schemas/${kind}.schema.json`), 'utf8')))
+  return new Ajv({strict: true, strictRequired: false, allErrors: true}).compile(schema)
 }
 
 function errorsOf(validate: ValidateFunction, value: unknown): string[] {
@@ -133,6 +135,41 @@ describe('broken files fail the schemas', () => {
     const doc = playbook()
     edit(doc)
     expect(errorsOf(validator('playbook'), doc).join('\n')).toMatch(message)
+  })
+
+  it('accepts the inventory forms the loader accepts', () => {
+    const variants: Edit[] = [
+      (d) => (d['ssh'] = {username: 'u', private_key: './key', passphrase_env: 'PP', known_hosts: './kh'}),
+      (d) => (d['ssh'] = {username: 'u', password_file: './pw', known_hosts: './kh'}),
+      (d) => (d['snmp'] = {traps: [{host: '192.0.2.50', community_env: 'C'}, {host: 'nms.example.net', port: 1162, version: '2c', community: 'abcd'}]}),
+      (d) => (d['chainsync'] = {tls: {ca: './ca.crt', cert_dir: './pki', pins: {sw1: `${'AB:'.repeat(31)}AB`}}, connect_timeout: 'PT10M'}),
+      (d) => (d['chainsync'] = {tls: {psk_file: './psk'}, heartbeat: 'PT0.5S'}),
+      (d) => (d['devices'] = [{name: 'sw1', host: '10.0.0.1', node: '10.0.0.5:7101'}, {name: 'sw2', host: '2001:db8::2', node: '[2001:db8::5]:7102', remote: true}]),
+      (d) => (d['timeouts'] = {command: 'PT2M', boot: 'PT15M', predecessor: 'PT1H', gate: 'PT1M', connect: 'PT15S', run: 'P1DT4H'}),
+      (d) => (d['on_failure'] = 'rollback'),
+    ]
+    for (const edit of variants) {
+      const doc = inventory()
+      edit(doc)
+      expect(errorsOf(validator('inventory'), doc)).toEqual([])
+    }
+  })
+
+  const trapVersions = (((jsonSchemaFor('inventory')['properties'] as Record<string, any>)['snmp'].properties.traps.items.properties.version.enum ?? []) as unknown[])
+  it.runIf(trapVersions.includes(3))('SNMPv3 receivers: user, auth, priv and engine_id or inform; no community', () => {
+    const v3 = {host: '192.0.2.50', version: 3, user: 'chainup', auth: {protocol: 'SHA-256', password_env: 'A'}, priv: {protocol: 'aes', password_env: 'P'}}
+    const check = (trap: Record<string, unknown>) => {
+      const doc = inventory()
+      doc['snmp'] = {traps: [trap]}
+      return errorsOf(validator('inventory', true), doc).join('\n')
+    }
+    expect(check({...v3, engine_id: '0x8000B98380C0FFEE0001'})).toBe('')
+    expect(check({...v3, inform: true, timeout: 'PT5S', retries: 2})).toBe('')
+    expect(check({...v3, engine_id: '0x8000B98380C0FFEE0001', community_env: 'C'})).toMatch(/must NOT be valid/)
+    expect(check(v3)).toMatch(/must match exactly one schema in oneOf/)
+    expect(check({...v3, inform: true, engine_id: '0x8000B98380C0FFEE0001'})).toMatch(/must match exactly one schema in oneOf/)
+    expect(check({host: 'h', community_env: 'C', user: 'chainup'})).toMatch(/must NOT be valid/)
+    expect(check({host: 'h', community_env: 'C', retries: 2})).toMatch(/must have required property 'inform'/)
   })
 
   it('accepts the gate forms the loader accepts', () => {
