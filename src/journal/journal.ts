@@ -150,10 +150,11 @@ export interface Journal {
   finishRun(runId: string, status: ChainStatus, reason: string | null): void
 
   /**
-   * Reopens a `cancelled` run for `chainup resume` (seed 001 §6.1: a cancelled run can be resumed): the root is
-   * `running` again and its devices that did not finish (`not_started`, `cancelled`) are `pending`; devices that
-   * finished keep their outcome. Recorded as a `journal.run_reopened` event.
-   * @throws JournalError `UNKNOWN_RUN`, `INVALID_STATUS` when the run is not `cancelled`
+   * Reopens a `cancelled` run for `chainup resume` (seed 001 §6.1: a cancelled run can be resumed), or a `vetoed` one
+   * the maintenance window parked (the caller checks that: docs/operations.md "Parking"): the root is `running` again
+   * and its devices that did not finish (`not_started`, `cancelled`) are `pending`; devices that finished keep their
+   * outcome. Recorded as a `journal.run_reopened` event.
+   * @throws JournalError `UNKNOWN_RUN`, `INVALID_STATUS` when the run is neither `cancelled` nor `vetoed`
    */
   reopenRun(runId: string, reason: string): void
 
