@@ -70,7 +70,7 @@ describe('shell completion', () => {
         .trim()
         .split('\n')
     expect(complete('chainup', 'upg')).toEqual(['upgrade'])
-    expect(complete('chainup', 'sch')).toEqual(['schema'])
+    expect(complete('chainup', 'schem')).toEqual(['schema'])
     expect(complete('chainup', 'certs', 'i')).toEqual(['init'])
     expect(complete('chainup', 'upgrade', '--la')).toEqual(['--lab'])
   })
@@ -83,7 +83,7 @@ describe('a mistyped command', () => {
     const run = await chainup(['upgarde', 'inventories/lab.yml', '--lab'], {}, 20_000)
     expect(run.code).toBe(2)
     expect(run.stderr).toContain('chainup: "upgarde" is not a chainup command. Did you mean upgrade?')
-    expect(run.stderr).toContain('Run chainup help for a list of commands.')
+    expect(run.stderr).toContain('Run chainup --help for a list of commands.')
     expect(run.stderr).not.toMatch(/\(Y\/n\)/)
     expect(run.stdout).toBe('')
     expect(Date.now() - started).toBeLessThan(10_000)
@@ -99,6 +99,18 @@ describe('a mistyped command', () => {
     expect(far.stderr).not.toContain('Did you mean')
   })
 
+  it('chainup help [COMMAND] shows the help (there is no help command, only the flag); an unknown one exits 2 with a suggestion', async () => {
+    const [root, command, topic, typo] = await Promise.all([chainup(['help']), chainup(['help', 'certs', 'init']), chainup(['help', 'certs']), chainup(['help', 'upgarde'])])
+    expect(root.code).toBe(0)
+    expect(root.stdout).toMatch(/^COMMANDS$/m)
+    expect(command.code).toBe(0)
+    expect(command.stdout).toContain('$ chainup certs init DIR --inventory')
+    expect(topic.code).toBe(0)
+    expect(topic.stdout).toContain('$ chainup certs COMMAND')
+    expect(typo.code).toBe(2)
+    expect(typo.stderr).toContain('chainup: no help for "upgarde". Did you mean chainup upgrade --help?')
+  })
+
   it('notFoundMessage: compares each command with as many words as it has, never a hidden one', () => {
     const fake = {
       bin: 'chainup',
@@ -106,7 +118,8 @@ describe('a mistyped command', () => {
       commandIDs: ['upgrade', 'unlock', 'certs:init', 'secret:thing'],
       commands: [{id: 'secret:thing', hidden: true, aliases: []}, {id: 'upgrade', hidden: false, aliases: ['up']}],
     } as unknown as Parameters<typeof notFoundMessage>[1]
-    expect(notFoundMessage('unlokc:stack-1', fake)).toBe('chainup: "unlokc" is not a chainup command. Did you mean unlock?\nRun chainup help for a list of commands.')
+    expect(notFoundMessage('unlokc:stack-1', fake)).toBe('chainup: "unlokc" is not a chainup command. Did you mean unlock?\nRun chainup --help for a list of commands.')
+    expect(notFoundMessage('help:unlokc', fake)).toBe('chainup: no help for "unlokc". Did you mean chainup unlock --help?')
     expect(notFoundMessage('certs:inti', fake)).toContain('"certs inti" is not a chainup command. Did you mean certs init?')
     expect(notFoundMessage('secret:thinq', fake)).not.toContain('Did you mean')
     expect(notFoundMessage('uq', fake)).toContain('Did you mean up?')
