@@ -12,6 +12,7 @@ import {Writable} from 'node:stream'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {resumeCommand} from '../../../src/cli/resume.js'
 import {OutsideWindowError, upgradeCommand, type UpgradeCommandOptions} from '../../../src/cli/upgrade.js'
 import {loadStack} from '../../../src/config/load.js'
 import {ExitCode} from '../../../src/errors.js'
@@ -162,6 +163,14 @@ describe('maintenance window', () => {
     // Outside the window the next cron start does nothing (and leaves the parked run alone).
     await expect(upgradeCommand(options(s, () => new Date(CLOSES + H), {lab: false}))).rejects.toBeInstanceOf(OutsideWindowError)
 
+    // chainup resume continues a parked run too; the window gate parks it again at once (no window left), touching nothing.
+    const resumed = await resumeCommand({runId: r1.execution_id, json: false, stateDir: s.stateDir, stdout: sink(), stderr: sink(), now: () => new Date(CLOSES + H)})
+    expect(resumed.already).toBe(false)
+    expect(resumed.result.execution_id).toBe(r1.execution_id)
+    expect(resumed.result.status).toBe('vetoed')
+    expect(resumed.result.reason).toMatch(/^window: outside the maintenance window \(next opens 2026-12-05T02:00:00\+01:00\), sw2 needs an estimated \d+m /)
+    expect(resumed.result.devices.map((d) => `${d.name} ${d.status}`)).toEqual(['sw1 upgraded', 'sw2 not_started', 'sw3 not_started'])
+
     // The next window: the same run goes on from sw2 and completes.
     const second = options(s, () => new Date(NEXT_OPENS + 60_000), {lab: false})
     const run2 = await upgradeCommand(second)
@@ -174,7 +183,7 @@ describe('maintenance window', () => {
     // sw1 was not upgraded again: one reload step in the whole run per device.
     const reloads = run2.result.steps.filter((st) => /install add/.test(st.command ?? ''))
     expect(reloads.map((st) => st.device).sort()).toEqual(['sw1', 'sw2', 'sw3'])
-    expect(run2.result.gates.filter((g) => g.name === 'window').map((g) => `${g.device} ${g.decision}`)).toEqual(['sw1 allow', 'sw2 veto', 'sw2 allow', 'sw3 allow'])
+    expect(run2.result.gates.filter((g) => g.name === 'window').map((g) => `${g.device} ${g.decision}`)).toEqual(['sw1 allow', 'sw2 veto', 'sw2 veto', 'sw2 allow', 'sw3 allow'])
     expect((await events(s.stateDir, r1.execution_id)).some((e) => e.type === 'journal.run_reopened')).toBe(true)
 
     // A completed run is not continued: the next start is a new run.
