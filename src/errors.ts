@@ -11,7 +11,7 @@ export const ExitCode = {
   failed: 1,
   /** Bad input (inventory, playbook, flags, missing secret): nothing was touched. */
   badInput: 2,
-  /** A gate vetoed: nothing more was started after the veto. */
+  /** A gate vetoed: nothing more was started after the veto. Includes the maintenance window's gate parking the run (docs/operations.md). */
   vetoed: 3,
   /** Another run of the same stack holds the lock (its run id and pid are printed). */
   locked: 4,
