@@ -165,6 +165,9 @@ export function inventorySchema(baseDir: string) {
         .min(65_536, 'expected at least 65536 bytes (64 KiB)')
         .max(1_073_741_824, 'expected at most 1073741824 bytes (1 GiB)')
         .default(16 * 1024 * 1024),
+      host_key_policy: z
+        .enum(['strict', 'repin-after-reload'], {error: (iss) => `expected "strict" or "repin-after-reload", got ${describeValue(iss.input)}`})
+        .default('strict'),
     }),
     timeouts: z
       .strictObject({

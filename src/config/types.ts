@@ -141,6 +141,12 @@ export interface Inventory {
     known_hosts?: string
     /** The most output one device command may print, stdout and stderr together (bytes); more fails that step. @default 16777216 (16 MiB) */
     max_output_bytes: number
+    /**
+     * `strict`: a device must present the same host key after its reload. `repin-after-reload`: a changed key is
+     * accepted only after that device's own reload (once it was seen going away), recorded in the run's events and
+     * written to `known_hosts` (docs/devices.md "Host keys after a reload"). @default "strict"
+     */
+    host_key_policy: 'strict' | 'repin-after-reload'
   }
   /** All in milliseconds, parsed from ISO 8601 durations. */
   timeouts: {

@@ -2,8 +2,9 @@
  * Host key verification against an OpenSSH known_hosts file or a `SHA256:` fingerprint
  * (the form `ssh-keygen -lf` prints). chainup never accepts an unknown or changed key.
  */
-import {createHash, createHmac} from 'node:crypto'
-import {readFileSync} from 'node:fs'
+import {createHash, createHmac, randomBytes} from 'node:crypto'
+import {closeSync, fsyncSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync} from 'node:fs'
+import {basename, dirname, join} from 'node:path'
 
 import type {Inventory} from '../config/types.js'
 
@@ -67,6 +68,51 @@ export function lookupKnownHosts(file: string, host: string, port: number): {key
     else if (marker === undefined) keys.push(entry)
   }
   return {keys, revoked}
+}
+
+/** The key type an SSH public key blob names (its first string, RFC 4253 §6.6), e.g. `ssh-ed25519`. */
+export function keyTypeOf(blob: Buffer): string {
+  const length = blob.length >= 4 ? blob.readUInt32BE(0) : 0
+  return length > 0 && length <= 64 && blob.length >= 4 + length ? blob.subarray(4, 4 + length).toString('latin1') : 'unknown'
+}
+
+/**
+ * Replaces the keys a known_hosts file lists for host:port with `blob` (`host_key_policy: repin-after-reload`, after
+ * the device's own reload): every plain or hashed line for that host (not `@revoked` / `@cert-authority` lines) is
+ * dropped, one `[host]:port type base64` line is appended. The file is replaced atomically: written to a temporary
+ * file beside it (same mode), fsynced, then renamed over it, so a crash leaves either the old or the new file.
+ * @returns the fingerprints of the keys it replaced
+ * @throws Error when the file cannot be read or written
+ */
+export function repinKnownHosts(file: string, host: string, port: number, blob: Buffer): string[] {
+  const text = readFileSync(file, 'utf8')
+  const name = hostPattern(host, port)
+  const replaced: string[] = []
+  const kept: string[] = []
+  for (const raw of text.split('\n')) {
+    const fields = raw.trim().split(/\s+/)
+    const plain = raw.trim() !== '' && !raw.trim().startsWith('#') && !fields[0]!.startsWith('@')
+    if (plain && fields.length >= 3 && matchesHost(fields[0]!, name)) {
+      replaced.push(fingerprintOf(Buffer.from(fields[2]!, 'base64')))
+      continue
+    }
+    kept.push(raw)
+  }
+  while (kept.length > 0 && kept.at(-1) === '') kept.pop()
+  kept.push(`${name} ${keyTypeOf(blob)} ${blob.toString('base64')}`, '')
+  const temp = join(dirname(file), `.${basename(file)}.${randomBytes(6).toString('hex')}.tmp`)
+  const fd = openSync(temp, 'wx', statSync(file).mode & 0o777)
+  try {
+    writeSync(fd, kept.join('\n'))
+    fsyncSync(fd)
+  } catch (error) {
+    closeSync(fd)
+    unlinkSync(temp)
+    throw error
+  }
+  closeSync(fd)
+  renameSync(temp, file)
+  return replaced
 }
 
 /** Where a device's expected host key comes from. */

@@ -13,6 +13,7 @@ import {errorMessage} from '../util/text.js'
 import {checkOutput, checkPatterns} from './checks.js'
 import {DeviceTaskError, HaltedError} from './errors.js'
 import {parseFacts, rebootedSince, type DeviceFacts} from './facts.js'
+import {fingerprintOf, repinKnownHosts} from './known-hosts.js'
 import {ConnectError} from './ssh-session.js'
 import {summarizeFacts, type DeviceSteps} from './steps.js'
 
@@ -153,7 +154,9 @@ export class Reload {
         }
       } catch (error) {
         steps.closeSession()
-        // A host key or login refused after the reload is a stop, not a wait: the device is not who we expect.
+        // A changed host key after this device's own reload may be pinned (host_key_policy: repin-after-reload).
+        if (error instanceof ConnectError && error.kind === 'host_key' && this.repin(error, sawDown)) continue
+        // Otherwise a host key or login refused after the reload is a stop, not a wait: the device is not who we expect.
         if (error instanceof ConnectError && (error.kind === 'host_key' || error.kind === 'auth')) fail(error.message, error)
         if (error instanceof ConnectError) sawDown = true
         if (back) lostAfterBack()
@@ -164,6 +167,42 @@ export class Reload {
     }
     if (!sawDown) fail(`reload did not happen: ${steps.name} never went down and still reports ${before.restartedAt ? `"System restarted at ${before.restartedAt}"` : 'its old uptime'} after ${formatMs(timeouts.boot)}`)
     return fail(`did not come back within ${formatMs(timeouts.boot)} after the reload (${lastProblem})`)
+  }
+
+  /**
+   * `host_key_policy: repin-after-reload`: pins the key the device offered after its own reload, once it was seen
+   * going away (a key that changes before that is refused like under `strict`: it is not the reload that changed it).
+   * The new fingerprint replaces this device's host key source for the rest of the run, the known_hosts file (if the
+   * key came from one) is rewritten atomically, and the change is reported with the old and new fingerprints.
+   * @returns true when the key was pinned (dial again), false when the policy does not allow it
+   */
+  private repin(error: ConnectError, sawDown: boolean): boolean {
+    const {steps} = this
+    const {ctx} = steps
+    if (ctx.inventory.ssh.host_key_policy !== 'repin-after-reload' || error.offeredKey === undefined) return false
+    if (!sawDown) {
+      steps.log('warn', `${error.message}; not re-pinned: the device was not seen going away for its reload yet (host_key_policy: repin-after-reload accepts a new key only after the device's own reload)`)
+      return false
+    }
+    const pinned = fingerprintOf(error.offeredKey)
+    const source = ctx.hostKey
+    let old: string[]
+    let knownHosts: string | null = null
+    if (source.kind === 'known_hosts') {
+      try {
+        old = repinKnownHosts(source.file, ctx.device.host, ctx.device.port, error.offeredKey)
+      } catch (writeError) {
+        steps.log('error', `${error.message}; not re-pinned: cannot update ${source.file}: ${errorMessage(writeError)}`)
+        return false
+      }
+      knownHosts = source.file
+    } else {
+      old = [source.fingerprint]
+    }
+    ctx.hostKey = {kind: 'fingerprint', fingerprint: pinned}
+    steps.ctx.report.hostKeyRepinned({old, new: pinned, knownHosts})
+    steps.log('warn', `host key changed after its reload: ${old.join(', ') || '(none)'} -> ${pinned}; pinned (host_key_policy: repin-after-reload)${knownHosts ? `, ${knownHosts} updated` : '; update devices[].host_key in the inventory'}`)
+    return true
   }
 
   private clear(outcome: FenceOutcome): void {

@@ -16,4 +16,16 @@ export interface DeviceReport {
   /** The version the device ran when this run first read its facts. */
   factsRead(versionBefore: string): void
   log(level: LogLevel, message: string): void
+  /** The device came back from its reload with a new host key and `host_key_policy: repin-after-reload` pinned it. */
+  hostKeyRepinned(change: HostKeyChange): void
+}
+
+/** A host key re-pinned after a device's own reload. */
+export interface HostKeyChange {
+  /** The fingerprints (`SHA256:…`) that were expected before. */
+  old: string[]
+  /** The fingerprint now pinned. */
+  new: string
+  /** The known_hosts file rewritten, or null when the key came from the inventory's `host_key` (update it there). */
+  knownHosts: string | null
 }

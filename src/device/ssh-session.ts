@@ -73,7 +73,16 @@ export class SessionClosedError extends ChainupError {
 }
 
 export class ConnectError extends ChainupError {
-  constructor(message: string, readonly kind: 'host_key' | 'auth' | 'unreachable' | 'timeout', cause?: unknown) {
+  /**
+   * @param offeredKey for `host_key`: the key blob the device offered and chainup refused (SSH wire format, RFC 4253
+   *   §6.6), so a `host_key_policy: repin-after-reload` can pin it after the device's own reload
+   */
+  constructor(
+    message: string,
+    readonly kind: 'host_key' | 'auth' | 'unreachable' | 'timeout',
+    cause?: unknown,
+    readonly offeredKey?: Buffer,
+  ) {
     super(message, {code: kind === 'host_key' ? 'HOST_KEY_REJECTED' : kind === 'auth' ? 'AUTH_FAILED' : 'CONNECT_FAILED', cause})
   }
 }
@@ -116,13 +125,14 @@ export async function connectDevice(opts: ConnectOptions): Promise<SshDeviceSess
   const check = hostKeyCheck(opts.hostKey, opts.host, opts.port)
   const client = new Client()
   let hostKeyProblem: string | undefined
+  let offeredKey: Buffer | undefined
   await new Promise<void>((resolve, reject) => {
     let settled = false
     const fail = (error: Error & {level?: string}) => {
       if (settled) return
       settled = true
       client.end()
-      if (hostKeyProblem !== undefined) return reject(new ConnectError(`${opts.device}: ${hostKeyProblem}`, 'host_key'))
+      if (hostKeyProblem !== undefined) return reject(new ConnectError(`${opts.device}: ${hostKeyProblem}`, 'host_key', undefined, offeredKey))
       if (error.level === 'client-authentication') return reject(new ConnectError(`${opts.device}: authentication as ${opts.credentials.username} failed`, 'auth', error))
       if (/Timed out/i.test(error.message)) return reject(new ConnectError(`${opts.device}: SSH handshake with ${opts.host}:${opts.port} timed out after ${Math.round(opts.timeoutMs / 1000)}s`, 'timeout', error))
       reject(new ConnectError(`${opts.device}: cannot connect to ${opts.host}:${opts.port}: ${error.message}`, 'unreachable', error))
@@ -147,6 +157,7 @@ export async function connectDevice(opts: ConnectOptions): Promise<SshDeviceSess
       ...(serverHostKey ? {algorithms: {serverHostKey: serverHostKey as never}} : {}),
       hostVerifier: (key: Buffer) => {
         hostKeyProblem = check.verify(key)
+        if (hostKeyProblem !== undefined) offeredKey = key
         return hostKeyProblem === undefined
       },
     })

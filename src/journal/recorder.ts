@@ -46,6 +46,7 @@ export function attachJournal(journal: Journal, runId: string, deviceRuns: Reado
     journal.setStatus(id, e.outcome, {version_before: e.versionBefore, version_after: e.versionAfter, ...(e.onError ? {on_error: e.onError} : {})})
   })
   on('deviceFacts', (e) => event('deviceFacts', e.device, {version_before: e.versionBefore}))
+  on('hostKeyRepinned', (e) => event('hostKeyRepinned', e.device, {old: e.old, new: e.new, known_hosts: e.knownHosts}))
   on('trapSent', (t) => event('trap', t.reporter, t))
   on('log', (l) => event('log', l.device, {level: l.level, message: l.message}))
 }

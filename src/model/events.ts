@@ -20,6 +20,8 @@ export interface RunEventMap {
   devicePhase: [{device: string; phase: DevicePhase; detail: string}]
   /** The version a device ran when this run first read its facts (what a rollback goes back to). */
   deviceFacts: [{device: string; versionBefore: string}]
+  /** A device came back from its own reload with a new host key, pinned under `host_key_policy: repin-after-reload`. */
+  hostKeyRepinned: [{device: string; old: string[]; new: string; knownHosts: string | null}]
   /** A device's outcome in this run is settled (upgraded, skipped, failed, cancelled, not_started or a rollback status). */
   deviceOutcome: [{device: string; outcome: DeviceOutcome; versionBefore: string | null; versionAfter: string | null; onError?: OnErrorDecision}]
   stepStarted: [{device: string; order: number; action: string; phase: StepPhase; command: string | null}]

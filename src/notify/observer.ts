@@ -1,40 +1,122 @@
 /**
- * The trap notifier as an observer of the run's events (STYLE.md "observers, not tangles"): it turns
- * `predecessorTimeout` and `chainHalted` into SNMP traps (docs/traps.md) and reports each as `trapSent`.
- * Nothing that halts a chain calls the SNMP sender itself. net-snmp is loaded only when a trap is actually sent.
+ * The SNMP notifier as an observer of the run's events (STYLE.md "observers, not tangles"): it turns run events into
+ * chainup's notifications (docs/snmp.md) and reports each as `trapSent`. Nothing that halts a chain calls the SNMP
+ * sender itself, and no event exists only for it: every notification is derived from events the run emits anyway.
+ * net-snmp is loaded only when a notification is actually sent.
+ *
+ * | event | notification |
+ * | --- | --- |
+ * | `predecessorTimeout` | chainupPredecessorTimeout |
+ * | `chainHalted` | chainupChainHalted |
+ * | `stepFinished`, phase `reboot`, status `failed` | chainupDeviceDidNotReturn |
+ * | `gateEvaluated`, decision `veto` | chainupGateVetoed |
+ * | the first `deviceOutcome` `rolling_back` | chainupRollbackStarted |
+ * | `deviceOutcome` `rollback_failed`, or `rolled_back` of the last device the wave visits | chainupRollbackFinished |
+ * | `runFinished` | chainupRunCompleted (status completed) or chainupRunFailed |
+ *
+ * The run's end is notified after its journal closed: that notification's outcome is not emitted as `trapSent`
+ * (it would be journaled into a closed journal), and it is not in the run's result. The process still waits for it
+ * (an inform's retries included) before it exits; {@link TrapNotifier.flush} resolves after it.
  */
 import type {RunEvents} from '../model/events.js'
-import type {ChainTrap, TrapTarget} from './snmp.js'
+import type {DeviceOutcome} from '../model/status.js'
+import type {ChainTrap, TrapSendResult, TrapTarget} from './snmp.js'
+
+/** `chainupReporter` of a notification about the run as a whole (a stack-wide gate, the rollback, the run's end). */
+export const RUN_REPORTER = 'run'
 
 export interface TrapNotifier {
-  /** Resolves once every trap started so far has been sent (or has failed and been logged). Never rejects. */
+  /** Resolves once every notification started so far has been sent (or has failed and been logged). Never rejects. */
   flush(): Promise<void>
 }
 
 /**
  * Attaches the notifier to a run's events.
- * @param run the run id (chainupRunId) and stack (chainupStack) every trap carries
- * @param targets the receivers, communities already resolved
+ * @param run the run id (chainupRunId) and stack (chainupStack) every notification carries
+ * @param targets the receivers, secrets and `snmp.enterprise_oid` already resolved (run/secrets.ts)
  */
 export function attachTrapNotifier(events: RunEvents, run: {runId: string; stack: string}, targets: readonly TrapTarget[]): TrapNotifier {
   const pending: Array<Promise<void>> = []
-  const send = (trap: ChainTrap) => {
+  let finished = false
+  const send = (trap: ChainTrap, report = true) => {
     const p = (async () => {
       const {SnmpNotifier} = await import('./snmp.js')
       const notifier = new SnmpNotifier([...targets])
+      let receivers: TrapSendResult[]
       try {
-        const receivers = await notifier.send(trap)
-        events.emit('trapSent', {kind: trap.kind, reporter: trap.reporter, reason: trap.reason, receivers})
+        receivers = await notifier.send(trap)
       } finally {
         notifier.close()
       }
-    })().catch((error: Error) => void events.emit('log', {level: 'error', device: trap.reporter, message: `cannot send SNMP trap: ${error.message}`}))
+      if (report) events.emit('trapSent', {kind: trap.kind, reporter: trap.reporter, reason: trap.reason, receivers})
+    })().catch((error: Error) => {
+      if (report) events.emit('log', {level: 'error', device: trap.reporter === RUN_REPORTER ? null : trap.reporter, message: `cannot send SNMP notification: ${error.message}`})
+    })
     pending.push(p)
   }
+  const common = {...run}
+
   events.on('predecessorTimeout', (e) =>
-    send({kind: 'predecessor_timeout', ...run, predecessor: e.predecessor, reporter: e.device, reason: e.reason, waitedSeconds: Math.round(e.waitedMs / 1000)}),
+    send({kind: 'predecessor_timeout', ...common, predecessor: e.predecessor, reporter: e.device, reason: e.reason, waitedSeconds: e.waitedMs / 1000}),
   )
-  events.on('chainHalted', (e) => send({kind: 'chain_halted', ...run, reporter: e.device, reason: e.reason, ...(e.predecessor ? {predecessor: e.predecessor} : {})}))
+  events.on('chainHalted', (e) => send({kind: 'chain_halted', ...common, reporter: e.device, reason: e.reason, ...(e.predecessor ? {predecessor: e.predecessor} : {})}))
+  events.on('stepFinished', (s) => {
+    if (s.phase !== 'reboot' || s.status !== 'failed') return
+    send({kind: 'device_did_not_return', ...common, reporter: s.device, reason: s.error ?? `${s.device} did not come back from its reload`, waitedSeconds: s.duration_ms / 1000})
+  })
+  events.on('gateEvaluated', (g) => {
+    if (g.decision !== 'veto') return
+    send({kind: 'gate_vetoed', ...common, reporter: g.device ?? RUN_REPORTER, reason: g.reason, gateType: g.type, gateName: g.name})
+  })
+
+  // The rollback (run/rollback.ts): failed or cut-short devices first in chain order, then upgraded ones reversed.
+  let chain: string[] = []
+  const outcomes = new Map<string, DeviceOutcome>()
+  let rollback: {devices: string[]; done: Set<string>; finished: boolean} | undefined
+  events.on('runStarted', (e) => void (chain = [...e.devices]))
+  events.on('deviceOutcome', (e) => {
+    if (e.outcome === 'rolling_back' && rollback === undefined) {
+      const names = chain.length > 0 ? chain : [...outcomes.keys()]
+      const before = (n: string) => outcomes.get(n)
+      const devices = [...names.filter((n) => before(n) === 'failed' || before(n) === 'cancelled'), ...names.filter((n) => before(n) === 'upgraded').reverse()]
+      if (!devices.includes(e.device)) devices.unshift(e.device)
+      rollback = {devices, done: new Set(), finished: false}
+      send({kind: 'rollback_started', ...common, reporter: RUN_REPORTER, reason: `rolling back ${devices.join(' -> ')}`, devices})
+    } else if (rollback && !rollback.finished && (e.outcome === 'rolled_back' || e.outcome === 'rollback_failed')) {
+      rollback.done.add(e.device)
+      const failed = e.outcome === 'rollback_failed'
+      if (failed || rollback.devices.every((d) => rollback?.done.has(d))) {
+        rollback.finished = true
+        send({
+          kind: 'rollback_finished',
+          ...common,
+          reporter: failed ? e.device : RUN_REPORTER,
+          reason: failed ? `rollback failed on ${e.device}; rolled back before it: ${[...rollback.done].filter((d) => d !== e.device).join(', ') || 'none'}` : `rolled back ${rollback.devices.join(', ')}`,
+          devices: rollback.devices,
+          rollbackResult: failed ? 'rollback_failed' : 'rolled_back',
+        })
+      }
+    }
+    outcomes.set(e.device, e.outcome)
+  })
+
+  events.on('runFinished', (r) => {
+    if (finished) return
+    finished = true
+    const completed = r.status === 'completed'
+    const upgraded = r.devices.filter((d) => d.status === 'upgraded').length
+    send(
+      {
+        kind: completed ? 'run_completed' : 'run_failed',
+        ...common,
+        reporter: RUN_REPORTER,
+        reason: r.reason ?? (completed ? `completed: ${upgraded} of ${r.devices.length} device${r.devices.length === 1 ? '' : 's'} upgraded` : r.status),
+        runStatus: r.status,
+        durationSeconds: r.duration_ms / 1000,
+      },
+      false,
+    )
+  })
   return {
     flush: async () => {
       for (let done = 0; done < pending.length; ) {

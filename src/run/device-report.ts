@@ -12,5 +12,6 @@ export function deviceReport(events: RunEvents, device: string, nextOrder: () =>
     phase: (phase, detail) => void events.emit('devicePhase', {device, phase, detail}),
     factsRead: (versionBefore) => void events.emit('deviceFacts', {device, versionBefore}),
     log: (level, message) => void events.emit('log', {level, device, message}),
+    hostKeyRepinned: (change) => void events.emit('hostKeyRepinned', {device, ...change}),
   }
 }

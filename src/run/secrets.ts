@@ -9,7 +9,7 @@ import {readFileSync, statSync} from 'node:fs'
 import type {Inventory} from '../config/types.js'
 import {Credentials} from '../device/ssh-session.js'
 import {InputError} from '../errors.js'
-import type {TrapTarget} from '../notify/snmp.js'
+import {MIN_USM_PASSWORD_LENGTH, type TrapTarget} from '../notify/snmp.js'
 
 export interface ResolvedSecrets {
   credentials: Credentials
@@ -34,7 +34,8 @@ export const MIN_SECRET_LENGTH = 4
  * @param parseKey ssh2's `utils.parseKey`, to check a private key (and its passphrase) before the run
  * @returns the secrets, and `warnings` (secret files group or others may access) for the caller to print
  * @throws InputError (exit 2) naming the variable or file, never its value: `SECRET_MISSING` (unset variable,
- *   unreadable file, a key that does not parse), `SECRET_TOO_SHORT` (under {@link MIN_SECRET_LENGTH} characters)
+ *   unreadable file, a key that does not parse), `SECRET_TOO_SHORT` (under {@link MIN_SECRET_LENGTH} characters; an
+ *   SNMPv3 auth/priv password under 8, RFC 3414 USM)
  */
 export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = process.env, parseKey?: (key: Buffer, passphrase?: string) => unknown): ResolvedSecrets {
   const problems: string[] = []
@@ -110,14 +111,44 @@ export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = pr
     if (parsed instanceof Error) problems.push(`${inventory.file} ssh.private_key: cannot use ${ssh.private_key}: ${parsed.message}`)
   }
   const trapTargets: TrapTarget[] = []
+  const enterprise = inventory.snmp.enterprise_oid === undefined ? {} : {enterpriseOid: inventory.snmp.enterprise_oid}
   inventory.snmp.traps.forEach((t, i) => {
+    const delivery = {...(t.inform ? {inform: true} : {}), ...(t.timeout === undefined ? {} : {timeoutMs: t.timeout}), ...(t.retries === undefined ? {} : {retries: t.retries})}
+    if (t.version === 3) {
+      // RFC 3414 §11.2: USM passwords of at least 8 characters (Net-SNMP refuses shorter ones too).
+      const usmPassword = (name: string, field: string): string | undefined => {
+        hiddenEnv.push(name)
+        const value = fromEnv(name, field)
+        if (value === undefined || value.length >= MIN_USM_PASSWORD_LENGTH) return value
+        tooShort.push(`${inventory.file} ${field}: environment variable ${name} holds an SNMPv3 password shorter than ${MIN_USM_PASSWORD_LENGTH} characters (RFC 3414 USM needs at least ${MIN_USM_PASSWORD_LENGTH}); use a longer one`)
+        return undefined
+      }
+      if (!t.user || !t.auth || !t.priv) return // the loader refuses such a receiver
+      const authPassword = usmPassword(t.auth.password_env, `snmp.traps[${i}].auth.password_env`)
+      const privPassword = usmPassword(t.priv.password_env, `snmp.traps[${i}].priv.password_env`)
+      if (authPassword === undefined || privPassword === undefined) return
+      trapTargets.push({
+        host: t.host,
+        port: t.port,
+        version: 3,
+        user: t.user,
+        authProtocol: t.auth.protocol,
+        authPassword,
+        privProtocol: t.priv.protocol,
+        privPassword,
+        ...(t.engine_id === undefined ? {} : {engineId: t.engine_id}),
+        ...delivery,
+        ...enterprise,
+      })
+      return
+    }
     let community = checkLength(t.community, `snmp.traps[${i}].community`, 'the inventory')
     if (t.community_env) {
       hiddenEnv.push(t.community_env)
       const field = `snmp.traps[${i}].community_env`
       community = checkLength(fromEnv(t.community_env, field), field, `environment variable ${t.community_env}`)
     }
-    if (community !== undefined) trapTargets.push({host: t.host, port: t.port, community})
+    if (community !== undefined) trapTargets.push({host: t.host, port: t.port, community, ...delivery, ...enterprise})
   })
   if (problems.length > 0) {
     throw new InputError(`${inventory.file}: ${problems.length === 1 ? 'a secret is' : `${problems.length} secrets are`} missing`, {
@@ -138,7 +169,8 @@ export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = pr
 
 /** The secret values the journal must never store (redacted wherever they appear); shorter ones were refused by {@link resolveSecrets}. */
 export function secretValues(secrets: ResolvedSecrets): string[] {
-  return [secrets.credentials.password, secrets.credentials.passphrase, ...secrets.trapTargets.map((t) => t.community)].filter(
+  const snmp = secrets.trapTargets.flatMap((t) => (t.version === 3 ? [t.authPassword, t.privPassword] : [t.community]))
+  return [secrets.credentials.password, secrets.credentials.passphrase, ...snmp].filter(
     (v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH,
   )
 }

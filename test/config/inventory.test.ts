@@ -251,6 +251,11 @@ const CASES: Case[] = [
     problems: ['4:75 ssh.max_output_bytes: expected at least 65536 bytes (64 KiB)'],
   },
   {
+    name: 'an unknown host key policy',
+    yaml: withLine(4, 'ssh: {username: u, password_env: PW, known_hosts: ./kh, host_key_policy: tofu}'),
+    problems: ['4:74 ssh.host_key_policy: expected "strict" or "repin-after-reload", got "tofu"'],
+  },
+  {
     name: 'no login method',
     yaml: withLine(4, 'ssh: {username: u, known_hosts: ./kh}'),
     problems: ['4:6 ssh: no login method: set one of password_env, password_file or private_key'],
@@ -341,7 +346,7 @@ const CASES: Case[] = [
   {
     name: 'unknown fault',
     yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, lab: {faults: [slow_boot, explode]}}'),
-    problems: ['6:59 devices[0].lab.faults[1]: unknown fault "explode"; known: never_returns, old_version, hang_install, slow_boot, no_reload, missing_image, no_rollback_image'],
+    problems: ['6:59 devices[0].lab.faults[1]: unknown fault "explode"; known: never_returns, old_version, hang_install, slow_boot, no_reload, install_busy, missing_image, no_rollback_image'],
   },
   {
     name: 'device that is not a mapping',
@@ -383,7 +388,7 @@ describe('loadInventory', () => {
       stack: 'lab-stack',
       playbook: resolve('playbooks/ios-xe-install.yml'),
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
-      ssh: {username: 'netops', password_env: 'CHAINUP_LAB_PASSWORD', known_hosts: resolve('inventories/lab_known_hosts'), max_output_bytes: 16_777_216},
+      ssh: {username: 'netops', password_env: 'CHAINUP_LAB_PASSWORD', known_hosts: resolve('inventories/lab_known_hosts'), max_output_bytes: 16_777_216, host_key_policy: 'strict'},
       timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000, settle: 1000},
       snmp: {traps: [{host: '127.0.0.1', port: 10162, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: 3000},
@@ -423,7 +428,8 @@ describe('loadInventory', () => {
     expect(inventory.snmp).toEqual({traps: []})
     expect(inventory.devices[0]).toEqual({name: 'sw1', host: '10.0.0.1', port: 22, remote: false})
     expect(inventory.chainsync).toEqual({extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000, insecure_plain_tcp: false})
-    expect(Object.keys(inventory.ssh)).toEqual(['username', 'password_env', 'known_hosts', 'max_output_bytes'])
+    expect(Object.keys(inventory.ssh)).toEqual(['username', 'password_env', 'known_hosts', 'max_output_bytes', 'host_key_policy'])
+    expect(inventory.ssh.host_key_policy).toBe('strict')
     expect(inventory.ssh.max_output_bytes).toBe(16 * 1024 * 1024)
     expect(inventory.ssh.known_hosts).toBe(join(dir, 'kh'))
   })
@@ -431,7 +437,7 @@ describe('loadInventory', () => {
   it('resolves key, password and known_hosts paths relative to the inventory file', async () => {
     const yaml = withLine(4, 'ssh: {username: u, private_key: key, passphrase_env: PP, known_hosts: ./kh}')
     const inventory = await loadInventory(write('keys.yml', yaml))
-    expect(inventory.ssh).toEqual({username: 'u', private_key: join(dir, 'key'), passphrase_env: 'PP', known_hosts: join(dir, 'kh'), max_output_bytes: 16_777_216})
+    expect(inventory.ssh).toEqual({username: 'u', private_key: join(dir, 'key'), passphrase_env: 'PP', known_hosts: join(dir, 'kh'), max_output_bytes: 16_777_216, host_key_policy: 'strict'})
     expect(isAbsolute(inventory.playbook)).toBe(true)
     expect(inventory.file).toBe(join(dir, 'keys.yml'))
   })

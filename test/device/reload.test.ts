@@ -2,7 +2,9 @@
  * The reload and the wait for the boot (device/reload.ts, docs/decisions.md #7, #8) on a fake clock and an in-memory
  * switch: the polling interval, the fence, "reload did not happen", a refused host key, a halt — no sleeps, no SSH.
  */
-import {resolve} from 'node:path'
+import {mkdtempSync, readFileSync, statSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join, resolve} from 'node:path'
 
 import {beforeAll, describe, expect, it} from 'vitest'
 
@@ -11,8 +13,9 @@ import type {Inventory, Playbook} from '../../src/config/types.js'
 import {DeviceWorker} from '../../src/device/worker.js'
 import {Credentials} from '../../src/device/ssh-session.js'
 import type {DeviceFacts} from '../../src/device/facts.js'
+import {fingerprintOf, type HostKeySource} from '../../src/device/known-hosts.js'
 import {FakeClock} from '../helpers/fake-clock.js'
-import {FakeSwitch, recordingReport, type FakeSwitchOptions} from '../helpers/fake-device.js'
+import {FakeSwitch, NEW_HOST_KEY, recordingReport, type FakeSwitchOptions} from '../helpers/fake-device.js'
 
 const TARGET_IMAGE = 'cat9k_iosxe.17.09.05.SPA.bin'
 let inventory: Inventory
@@ -24,18 +27,19 @@ beforeAll(async () => {
   inventory = {...inventory, timeouts: {...inventory.timeouts, boot: 600_000}}
 })
 
-function setUp(opts: Partial<FakeSwitchOptions> = {}, halt = new AbortController()) {
+function setUp(opts: Partial<FakeSwitchOptions> = {}, halt = new AbortController(), extra: {policy?: Inventory['ssh']['host_key_policy']; hostKey?: HostKeySource} = {}) {
   const clock = new FakeClock()
   const device = new FakeSwitch(clock, {name: 'sw1', version: '17.06.05', images: [TARGET_IMAGE, 'cat9k_iosxe.17.06.05.SPA.bin'], bootMs: 90_000, ...opts})
   const report = recordingReport()
   const fence: Array<{at: number; op: string; detail: string}> = []
+  const inv: Inventory = extra.policy ? {...inventory, ssh: {...inventory.ssh, host_key_policy: extra.policy}} : inventory
   const worker = new DeviceWorker({
     runId: 'run-1',
-    inventory,
+    inventory: inv,
     playbook,
-    device: inventory.devices[0]!,
+    device: inv.devices[0]!,
     credentials: new Credentials('netops', {password: 'not-used'}),
-    hostKey: {kind: 'fingerprint', fingerprint: 'SHA256:not-used'},
+    hostKey: extra.hostKey ?? {kind: 'fingerprint', fingerprint: 'SHA256:not-used'},
     report,
     hiddenEnv: [],
     signal: halt.signal,
@@ -152,5 +156,47 @@ describe('reload and boot (fake clock, in-memory switch)', () => {
     expect(Number(wait!.duration_ms)).toBeGreaterThan(95_500 + 90_000)
     expect(String(wait!.output)).toMatch(/answering for 1(\.0)?s/)
     expect(clock.now() - install.at).toBeGreaterThanOrEqual(186_500)
+  })
+
+  describe('host keys after a reload (host_key_policy)', () => {
+    it('repin-after-reload: a device back from its own reload with a new key is pinned; old and new fingerprints are reported', async () => {
+      const {clock, device, report, worker} = setUp({newHostKeyAfterReload: true}, new AbortController(), {policy: 'repin-after-reload'})
+      const {value, error} = await drive(clock, worker.upgrade())
+      expect(error).toBeUndefined()
+      expect(value).toBe('upgraded')
+      expect(device.reloads).toBe(1)
+      expect(report.entries.filter((e) => e.kind === 'hostKeyRepinned')).toEqual([{kind: 'hostKeyRepinned', old: ['SHA256:not-used'], new: fingerprintOf(NEW_HOST_KEY), knownHosts: null}])
+      expect(report.entries.find((e) => e.kind === 'log' && e.level === 'warn')?.message).toMatch(/host key changed after its reload: SHA256:not-used -> SHA256:\S+; pinned .*update devices\[\]\.host_key in the inventory/)
+    })
+
+    it('repin-after-reload with known_hosts: the file is rewritten atomically with the new key for that host only, mode kept', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'chainup-repin-'))
+      const file = join(dir, 'known_hosts')
+      const {host, port} = inventory.devices[0]!
+      const name = port === 22 ? host : `[${host}]:${port}`
+      const oldKey = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from('ssh-ed25519'), Buffer.from([0, 0, 0, 32]), Buffer.alloc(32, 1)])
+      writeFileSync(file, `# lab\n${name} ssh-ed25519 ${oldKey.toString('base64')}\nother.example ssh-ed25519 ${oldKey.toString('base64')}\n`, {mode: 0o640})
+      const {clock, report, worker} = setUp({newHostKeyAfterReload: true}, new AbortController(), {policy: 'repin-after-reload', hostKey: {kind: 'known_hosts', file}})
+      const {error} = await drive(clock, worker.upgrade())
+      expect(error).toBeUndefined()
+      expect(report.entries.filter((e) => e.kind === 'hostKeyRepinned')).toEqual([{kind: 'hostKeyRepinned', old: [fingerprintOf(oldKey)], new: fingerprintOf(NEW_HOST_KEY), knownHosts: file}])
+      expect(readFileSync(file, 'utf8')).toBe(`# lab\nother.example ssh-ed25519 ${oldKey.toString('base64')}\n${name} ssh-ed25519 ${NEW_HOST_KEY.toString('base64')}\n`)
+      expect(statSync(file).mode & 0o777).toBe(0o640)
+    })
+
+    it('strict (the default): the same change stops the device', async () => {
+      const {clock, report, worker} = setUp({newHostKeyAfterReload: true})
+      const {error} = await drive(clock, worker.upgrade())
+      expect(error?.message).toBe('sw1: host key changed')
+      expect(report.entries.filter((e) => e.kind === 'hostKeyRepinned')).toEqual([])
+    })
+
+    it('repin-after-reload never pins a key that changed before the device was seen going away', async () => {
+      const {clock, report, worker} = setUp({neverReloads: true, hostKeyChangesWithoutReload: true}, new AbortController(), {policy: 'repin-after-reload'})
+      const {error} = await drive(clock, worker.upgrade())
+      expect(error?.message).toBe('sw1: host key changed')
+      expect(report.entries.filter((e) => e.kind === 'hostKeyRepinned')).toEqual([])
+      expect(report.entries.find((e) => e.kind === 'log' && e.level === 'warn')?.message).toMatch(/not re-pinned: the device was not seen going away/)
+    })
   })
 })

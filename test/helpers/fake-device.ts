@@ -3,6 +3,7 @@
  * `dir flash:` and the install-mode reload like the lab simulator, goes down on a reload and boots after `bootMs` of
  * its {@link FakeClock}'s time. Every command it receives and every dial is logged with the clock's time.
  */
+import {fingerprintOf} from '../../src/device/known-hosts.js'
 import type {DeviceReport} from '../../src/device/report.js'
 import {ConnectError, type ConnectOptions, type DeviceConnection} from '../../src/device/ssh-session.js'
 import type {ExecResult} from '../../src/model/device-session.js'
@@ -27,7 +28,17 @@ export interface FakeSwitchOptions {
   uptimeMs?: number
   /** After a reload it comes up, answers for this long (fake ms), then reloads once more by itself (a two-reload install). */
   secondReloadAfterMs?: number
+  /** Right after the install command it offers {@link NEW_HOST_KEY} without ever going down (someone else answers). */
+  hostKeyChangesWithoutReload?: boolean
 }
+
+/** The host key a reimaged fake switch offers (SSH wire format: string "ssh-ed25519", string of 32 key bytes). */
+export const NEW_HOST_KEY = (() => {
+  const type = Buffer.from('ssh-ed25519')
+  const key = Buffer.alloc(32, 7)
+  const len = (n: number) => Buffer.from([0, 0, 0, n])
+  return Buffer.concat([len(type.length), type, len(key.length), key])
+})()
 
 export class FakeSwitch {
   version: string
@@ -63,7 +74,7 @@ export class FakeSwitch {
   }
 
   /** A dialer for DeviceWorker's `dial` option. */
-  readonly dial = async (_opts: ConnectOptions): Promise<DeviceConnection> => {
+  readonly dial = async (opts: ConnectOptions): Promise<DeviceConnection> => {
     const now = this.clock.now()
     this.dials.push(now)
     if (this.downUntil !== undefined && now < this.downUntil) throw new ConnectError(`${this.opts.name}: connect ECONNREFUSED`, 'unreachable')
@@ -75,7 +86,9 @@ export class FakeSwitch {
       this.restartedAt = `boot ${this.reloads}b at ${new Date(this.downUntil).toISOString()}`
       throw new ConnectError(`${this.opts.name}: connect ECONNREFUSED`, 'unreachable')
     }
-    if (this.reloads > 0 && this.opts.newHostKeyAfterReload) throw new ConnectError(`${this.opts.name}: host key changed`, 'host_key')
+    const newKey = (this.reloads > 0 && this.opts.newHostKeyAfterReload) || (this.opts.hostKeyChangesWithoutReload && this.commands.some((c) => c.command.startsWith('install add')))
+    const pinned = opts.hostKey.kind === 'fingerprint' && opts.hostKey.fingerprint === fingerprintOf(NEW_HOST_KEY)
+    if (newKey && !pinned) throw new ConnectError(`${this.opts.name}: host key changed`, 'host_key', undefined, NEW_HOST_KEY)
     let closed = false
     return {
       get isClosed() {
@@ -125,5 +138,6 @@ export function recordingReport(): DeviceReport & {entries: Array<{kind: string;
     phase: (phase, detail) => void entries.push({kind: 'phase', phase, detail}),
     factsRead: (versionBefore) => void entries.push({kind: 'facts', versionBefore}),
     log: (level, message) => void entries.push({kind: 'log', level, message}),
+    hostKeyRepinned: (change) => void entries.push({kind: 'hostKeyRepinned', ...change}),
   }
 }
