@@ -6,7 +6,7 @@
 import {Cron} from 'croner'
 import {z} from 'zod'
 
-import {INPUT_LIMITS, type Inventory, LAB_FAULTS} from './types.js'
+import {INPUT_LIMITS, type Inventory, LAB_FAULTS, SNMP_AUTH_PROTOCOLS, SNMP_PRIV_PROTOCOLS} from './types.js'
 import {
   type CheckIssue,
   type LineOf,
@@ -73,10 +73,43 @@ const deviceSchema = z.strictObject({
   remote: z.boolean({error: 'expected true or false'}).default(false),
 })
 
+/**
+ * An SNMPv3 USM protocol name, in any case, as Net-SNMP's tools spell it; the output is the canonical spelling.
+ * Unsupported ones are refused naming the allowed list (and why, for the well-known weak ones).
+ */
+function usmProtocolSchema<P extends string>(what: string, allowed: readonly P[], refused: Readonly<Record<string, string>>) {
+  return z
+    .string({error: (iss) => `expected the ${what} protocol as text, one of ${allowed.join(', ')}, got ${describeValue(iss.input)}`})
+    .max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText))
+    .transform((text, ctx) => {
+      const found = allowed.find((p) => p.toLowerCase() === text.trim().toLowerCase())
+      if (found !== undefined) return found
+      const why = refused[text.trim().toUpperCase()]
+      ctx.addIssue({code: 'custom', message: `unsupported ${what} protocol ${describeValue(text)}${why ? ` (${why})` : ''}; allowed (any case): ${allowed.join(', ')}`})
+      return z.NEVER
+    })
+}
+
+const usmAuthSchema = z.strictObject({
+  protocol: usmProtocolSchema('authentication', SNMP_AUTH_PROTOCOLS, {MD5: 'too weak'}),
+  password_env: envNameSchema,
+})
+
+const usmPrivSchema = z.strictObject({
+  protocol: usmProtocolSchema('privacy', SNMP_PRIV_PROTOCOLS, {
+    DES: 'broken, and Node needs a legacy OpenSSL provider for it',
+    '3DES': 'net-snmp does not implement it',
+    'AES-192': 'net-snmp does not implement it',
+    'AES-192-C': 'net-snmp does not implement it',
+  }),
+  password_env: envNameSchema,
+})
+
+/** One receiver. Which fields go with which version: {@link checkInventory} (docs/snmp.md). */
 const trapSchema = z.strictObject({
   host: hostSchema,
   port: portSchema.default(162),
-  version: z.literal('2c', {error: (iss) => `expected "2c" (the only SNMP version supported for now), got ${describeValue(iss.input)}`}).default('2c'),
+  version: z.literal(['2c', 3], {error: (iss) => `expected 2c or 3 (SNMP version), got ${describeValue(iss.input)}`}).default('2c'),
   // Its value never appears in a message.
   community: z
     .string({error: (iss) => (iss.input === undefined ? undefined : 'expected the community as a string (in quotes)')})
@@ -84,7 +117,27 @@ const trapSchema = z.strictObject({
     .min(1, 'expected a non-empty community')
     .exactOptional(),
   community_env: envNameSchema.exactOptional(),
+  user: z
+    .string({error: (iss) => `expected the SNMPv3 user name as text, got ${describeValue(iss.input)}`})
+    .regex(/^[A-Za-z0-9._@+-]{1,32}$/, 'expected an SNMPv3 user name of 1 to 32 characters (letters, digits, ".", "_", "@", "+", "-")')
+    .exactOptional(),
+  auth: usmAuthSchema.exactOptional(),
+  priv: usmPrivSchema.exactOptional(),
+  engine_id: z
+    .string({error: (iss) => `expected the engine ID as hex text in quotes, e.g. "0x8000B98380C0FFEE0001", got ${describeValue(iss.input)}`})
+    .regex(/^(?:0x)?(?:[0-9A-Fa-f]{2}){5,32}$/, 'expected an SNMP engine ID as 5 to 32 octets of hex (10 to 64 hex digits, optionally after 0x), e.g. "0x8000B98380C0FFEE0001"')
+    .exactOptional(),
+  inform: z.boolean({error: 'expected true or false'}).exactOptional(),
+  timeout: durationSchema.exactOptional(),
+  retries: z.number({error: 'expected a number of resends, e.g. 2'}).int('expected a whole number').min(0, 'expected 0 to 10').max(10, 'expected 0 to 10').exactOptional(),
 })
+
+/** `snmp.enterprise_oid`: a dotted OID such as 1.3.6.1.4.1.32473 (arcs below 2^32, at most 64 arcs). */
+const enterpriseOidSchema = z
+  .string({error: (iss) => `expected a dotted OID in quotes, e.g. "1.3.6.1.4.1.32473", got ${describeValue(iss.input)}`})
+  .max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText))
+  .regex(/^[0-2](?:\.(?:0|[1-9][0-9]{0,9})){1,63}$/, 'expected a dotted numeric OID such as "1.3.6.1.4.1.32473" (no leading dot)')
+  .refine((oid) => oid.split('.').every((arc) => Number(arc) <= 0xffff_ffff), 'expected every arc of the OID below 4294967296')
 
 /** crontab's nicknames that name a schedule (not `@reboot`, which is no time). */
 const CRON_NICKNAMES = ['@yearly', '@annually', '@monthly', '@weekly', '@daily', '@midnight', '@hourly']
@@ -180,7 +233,7 @@ export function inventorySchema(baseDir: string) {
         run: durationSchema.exactOptional(),
       })
       .prefault({}),
-    snmp: z.strictObject({traps: z.array(trapSchema).default([])}).prefault({}),
+    snmp: z.strictObject({enterprise_oid: enterpriseOidSchema.exactOptional(), traps: z.array(trapSchema).default([])}).prefault({}),
     on_failure: z.enum(['halt', 'rollback'], {error: (iss) => `expected "halt" or "rollback", got ${describeValue(iss.input)}`}).default('halt'),
     lab: z.strictObject({version: versionSchema.default('17.06.05'), boot_time: durationSchema.default(3000)}).prefault({}),
     window: windowSchema.exactOptional(),
@@ -304,11 +357,29 @@ export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): Ch
   if (Array.isArray(traps)) {
     traps.forEach((trap, i) => {
       if (!isRecord(trap)) return
-      if ('community' in trap && 'community_env' in trap) {
-        issues.push({path: ['snmp', 'traps', i, 'community_env'], at: 'key', message: 'set community or community_env, not both'})
-      } else if (!('community' in trap) && !('community_env' in trap)) {
-        issues.push({path: ['snmp', 'traps', i], message: 'no community: set community or community_env'})
+      const at = (field: string): CheckIssue['path'] => ['snmp', 'traps', i, field]
+      if (trap['version'] === 3) {
+        for (const field of ['community', 'community_env'] as const) {
+          if (field in trap) issues.push({path: at(field), at: 'key', message: `${field} applies to version 2c; version 3 authenticates with user, auth and priv`})
+        }
+        const missing = (['user', 'auth', 'priv'] as const).filter((f) => !(f in trap))
+        if (missing.length > 0) issues.push({path: ['snmp', 'traps', i], message: `version 3 needs ${missing.join(', ')} (USM authPriv: user, auth: {protocol, password_env}, priv: {protocol, password_env})`})
+        if (trap['inform'] === true && 'engine_id' in trap) {
+          issues.push({path: at('engine_id'), at: 'key', message: 'engine_id applies to v3 traps: an inform discovers the receiver\'s engine ID; drop engine_id'})
+        } else if (trap['inform'] !== true && !('engine_id' in trap)) {
+          issues.push({path: ['snmp', 'traps', i], message: "a v3 trap needs engine_id (chainup's engine ID, the receiver's createUser -e value), or inform: true"})
+        }
+      } else {
+        for (const field of ['user', 'auth', 'priv', 'engine_id'] as const) {
+          if (field in trap) issues.push({path: at(field), at: 'key', message: `${field} applies to version 3 (set version: 3)`})
+        }
+        if ('community' in trap && 'community_env' in trap) {
+          issues.push({path: at('community_env'), at: 'key', message: 'set community or community_env, not both'})
+        } else if (!('community' in trap) && !('community_env' in trap)) {
+          issues.push({path: ['snmp', 'traps', i], message: 'no community: set community or community_env'})
+        }
       }
+      if ('retries' in trap && trap['inform'] !== true) issues.push({path: at('retries'), at: 'key', message: 'retries applies to informs (inform: true); traps are not acknowledged'})
     })
   }
   return issues

@@ -93,15 +93,45 @@ export interface ChainSyncSettings {
   }
 }
 
+/**
+ * SNMPv3 USM authentication protocols, spelled as Net-SNMP's tools spell them (`snmptrap -a`); the inventory may
+ * write them in any case. MD5 is refused (docs/decisions.md).
+ */
+export const SNMP_AUTH_PROTOCOLS = ['SHA', 'SHA-224', 'SHA-256', 'SHA-384', 'SHA-512'] as const
+/**
+ * SNMPv3 USM privacy protocols: `AES` = `AES-128` (RFC 3826); `AES-256` = `AES-256B` (Blumenthal key extension, what
+ * Net-SNMP's `-x AES-256` means); `AES-256-C` = `AES-256R` (Reeder key extension, Cisco's). DES and AES-192 are refused.
+ */
+export const SNMP_PRIV_PROTOCOLS = ['AES', 'AES-128', 'AES-256', 'AES-256B', 'AES-256-C', 'AES-256R'] as const
+
+/**
+ * One SNMP notification receiver (docs/snmp.md). `version: '2c'` takes exactly one of `community` / `community_env`;
+ * `version: 3` takes `user`, `auth` and `priv` (USM authPriv) and, for traps, `engine_id`. The loader enforces which
+ * fields go with which version.
+ */
 export interface TrapReceiver {
   host: string
   /** UDP port. @default 162 */
   port: number
-  version: '2c'
-  /** Community given literally (it is not a secret in v2c, but prefer community_env). */
+  version: '2c' | 3
+  /** v2c: community given literally (it is not a secret in v2c, but prefer community_env). */
   community?: string
-  /** Name of the environment variable holding the community. */
+  /** v2c: name of the environment variable holding the community. */
   community_env?: string
+  /** v3: the USM user name (RFC 3414), 1 to 32 characters. */
+  user?: string
+  /** v3: authentication protocol (canonical spelling, e.g. "SHA-256") and the environment variable holding its password. */
+  auth?: {protocol: (typeof SNMP_AUTH_PROTOCOLS)[number]; password_env: string}
+  /** v3: privacy protocol (canonical spelling, e.g. "AES") and the environment variable holding its password. */
+  priv?: {protocol: (typeof SNMP_PRIV_PROTOCOLS)[number]; password_env: string}
+  /** v3 traps: chainup's SNMP engine ID as hex (5 to 32 octets), the receiver's `createUser -e` value. */
+  engine_id?: string
+  /** Send informs (acknowledged, retried) instead of traps. @default false */
+  inform?: boolean
+  /** Traps: how long one send may take; informs: how long to wait for each acknowledgement, ms. @default 5000 (PT5S) */
+  timeout?: number
+  /** Informs: resends of an unacknowledged inform, 0 to 10. @default 2 */
+  retries?: number
 }
 
 /** A recurring maintenance window (inventory `window:`). */
@@ -165,7 +195,11 @@ export interface Inventory {
     /** DEC-002's maximum execution time: past it the run stops like a cancel and ends failed ("timeout"). Unset = no limit. */
     run?: number
   }
-  snmp: {traps: TrapReceiver[]}
+  snmp: {
+    /** The OID chainup's subtree hangs below (`<enterprise_oid>.1`, mibs/CHAINUP-MIB.txt). @default "1.3.6.1.4.1.32473" (RFC 5612's documentation enterprise) */
+    enterprise_oid?: string
+    traps: TrapReceiver[]
+  }
   /** What a failure that halts the chain leads to: stop where it is (`halt`, the safe default of draft §9 example 1) or roll back (seed 001 §3.4). @default "halt" */
   on_failure: 'halt' | 'rollback'
   lab: LabSettings

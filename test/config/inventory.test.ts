@@ -339,9 +339,55 @@ const CASES: Case[] = [
     problems: ['10:7 snmp.traps[0]: no community: set community or community_env'],
   },
   {
-    name: 'trap with SNMP version 3',
+    name: 'v3 trap with a community and no USM user',
     yaml: `${VALID}snmp:\n  traps:\n    - {host: 127.0.0.1, version: 3, community: public}\n`,
-    problems: ['10:34 snmp.traps[0].version: expected "2c" (the only SNMP version supported for now), got the number 3'],
+    problems: [
+      '10:7 snmp.traps[0]: version 3 needs user, auth, priv (USM authPriv: user, auth: {protocol, password_env}, priv: {protocol, password_env})',
+      '10:7 snmp.traps[0]: a v3 trap needs engine_id (chainup\'s engine ID, the receiver\'s createUser -e value), or inform: true',
+      '10:37 snmp.traps[0].community: community applies to version 2c; version 3 authenticates with user, auth and priv',
+    ],
+  },
+  {
+    name: 'v3 receiver with MD5 and DES',
+    yaml: `${VALID}snmp:\n  traps:\n    - {host: 127.0.0.1, version: 3, user: noc, engine_id: "0x8000B98380C0FFEE0001", auth: {protocol: md5, password_env: A}, priv: {protocol: DES, password_env: P}}\n`,
+    problems: [
+      '10:102 snmp.traps[0].auth.protocol: unsupported authentication protocol "md5" (too weak); allowed (any case): SHA, SHA-224, SHA-256, SHA-384, SHA-512',
+      '10:142 snmp.traps[0].priv.protocol: unsupported privacy protocol "DES" (broken, and Node needs a legacy OpenSSL provider for it); allowed (any case): AES, AES-128, AES-256, AES-256B, AES-256-C, AES-256R',
+    ],
+  },
+  {
+    name: 'v3 receiver with AES-192 and an unknown hash',
+    yaml: `${VALID}snmp:\n  traps:\n    - {host: 127.0.0.1, version: 3, user: noc, inform: true, auth: {protocol: sha3, password_env: A}, priv: {protocol: aes-192, password_env: P}}\n`,
+    problems: [
+      '10:79 snmp.traps[0].auth.protocol: unsupported authentication protocol "sha3"; allowed (any case): SHA, SHA-224, SHA-256, SHA-384, SHA-512',
+      '10:120 snmp.traps[0].priv.protocol: unsupported privacy protocol "aes-192" (net-snmp does not implement it); allowed (any case): AES, AES-128, AES-256, AES-256B, AES-256-C, AES-256R',
+    ],
+  },
+  {
+    name: 'v3 inform with an engine_id, v3 trap without one',
+    yaml: `${VALID}snmp:\n  traps:\n    - {host: 127.0.0.1, version: 3, user: noc, inform: true, engine_id: "8000B98380C0FFEE0001", auth: {protocol: SHA-256, password_env: A}, priv: {protocol: AES, password_env: P}}\n    - {host: 127.0.0.2, version: 3, user: noc, auth: {protocol: SHA-256, password_env: A}, priv: {protocol: AES, password_env: P}}\n`,
+    problems: [
+      '10:62 snmp.traps[0].engine_id: engine_id applies to v3 traps: an inform discovers the receiver\'s engine ID; drop engine_id',
+      '11:7 snmp.traps[1]: a v3 trap needs engine_id (chainup\'s engine ID, the receiver\'s createUser -e value), or inform: true',
+    ],
+  },
+  {
+    name: 'v2c receiver with v3 fields, retries on a trap, a bad engine ID and SNMP version 1',
+    yaml: `${VALID}snmp:\n  traps:\n    - {host: 127.0.0.1, community: public, user: noc, retries: 3}\n    - {host: 127.0.0.2, version: 3, user: "no spaces allowed", engine_id: "0x12", auth: {protocol: SHA, password_env: A}, priv: {protocol: AES, password_env: P}}\n    - {host: 127.0.0.3, version: 1, community: public}\n`,
+    problems: [
+      '10:44 snmp.traps[0].user: user applies to version 3 (set version: 3)',
+      '10:55 snmp.traps[0].retries: retries applies to informs (inform: true); traps are not acknowledged',
+      '11:43 snmp.traps[1].user: expected an SNMPv3 user name of 1 to 32 characters (letters, digits, ".", "_", "@", "+", "-")',
+      '11:75 snmp.traps[1].engine_id: expected an SNMP engine ID as 5 to 32 octets of hex (10 to 64 hex digits, optionally after 0x), e.g. "0x8000B98380C0FFEE0001"',
+      '12:34 snmp.traps[2].version: expected 2c or 3 (SNMP version), got the number 1',
+    ],
+  },
+  {
+    name: 'snmp.enterprise_oid that is not a dotted OID',
+    yaml: `${VALID}snmp:\n  enterprise_oid: ".1.3.6.1.4.1.32473"\n  traps: []\n`,
+    problems: [
+      '9:19 snmp.enterprise_oid: expected a dotted numeric OID such as "1.3.6.1.4.1.32473" (no leading dot)',
+    ],
   },
   {
     name: 'unknown fault',
