@@ -10,7 +10,7 @@ import type {Writable} from 'node:stream'
 import {loadStack} from '../config/load.js'
 import type {Inventory} from '../config/types.js'
 import {ExitCode, InputError} from '../errors.js'
-import {runFleet, sharedDevices, type FleetStack, type StackSetup} from '../fleet/fleet.js'
+import {fleetResultFromJournal, runFleet, sharedDevices, type FleetStack, type StackSetup} from '../fleet/fleet.js'
 import {openJournal} from '../journal/journal.js'
 import {RunEvents} from '../model/events.js'
 import type {FleetExecutionResult} from '../model/result.js'
@@ -58,6 +58,7 @@ export async function fleetCommand(opts: FleetCommandOptions): Promise<{result: 
 /**
  * `chainup resume FLEET_ID`: resumes the fleet's unfinished stack runs and starts the stacks that never started, with
  * the fleet's concurrency and --max-failed.
+ * A fleet with nothing left to do is reported as it ended.
  * @returns null when FLEET_ID is not a fleet (then it is a run id)
  * @throws InputError (exit 2) when an inventory cannot be loaded any more
  */
@@ -70,6 +71,17 @@ export async function resumeFleetCommand(opts: RunUiOptions & {fleetId: string})
     journal.close()
   }
   if (!record) return null
+  const left = record.stacks.filter((s) => s.run_status === null || s.run_status === 'running' || s.run_status === 'cancelled')
+  if (record.status !== 'running' && left.length === 0) {
+    // Nothing left to do: report the fleet as it ended (as `chainup resume` does for a finished run).
+    const j = await openJournal(opts.stateDir)
+    try {
+      const result = fleetResultFromJournal(j, record)
+      return {result, exitCode: fleetExitCode(result.status)}
+    } finally {
+      j.close()
+    }
+  }
   const {stacks, env} = await loadFleet(record.stacks.map((s) => s.inventory), false)
   return execute(stacks, env, {...opts, inventoryPaths: [], lab: false, concurrency: record.concurrency, ...(record.max_failed === null ? {} : {maxFailed: record.max_failed})}, opts.fleetId)
 }

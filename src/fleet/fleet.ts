@@ -9,7 +9,8 @@ import {inputsDigest} from '../config/load.js'
 import type {Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
 import {ChainupError, ExitCode, InputError} from '../errors.js'
-import {openJournal} from '../journal/journal.js'
+import type {FleetRecord, FleetStackRecord} from '../journal/fleet.js'
+import {openJournal, type Journal} from '../journal/journal.js'
 import {RunEvents} from '../model/events.js'
 import type {ChainExecutionResult, FleetExecutionResult, FleetStackNotStarted} from '../model/result.js'
 import type {ChainStatus} from '../model/status.js'
@@ -200,7 +201,7 @@ function fleetStatus(council: {status: ChainStatus; reason: string | null}, earl
 }
 
 /** Reopens a cancelled stack run for a resume, after checking its inputs did not change. @returns why not, or null */
-function reopenForResume(journal: Awaited<ReturnType<typeof openJournal>>, runId: string, stack: FleetStack): string | null {
+function reopenForResume(journal: Journal, runId: string, stack: FleetStack): string | null {
   const config = journal.events(runId).find((e) => e.type === 'runConfig')?.data as {inputs_sha256?: string} | undefined
   if (config?.inputs_sha256 !== undefined && config.inputs_sha256 !== inputsDigest(stack.inventory, stack.playbook)) {
     return `the inventory or playbook of run ${runId} changed since it started (${stack.inventory.file}); resume it with the files as they were`
@@ -233,4 +234,24 @@ export function sharedDevices(stacks: ReadonlyArray<{inventory: Inventory}>): st
     }
   }
   return problems
+}
+
+/**
+ * A fleet's result from the journal (`chainup show FLEET_ID`): the results of its stack runs that finished, its stacks
+ * that did not start with their reasons. A fleet still running has `completed_at` "" and `duration_ms` 0.
+ */
+export function fleetResultFromJournal(journal: Journal, record: FleetRecord): FleetExecutionResult {
+  const finished = (s: FleetStackRecord) => s.run_status !== null && s.run_status !== 'running'
+  return {
+    execution_id: record.id,
+    status: record.status === 'running' ? 'failed' : record.status,
+    started_at: record.started_at,
+    completed_at: record.finished_at ?? '',
+    duration_ms: record.duration_ms ?? 0,
+    reason: record.status === 'running' ? 'the fleet is still running (or its process died: chainup resume FLEET_ID)' : record.reason,
+    stacks: record.stacks.filter(finished).map((s) => journal.buildResult(s.run_id)),
+    not_started: record.stacks
+      .filter((s) => s.run_status === null)
+      .map((s) => ({chain_id: s.stack, inventory: s.inventory, execution_id: s.run_id, reason: s.reason ?? 'not started'})),
+  }
 }

@@ -170,7 +170,8 @@ export interface HistoryPage {
  */
 export interface TreeNode {
   id: string
-  kind: OperationKind
+  /** `fleet` only for the root of a fleet's tree (its children are the stack runs, docs/fleets.md). */
+  kind: OperationKind | 'fleet'
   name: string
   device: string | null
   status: OperationRunStatus
