@@ -5,6 +5,8 @@
  * stack is reported and the others go on, until `maxFailed` failed stacks halt the council the same way. An operator's
  * cancel does the same. Pure orchestration: the stack runner is a function, so tests can pass fakes (docs/fleets.md).
  */
+import {setMaxListeners} from 'node:events'
+
 import type {ChainStatus} from '../model/status.js'
 
 /** What one stack's run came to, as the council sees it. */
@@ -85,6 +87,8 @@ export async function runCouncil<S>(opts: CouncilOptions<S>): Promise<CouncilRes
   const outcomes: Array<StackOutcome | undefined> = new Array<StackOutcome | undefined>(n).fill(undefined)
   const stop = new AbortController()
   const kill = opts.kill ?? new AbortController().signal
+  // Every running stack listens on both signals (25 stacks at once is ordinary), so no leak warning at 11.
+  setMaxListeners(0, stop.signal, kill)
   let halted: {status: ChainStatus; reason: string} | undefined
   let failed = 0
   const halt = (status: ChainStatus, reason: string, park: string) => {
