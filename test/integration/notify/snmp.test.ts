@@ -88,6 +88,37 @@ describe('SnmpNotifier → TrapReceiver over UDP', () => {
     expect(await notifier.send(timeoutTrap)).toEqual([{target: `127.0.0.1:${port}`, ok: true}])
   })
 
+  it('v2c informs: the lab receiver acknowledges them (ok); an inform nobody acknowledges fails after its retries, the other receivers unaffected', async () => {
+    const r = await receiver({community: 'noc'})
+    const closed = await receiver()
+    const deadPort = closed.port
+    await closed.stop()
+    const notifier = new SnmpNotifier([
+      {host: '127.0.0.1', port: deadPort, community: 'noc', inform: true, timeoutMs: 150, retries: 2},
+      {host: '127.0.0.1', port: r.port, community: 'noc', inform: true},
+    ])
+    const started = Date.now()
+    const results = await notifier.send({kind: 'run_failed', runId: 'r3', stack: 's', reporter: 'run', reason: 'sw2 failed', runStatus: 'failed', durationSeconds: 42})
+    notifier.close()
+    expect(results).toEqual([
+      {target: `127.0.0.1:${deadPort}`, ok: false, error: 'inform not acknowledged: 3 attempts, 150 ms each (Request timed out)'},
+      {target: `127.0.0.1:${r.port}`, ok: true},
+    ])
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3 * 150 - 20)
+    const t = await r.waitFor((x) => x.trapOid === ChainupNotification.chainupRunFailed, 3000)
+    expect(t.varbinds[ChainupObject.chainupDurationSeconds]).toBe(42)
+  })
+
+  it('sends under snmp.enterprise_oid when a target carries one', async () => {
+    const r = await receiver()
+    const notifier = new SnmpNotifier([{host: '127.0.0.1', port: r.port, community: 'public', enterpriseOid: '1.3.6.1.4.1.99999'}])
+    expect(await notifier.send(timeoutTrap)).toMatchObject([{ok: true}])
+    notifier.close()
+    const t = await r.waitFor(() => true, 3000)
+    expect(t.trapOid).toBe('1.3.6.1.4.1.99999.1.0.1')
+    expect(t.varbinds['1.3.6.1.4.1.99999.1.1.1']).toBe(timeoutTrap.runId)
+  })
+
   it('reports every target as failed after close()', async () => {
     const notifier = new SnmpNotifier([{host: '127.0.0.1', port: 9, community: 'public'}])
     notifier.close()
