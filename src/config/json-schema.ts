@@ -60,6 +60,7 @@ const INVENTORY: Record<string, Annotation> = {
   'ssh.private_key': `Path of an OpenSSH private key, ${PATH_TEXT}.`,
   'ssh.passphrase_env': 'Name of the environment variable holding the private key\'s passphrase (only with private_key).',
   'ssh.known_hosts': `Path of an OpenSSH known_hosts file holding the devices' host keys, ${PATH_TEXT}.`,
+  'ssh.host_key_policy': 'strict (default): a device must present the same host key after its reload. repin-after-reload: a changed key is accepted only after that device\'s own reload, journaled and written to known_hosts.',
   'ssh.max_output_bytes': 'The most output one device command may print (stdout and stderr together), bytes; default 16 MiB.',
   timeouts: 'ISO 8601 durations.',
   'timeouts.command': 'Per device command (a step\'s own timeout overrides it).',
