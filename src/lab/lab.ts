@@ -93,7 +93,8 @@ export async function startLab(inventory: Inventory, options: LabOptions = {}): 
       await sim.start()
     }
     for (const target of options.trapReceivers === false ? [] : inventory.snmp.traps) {
-      if (!isLoopback(target.host)) continue
+      // The lab's receiver decodes v1/v2c only (docs/snmp.md): a loopback v3 receiver must be a real one (snmptrapd).
+      if (!isLoopback(target.host) || target.version === 3) continue
       const community = target.community ?? (target.community_env ? env[target.community_env] : undefined)
       const receiver = new TrapReceiver({host: target.host, port: target.port, ...(community === undefined ? {} : {community})})
       receiver.on('trap', (t) => onTrap(describeTrap(t)))

@@ -3,7 +3,7 @@
  * SNMPv1/v2c traps and v2c informs (informs are acknowledged). SNMPv3 is not decoded.
  *
  * Why not net-snmp's `createReceiver`: in net-snmp 3.29 it turns `port: 0` into 162 (`options.port || 162`),
- * so it cannot bind an ephemeral port, and it does not expose the bound address. Reference: docs/traps.md.
+ * so it cannot bind an ephemeral port, and it does not expose the bound address. Reference: docs/snmp.md.
  */
 import dgram from 'node:dgram'
 import {EventEmitter} from 'node:events'
