@@ -161,6 +161,11 @@ const cronSchema = z
       ctx.addIssue({code: 'custom', message: `expected 5 cron fields (minute hour day-of-month month day-of-week), e.g. "0 2 * * 6", got ${fields.length}`})
       return
     }
+    const [, , dom = '*', , dow = '*'] = fields
+    if (dom !== '*' && dow !== '*' && (dom.startsWith('*') || dow.startsWith('*'))) {
+      ctx.addIssue({code: 'custom', message: `day-of-month "${dom}" and day-of-week "${dow}" are both restricted and one starts with "*": cron implementations disagree on whether either or both must match; list the days instead`})
+      return
+    }
     const extension = /[LW#+?]/i.exec(trimmed.replace(CRON_NAMES, ''))
     if (extension) {
       ctx.addIssue({code: 'custom', message: `"${extension[0]}" is a croner extension crontab does not understand; use numbers, names, *, ranges (1-5), lists (1,3) and steps (*/2)`})

@@ -77,6 +77,11 @@ const CASES: Case[] = [
     problems: [/^8:16 window\.cron: "#" is a croner extension crontab does not understand/],
   },
   {
+    name: 'window cron with day fields whose meaning differs between crons',
+    yaml: `${VALID}window: {cron: "0 2 */2 * 6", duration: PT4H, timezone: UTC}\n`,
+    problems: [/^8:16 window\.cron: day-of-month "\*\/2" and day-of-week "6" are both restricted and one starts with "\*"/],
+  },
+  {
     name: 'window cron that never matches',
     yaml: `${VALID}window: {cron: "0 2 30 2 *", duration: PT4H, timezone: Europe/Berlin}\n`,
     problems: ['8:16 window.cron: this cron expression never matches a date (e.g. 30 February): the window would never open'],
