@@ -85,6 +85,12 @@ export interface SimSwitchOptions {
   slowBootFactor?: number
   /** How long `install add ... activate commit` prints progress before it reloads the device, ms. @default 300 */
   installDelayMs?: number
+  /**
+   * When set, `install add ... activate commit` ends its exec with exit status 0 once its progress is printed, and
+   * the device reloads this many ms later (a switch that returns the prompt before it goes down). Unset: the reload
+   * drops the session while the command runs (IOS-XE with `prompt-level none`).
+   */
+  reloadAfterExitMs?: number
   /** Model number. @default 'C9300-48P' */
   model?: string
   /** When the device booted before the simulation started. @default now − 23 days 4 hours 17 minutes */
@@ -503,7 +509,10 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     this.later(delay, () => {
       this.nextVersion = target
       if (this.faults.has('no_reload')) done(0)
-      else this.reload('Reload Command', `install ${image}`)
+      else if (this.opts.reloadAfterExitMs !== undefined) {
+        done(0)
+        this.later(this.opts.reloadAfterExitMs, () => this.reload('Reload Command', `install ${image}`), this.installTimers)
+      } else this.reload('Reload Command', `install ${image}`)
     }, this.installTimers)
   }
 
