@@ -8,7 +8,9 @@ import {StringDecoder} from 'node:string_decoder'
 
 import {ChainupError} from '../errors.js'
 import type {DeviceSession, ExecResult} from '../model/device-session.js'
+import {InteractiveShell, type InteractiveConfig, type PromptAnswer} from './interactive.js'
 import {hostKeyCheck, type HostKeySource} from './known-hosts.js'
+import type {DeviceTranscript, TranscriptLog} from './transcript.js'
 
 /** Credentials; secret fields are non-enumerable so they never reach a log, a journal or JSON. */
 export class Credentials {
@@ -98,17 +100,32 @@ export interface ConnectOptions {
   timeoutMs: number
   /** The most output one command may print (bytes, stdout and stderr together). @default DEFAULT_MAX_OUTPUT_BYTES (16 MiB) */
   maxOutputBytes?: number
+  /** How commands run unless a command says otherwise (playbook `session`, interactive.ts). @default 'exec' */
+  session?: SessionMode
+  /** The platform's prompt and pager for interactive commands (playbook `prompt`, `pager`). */
+  interactive?: InteractiveConfig
+  /** Writes this connection's transcript (`--transcript`, transcript.ts). */
+  transcript?: DeviceTranscript
 }
+
+/** `exec`: one exec channel per command; `interactive`: one PTY shell per connection (interactive.ts). */
+export type SessionMode = 'exec' | 'interactive'
 
 /** Per-command options of {@link SshDeviceSession.exec}. */
 export interface ExecOptions {
   /** Overrides the session's output cap for this command (bytes). */
   maxOutputBytes?: number
+  /** Overrides the connection's session mode for this command (playbook step `session`). */
+  session?: SessionMode
+  /** Confirmation prompts answered while an interactive command runs (playbook step `answers`). */
+  answers?: readonly PromptAnswer[]
 }
 
 /** A device session that knows whether its connection is gone (what a device worker holds). */
 export interface DeviceConnection extends DeviceSession {
   readonly isClosed: boolean
+  /** Runs one command (see {@link SshDeviceSession.exec}); in-memory devices may ignore `options`. */
+  exec(command: string, timeoutMs: number, options?: ExecOptions): Promise<ExecResult>
 }
 
 /** Opens a {@link DeviceConnection}: {@link connectDevice} in production; tests may pass an in-memory device. */
@@ -162,7 +179,22 @@ export async function connectDevice(opts: ConnectOptions): Promise<SshDeviceSess
       },
     })
   })
-  return new SshDeviceSession(opts.device, client, opts.maxOutputBytes)
+  return new SshDeviceSession(opts.device, client, opts.maxOutputBytes, {
+    ...(opts.session === undefined ? {} : {session: opts.session}),
+    ...(opts.interactive === undefined ? {} : {interactive: opts.interactive}),
+    ...(opts.transcript === undefined ? {} : {transcript: opts.transcript.connection(`${opts.host}:${opts.port}`)}),
+    connectTimeoutMs: opts.timeoutMs,
+  })
+}
+
+/** The optional parts of a {@link SshDeviceSession}. */
+export interface SessionExtras {
+  /** @default 'exec' */
+  session?: SessionMode
+  interactive?: InteractiveConfig
+  transcript?: TranscriptLog
+  /** How long an interactive shell's first prompt may take, ms. @default 15000 */
+  connectTimeoutMs?: number
 }
 
 type Ssh2Client = import('ssh2').Client
@@ -171,12 +203,17 @@ type Ssh2Client = import('ssh2').Client
 export class SshDeviceSession implements DeviceSession {
   private closed = false
   private readonly dropWaiters = new Set<() => void>()
+  /** The PTY shell interactive commands run in, opened at the first one (interactive.ts). */
+  private shell: Promise<InteractiveShell> | undefined
+  /** {@link close} was called (for the transcript: closed by chainup, not dropped by the device). */
+  private closedByUs = false
 
   constructor(
     readonly device: string,
     private readonly client: Ssh2Client,
     /** The most output one command may print, bytes. */
     readonly maxOutputBytes: number = DEFAULT_MAX_OUTPUT_BYTES,
+    private readonly extras: SessionExtras = {},
   ) {
     // The server side going away (reload) gives `end`/`close`, never necessarily `error` (FIELD-NOTES).
     client.on('close', () => this.markClosed())
@@ -202,7 +239,10 @@ export class SshDeviceSession implements DeviceSession {
    */
   exec(command: string, timeoutMs: number, options: ExecOptions = {}): Promise<ExecResult> {
     if (this.closed) return Promise.reject(new SessionClosedError(this.device))
+    if ((options.session ?? this.extras.session) === 'interactive') return this.interactiveExec(command, timeoutMs, options)
     const limit = options.maxOutputBytes ?? this.maxOutputBytes
+    const log = this.extras.transcript
+    log?.exec(command)
     return new Promise((resolve, reject) => {
       let output = ''
       let bytes = 0
@@ -213,6 +253,7 @@ export class SshDeviceSession implements DeviceSession {
         done = true
         clearTimeout(timer)
         this.dropWaiters.delete(onDrop)
+        log?.exit(dropped ? undefined : exitCode)
         resolve({output: output.replace(/\r\n/g, '\n'), exitCode, dropped})
       }
       const fail = (error: Error) => {
@@ -255,7 +296,9 @@ export class SshDeviceSession implements DeviceSession {
             stream.close()
             return
           }
-          output += decoder.write(d)
+          const text = decoder.write(d)
+          log?.received(text)
+          output += text
         }
         stream.on('data', take(stdout))
         stream.stderr.on('data', take(stderr))
@@ -275,11 +318,72 @@ export class SshDeviceSession implements DeviceSession {
   }
 
   close(): void {
-    if (!this.closed) this.client.end()
+    if (!this.closed) {
+      this.closedByUs = true
+      this.client.end()
+    }
     this.markClosed()
   }
 
+  /**
+   * Runs one command in the connection's PTY shell (opened at the first interactive command: first prompt, pager
+   * off), answering the step's confirmation prompts (interactive.ts).
+   * @throws PromptTimeoutError past `timeoutMs` (the connection is closed); OutputLimitError; SessionClosedError
+   */
+  private async interactiveExec(command: string, timeoutMs: number, options: ExecOptions): Promise<ExecResult> {
+    this.shell ??= this.openShell()
+    let shell: InteractiveShell
+    try {
+      shell = await this.shell
+    } catch (error) {
+      this.shell = undefined
+      if (this.closed) return {output: '', exitCode: undefined, dropped: true}
+      throw error
+    }
+    if (shell.isClosed) {
+      this.shell = undefined
+      if (this.closed) return {output: '', exitCode: undefined, dropped: true}
+      return this.interactiveExec(command, timeoutMs, options)
+    }
+    try {
+      return await shell.run(command, timeoutMs, options.answers ?? [])
+    } catch (error) {
+      // A command that did not get its prompt back leaves the shell in an unknown state: drop the connection, as exec does.
+      if (!(error instanceof Error && error.message.includes('still runs'))) this.close()
+      throw error
+    }
+  }
+
+  private openShell(): Promise<InteractiveShell> {
+    const {extras} = this
+    return new Promise<InteractiveShell>((resolve, reject) => {
+      // A wide terminal: long command lines and output are not wrapped (the echo is found whole).
+      this.client.shell({term: 'vt100', cols: 511, rows: 24, width: 0, height: 0}, (err, channel) => {
+        if (err) return reject(err)
+        extras.transcript?.shell()
+        const onDrop = () => channel.close()
+        this.dropWaiters.add(onDrop)
+        InteractiveShell.open(
+          channel,
+          {
+            device: this.device,
+            maxOutputBytes: this.maxOutputBytes,
+            limitError: (cmd, partial) => new OutputLimitError(this.device, cmd, this.maxOutputBytes, partial),
+            ...(extras.interactive ?? {}),
+            ...(extras.transcript ? {transcript: extras.transcript} : {}),
+          },
+          extras.connectTimeoutMs ?? 15_000,
+          () => this.dropWaiters.delete(onDrop),
+        ).then(resolve, (error: unknown) => {
+          this.close()
+          reject(error as Error)
+        })
+      })
+    })
+  }
+
   private markClosed(): void {
+    if (!this.closed) this.extras.transcript?.close(!this.closedByUs)
     this.closed = true
     for (const w of this.dropWaiters) w()
     this.dropWaiters.clear()
