@@ -58,7 +58,7 @@ export function buildResult(s: JournalStore, runId: string): ChainExecutionResul
       const receivers = Array.isArray(d.receivers) ? d.receivers : []
       return {
         kind: str(d.kind) ?? '',
-        reporter: str(d.reporter) ?? '',
+        reporter: str(d.reporter),
         reason: str(d.reason) ?? '',
         receivers: receivers.map((x) => {
           const o = x !== null && typeof x === 'object' && !Array.isArray(x) ? x : {}

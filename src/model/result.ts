@@ -53,10 +53,11 @@ export interface DeviceResult {
   version_after: string | null
 }
 
-/** chainup: an SNMP trap sent during the run, and what each receiver said. */
+/** chainup: an SNMP notification sent during the run, and what each receiver said (docs/snmp.md). */
 export interface TrapRecord {
   kind: string
-  reporter: string
+  /** The device the notification is about; null for the run as a whole (a stack-wide gate, the rollback wave). */
+  reporter: string | null
   reason: string
   receivers: Array<{target: string; ok: boolean; error?: string}>
 }

@@ -22,7 +22,10 @@ import type {RunEvents} from '../model/events.js'
 import type {DeviceOutcome} from '../model/status.js'
 import type {ChainTrap, TrapSendResult, TrapTarget} from './snmp.js'
 
-/** `chainupReporter` of a notification about the run as a whole (a stack-wide gate, the rollback, the run's end). */
+/**
+ * `chainupReporter` of a notification about the run as a whole (a stack-wide gate, the rollback, the run's end);
+ * its `trapSent` record has reporter null.
+ */
 export const RUN_REPORTER = 'run'
 
 export interface TrapNotifier {
@@ -48,7 +51,8 @@ export function attachTrapNotifier(events: RunEvents, run: {runId: string; stack
       } finally {
         notifier.close()
       }
-      if (report) events.emit('trapSent', {kind: trap.kind, reporter: trap.reporter, reason: trap.reason, receivers})
+      // The journal files a trap under its device; one about the run as a whole under the run (reporter null).
+      if (report) events.emit('trapSent', {kind: trap.kind, reporter: trap.reporter === RUN_REPORTER ? null : trap.reporter, reason: trap.reason, receivers})
     })().catch((error: Error) => {
       if (report) events.emit('log', {level: 'error', device: trap.reporter === RUN_REPORTER ? null : trap.reporter, message: `cannot send SNMP notification: ${error.message}`})
     })

@@ -71,7 +71,7 @@ describe('attachTrapNotifier', () => {
       await notifier.flush()
       expect(sent.map((t) => [t.kind, t.reporter, t.reason])).toEqual([
         ['gate_vetoed', 'sw2', 'NOC said no'],
-        ['gate_vetoed', 'run', 'no ticket'],
+        ['gate_vetoed', null, 'no ticket'],
       ])
       const onError = await receiver.waitFor((t) => t.varbinds[ChainupObject.chainupGateName] === 'ask the NOC', 3000)
       expect(onError.trapOid).toBe(ChainupNotification.chainupGateVetoed)
@@ -111,8 +111,8 @@ describe('attachTrapNotifier', () => {
       }
       await notifier.flush()
       expect(sent.map((t) => [t.kind, t.reporter, t.reason])).toEqual([
-        ['rollback_started', 'run', 'rolling back sw3 -> sw2 -> sw1'],
-        ['rollback_finished', 'run', 'rolled back sw3, sw2, sw1'],
+        ['rollback_started', null, 'rolling back sw3 -> sw2 -> sw1'],
+        ['rollback_finished', null, 'rolled back sw3, sw2, sw1'],
       ])
       const started = await receiver.waitFor((t) => t.trapOid === ChainupNotification.chainupRollbackStarted, 3000)
       expect(started.varbinds[ChainupObject.chainupDevices]).toBe('sw3,sw2,sw1')
@@ -132,7 +132,7 @@ describe('attachTrapNotifier', () => {
       events.emit('chainHalted', {device: 'sw1', reason: 'rollback failed: boot system: % Invalid input'})
       await notifier.flush()
       expect(sent.map((t) => [t.kind, t.reporter])).toEqual([
-        ['rollback_started', 'run'],
+        ['rollback_started', null],
         ['rollback_finished', 'sw1'],
         ['chain_halted', 'sw1'],
       ])
