@@ -43,6 +43,15 @@ const imageSchema = z
     'expected a plain file name such as "cat9k_iosxe.17.09.05.SPA.bin" (letters, digits, ".", "_", "-", "+"; no "/" or ":": chainup looks for it on flash:)',
   )
 
+/** A digest as hex (either case; stored in lower case): `target.md5`, `target.sha512`. */
+function hexDigestSchema(what: string, digits: number) {
+  return z
+    .string({error: (iss) => (iss.input === undefined ? undefined : `expected the image's ${what} as ${digits} hex digits (in quotes), got ${describeValue(iss.input)}`)})
+    .max(INPUT_LIMITS.text, maxLength(INPUT_LIMITS.text))
+    .regex(new RegExp(`^[0-9a-fA-F]{${digits}}$`), `expected the image's ${what} as ${digits} hex digits`)
+    .transform((hex) => hex.toLowerCase())
+}
+
 const faultSchema = z.enum(LAB_FAULTS, {error: (iss) => `unknown fault ${describeValue(iss.input)}; known: ${LAB_FAULTS.join(', ')}`})
 
 const labDeviceSchema = z.strictObject({
@@ -209,7 +218,19 @@ export function inventorySchema(baseDir: string) {
   return z.strictObject({
     stack: nameSchema('stack name'),
     playbook: existingFileSchema(baseDir, 'playbook file'),
-    target: z.strictObject({version: versionSchema, image: imageSchema}),
+    target: z.strictObject({
+      version: versionSchema,
+      image: imageSchema,
+      image_file: existingFileSchema(baseDir, 'image file').exactOptional(),
+      md5: hexDigestSchema('MD5', 32).exactOptional(),
+      sha512: hexDigestSchema('SHA-512', 128).exactOptional(),
+    }),
+    staging: z
+      .strictObject({
+        concurrency: z.number({error: 'expected a number of devices, e.g. 4'}).int('expected a whole number').min(1, 'expected at least 1').max(64, 'expected at most 64').default(4),
+        attempts: z.number({error: 'expected a number of attempts, e.g. 3'}).int('expected a whole number').min(1, 'expected at least 1').max(10, 'expected at most 10').default(3),
+      })
+      .prefault({}),
     ssh: z.strictObject({
       username: textSchema('user name', INPUT_LIMITS.shortText),
       password_env: envNameSchema.exactOptional(),
@@ -234,6 +255,7 @@ export function inventorySchema(baseDir: string) {
         predecessor: durationSchema.default(3_600_000),
         gate: durationSchema.default(60_000),
         connect: durationSchema.default(15_000),
+        transfer: durationSchema.default(3_600_000),
         settle: durationOrZeroSchema.exactOptional(),
         run: durationSchema.exactOptional(),
       })
@@ -356,6 +378,13 @@ export function checkInventory(raw: Record<string, unknown>, lineOf: LineOf): Ch
     else if (!certs && !('psk_file' in tls)) issues.push({path: ['chainsync', 'tls'], message: 'set ca + cert_dir (certificates) or psk_file (pre-shared keys)'})
     else if (certs && !('ca' in tls && 'cert_dir' in tls)) issues.push({path: ['chainsync', 'tls'], message: 'certificates need both ca and cert_dir'})
     if ('psk_file' in tls && 'pins' in tls) issues.push({path: ['chainsync', 'tls', 'pins'], at: 'key', message: 'pins apply to certificates; with psk_file the pre-shared keys authenticate the peer'})
+  }
+
+  const target = isRecord(raw['target']) ? raw['target'] : undefined
+  if (target && !('image_file' in target)) {
+    for (const field of ['md5', 'sha512'] as const) {
+      if (field in target) issues.push({path: ['target', field], at: 'key', message: `${field} applies to the staged image: set target.image_file too (or drop ${field})`})
+    }
   }
 
   const traps = isRecord(raw['snmp']) ? raw['snmp']['traps'] : undefined

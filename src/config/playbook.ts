@@ -5,7 +5,7 @@
  */
 import {z} from 'zod'
 
-import {type Gate, INPUT_LIMITS, type Playbook, type PlaybookStep} from './types.js'
+import {type Gate, INPUT_LIMITS, type Playbook, type PlaybookStage, type PlaybookStep} from './types.js'
 import {type CheckIssue, type LineOf, REPORTED_BY_CHECKS, durationOrZeroSchema, durationSchema, isRecord, maxLength, textSchema} from './common.js'
 import {type TemplateVars, expandTemplate, unknownPlaceholderMessage, unknownPlaceholders, unquotablePlaceholders} from './template.js'
 
@@ -22,6 +22,9 @@ export const DUMMY_VARS: TemplateVars = {
   device: {name: 'sw1', host: '192.0.2.1'},
   previous: {version: '17.06.05', image: 'cat9k_iosxe.17.06.05.SPA.bin'},
 }
+
+/** Digests patterns are checked with when the inventory does not give them (they are computed from the image at run time). */
+export const DUMMY_DIGESTS = {md5: 'd41d8cd98f00b204e9800998ecf8427e', sha512: 'cf83e1357eefb8bdf1542850d66d8007d620e4050b5715dc83f4a921d36ce9ce47d0d13c5d85f2b0ff8318d2877eec2f63b931bd47417a81a538327af927da3e'}
 
 const GATE_LISTS = ['before', 'after', 'on_error', 'final'] as const
 
@@ -64,7 +67,7 @@ function patternSchema(check: PatternCheck, group?: string) {
       const checked = new Set<string>()
       const perDevice = devicesMatter(text)
       for (const vars of perDevice ? check.varsList : check.varsList.slice(0, 1)) {
-        const expanded = expandTemplate(text, vars, 'regex')
+        const expanded = expandTemplate(text, withDigests(vars), 'regex')
         if (checked.has(expanded)) continue
         if (checked.size > 0 && --check.perDeviceLeft < 0) {
           ctx.addIssue({code: 'custom', message: TOO_MANY_DEVICE_CHECKS, input: text})
@@ -84,6 +87,12 @@ function patternSchema(check: PatternCheck, group?: string) {
         }
       }
     })
+}
+
+/** `vars` with {@link DUMMY_DIGESTS} where the target's digests are not known at load time. */
+function withDigests(vars: TemplateVars): TemplateVars {
+  if (vars.target.md5 !== undefined && vars.target.sha512 !== undefined) return vars
+  return {...vars, target: {md5: DUMMY_DIGESTS.md5, sha512: DUMMY_DIGESTS.sha512, ...vars.target}}
 }
 
 const TOO_MANY_DEVICE_CHECKS =
@@ -164,7 +173,14 @@ const stepFields = (check: PatternCheck) => ({
   reject: patternSchema(check).exactOptional(),
   reload: z.boolean().exactOptional(),
   timeout: durationSchema.exactOptional(),
+  session: sessionModeSchema.exactOptional(),
+  answers: z
+    .array(z.strictObject({prompt: patternSchema(check), send: z.string().max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText))}))
+    .exactOptional(),
 })
+
+/** `session:` of a playbook or a step (docs/devices.md "Sessions: exec and interactive"). */
+const sessionModeSchema = z.enum(['exec', 'interactive'], {error: (iss) => `expected "exec" or "interactive", got ${JSON.stringify(iss.input) ?? 'nothing'}`})
 
 /** The zod schema of one step (`readiness`, `upgrade`); upgrade steps may carry a compensating action. */
 function stepSchema(check: PatternCheck) {
@@ -209,6 +225,44 @@ function gateSchema(check: PatternCheck) {
     })
 }
 
+/** Where `stage.destination` may point: a file system (`flash:`) or a directory, no spaces or shell syntax. */
+const DESTINATION = /^[A-Za-z0-9_.\/:+-]+$/
+
+/** The zod schema of `stage` (docs/staging.md): how the inventory's `target.image_file` reaches a device. */
+function stageSchema(check: PatternCheck) {
+  return z
+    .strictObject({
+      method: z.enum(['scp', 'sftp'], {error: (iss) => `expected "scp" or "sftp", got ${JSON.stringify(iss.input) ?? 'nothing'}`}),
+      destination: z
+        .string()
+        .max(INPUT_LIMITS.text, maxLength(INPUT_LIMITS.text))
+        .regex(DESTINATION, 'expected a file system or directory such as "flash:" or "/var/tmp/" (letters, digits, "_", ".", "/", ":", "+", "-")')
+        .default('flash:'),
+      free_space: z
+        .strictObject({
+          command: commandSchema('command').exactOptional(),
+          pattern: patternSchema(check, 'free').exactOptional(),
+        })
+        .exactOptional(),
+      verify: z.strictObject({
+        command: commandSchema('command'),
+        expect: patternSchema(check),
+        timeout: durationSchema.exactOptional(),
+      }),
+    })
+    .transform(
+      (s): PlaybookStage => ({
+        method: s.method,
+        destination: s.destination,
+        free_space: {command: s.free_space?.command ?? `dir ${s.destination}`, pattern: s.free_space?.pattern ?? DEFAULT_FREE_PATTERN},
+        verify: s.verify,
+      }),
+    )
+}
+
+/** IOS-XE's `dir` summary line: `11353194496 bytes total (8942338048 bytes free)`. */
+export const DEFAULT_FREE_PATTERN = '\\((?<free>\\d+) bytes free\\)'
+
 /** Drops `scope` from a gate outside `before` (checkPlaybook reports it when it was written there). */
 function withoutScope(gate: Gate & {scope: 'stack' | 'device'}): Gate {
   const {scope: _scope, ...rest} = gate
@@ -228,6 +282,9 @@ export function playbookSchema(varsList: readonly TemplateVars[] = [DUMMY_VARS])
     name: textSchema('playbook name', INPUT_LIMITS.shortText),
     description: z.string().max(INPUT_LIMITS.text, maxLength(INPUT_LIMITS.text)).exactOptional(),
     platform: z.string().max(INPUT_LIMITS.shortText, maxLength(INPUT_LIMITS.shortText)).exactOptional(),
+    session: sessionModeSchema.exactOptional(),
+    prompt: patternSchema(check).exactOptional(),
+    pager: commandSchema('command').exactOptional(),
     facts: z.strictObject({
       command: commandSchema('command'),
       version: patternSchema(check, 'version'),
@@ -241,6 +298,7 @@ export function playbookSchema(varsList: readonly TemplateVars[] = [DUMMY_VARS])
     readiness: z.array(stepSchema(check)).default([]),
     rollback_readiness: z.array(stepSchema(check)).default([]),
     upgrade: z.array(stepSchema(check)).min(1, 'at least one upgrade step is required'),
+    stage: stageSchema(check).exactOptional(),
     gates: z
       .strictObject({
         before: z.array(gate).default([]),

@@ -13,6 +13,10 @@ export interface TemplateVars {
     version: string
     /** The inventory's `target.image`, e.g. "cat9k_iosxe.17.09.05.SPA.bin". */
     image: string
+    /** The image's MD5 in lower-case hex: the inventory's `target.md5`, else computed from `target.image_file` at run time. */
+    md5?: string
+    /** The image's SHA-512 in lower-case hex, like {@link md5}. */
+    sha512?: string
   }
   device: {
     /** The device's `name` in the inventory. */
@@ -28,7 +32,7 @@ export interface TemplateVars {
 }
 
 /** Every placeholder name, in the order the docs list them. */
-export const PLACEHOLDERS = ['stack', 'target.version', 'target.image', 'device.name', 'device.host', 'previous.version', 'previous.image'] as const
+export const PLACEHOLDERS = ['stack', 'target.version', 'target.image', 'target.md5', 'target.sha512', 'device.name', 'device.host', 'previous.version', 'previous.image'] as const
 export type PlaceholderName = (typeof PLACEHOLDERS)[number]
 
 /**
@@ -39,6 +43,8 @@ export const PLACEHOLDER_ENV: Readonly<Record<PlaceholderName, string>> = {
   stack: 'CHAINUP_STACK',
   'target.version': 'CHAINUP_TARGET_VERSION',
   'target.image': 'CHAINUP_TARGET_IMAGE',
+  'target.md5': 'CHAINUP_TARGET_MD5',
+  'target.sha512': 'CHAINUP_TARGET_SHA512',
   'device.name': 'CHAINUP_DEVICE',
   'device.host': 'CHAINUP_DEVICE_HOST',
   'previous.version': 'CHAINUP_PREVIOUS_VERSION',
@@ -73,6 +79,12 @@ function valueOf(name: PlaceholderName, vars: TemplateVars): string {
       return vars.device.name
     case 'device.host':
       return vars.device.host
+    case 'target.md5':
+    case 'target.sha512': {
+      const value = vars.target[name === 'target.md5' ? 'md5' : 'sha512']
+      if (value === undefined) throw new Error(`{{ ${name} }} is not known: set target.image_file (its digests are computed) or target.${name.slice(7)} in the inventory`)
+      return value
+    }
     case 'previous.version':
     case 'previous.image': {
       const value = vars.previous?.[name === 'previous.version' ? 'version' : 'image']

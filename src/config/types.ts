@@ -23,6 +23,10 @@ export const LAB_FAULTS = [
   'missing_image',
   /** The running (previous) image is not on flash: (so a rollback is impossible and readiness with on_failure: rollback fails). */
   'no_rollback_image',
+  /** Image staging: every copy to flash: arrives with one byte changed, so its digest on the device is wrong (docs/staging.md). */
+  'corrupt_copy',
+  /** Image staging: the first copy to flash: drops the SSH connection halfway through (a retry then succeeds). */
+  'drop_copy',
 ] as const
 export type LabFault = (typeof LAB_FAULTS)[number]
 
@@ -156,6 +160,19 @@ export interface Inventory {
     version: string
     /** Image file name on the device's flash:, e.g. "cat9k_iosxe.17.09.05.SPA.bin". */
     image: string
+    /** Absolute path of the local image file chainup stages to every device during readiness (docs/staging.md). */
+    image_file?: string
+    /** The image's MD5 (32 lower-case hex digits); computed from `image_file` when not given. */
+    md5?: string
+    /** The image's SHA-512 (128 lower-case hex digits); computed from `image_file` when not given. */
+    sha512?: string
+  }
+  /** Image staging (docs/staging.md); only used when `target.image_file` is set. */
+  staging: {
+    /** Devices copying the image at the same time, across the whole run. @default 4 */
+    concurrency: number
+    /** Copies tried per device before it is not ready (an interrupted copy is retried from scratch). @default 3 */
+    attempts: number
   }
   ssh: {
     username: string
@@ -190,6 +207,8 @@ export interface Inventory {
     gate: number
     /** SSH connect/handshake timeout per attempt. @default 15000 (PT15S) */
     connect: number
+    /** One image copy (one attempt of staging), ms; never the command timeout. @default 3600000 (PT1H) */
+    transfer: number
     /** Overrides the playbook's `settle` (how long a device must keep answering after its boot before it counts as back); PT0S allowed. */
     settle?: number
     /** DEC-002's maximum execution time: past it the run stops like a cancel and ends failed ("timeout"). Unset = no limit. */
@@ -214,6 +233,17 @@ export interface Inventory {
   devices: DeviceEntry[]
 }
 
+/** How a command reaches the device: `exec` (an exec channel per command) or `interactive` (a PTY shell, docs/devices.md). */
+export type SessionMode = 'exec' | 'interactive'
+
+/** A confirmation prompt a step answers in an interactive session. */
+export interface PromptAnswerSpec {
+  /** Pattern (placeholders expanded, regex-escaped) matched against the last line the device printed, e.g. '\(y/n\)\?'. */
+  prompt: string
+  /** Text typed in answer, followed by Enter; '' just presses Enter. */
+  send: string
+}
+
 /** One command sent to the device. `{{ ... }}` placeholders are expanded before sending (docs/playbook.md). */
 export interface PlaybookStep {
   name: string
@@ -227,8 +257,36 @@ export interface PlaybookStep {
   reload?: boolean
   /** Overrides timeouts.command for this step, ms. */
   timeout?: number
+  /** Overrides the playbook's `session` for this step: its own exec channel, or the connection's PTY shell. */
+  session?: SessionMode
+  /** Interactive only: confirmation prompts answered while the command runs (docs/playbook.md "Sessions"). */
+  answers?: PromptAnswerSpec[]
   /** The compensating action (seed 001 §3.4): run in this order to undo the step when the run rolls back. */
   compensate?: PlaybookStep[]
+}
+
+/** A playbook's `stage` section: how to copy the image to a device and prove it arrived intact (docs/staging.md). */
+export interface PlaybookStage {
+  /** `scp`: the SCP sink protocol over an exec channel (`scp -t DEST`); `sftp`: the SFTP subsystem. */
+  method: 'scp' | 'sftp'
+  /** Where the image goes, prefix of the remote path, e.g. "flash:" (IOS-XE) or "/var/tmp/"; the image's name is appended. */
+  destination: string
+  /** Lists `destination`: the image's presence and the free space are read from its output. */
+  free_space: {
+    /** @default "dir {{ destination }}" as written, e.g. "dir flash:" */
+    command: string
+    /** Pattern with the named group `(?<free>\d+)`: free bytes. @default '\((?<free>\d+) bytes free\)' (IOS-XE) */
+    pattern: string
+  }
+  /** The on-device digest check, after a copy and to skip a copy. */
+  verify: {
+    /** e.g. "verify /md5 flash:{{ target.image }}". */
+    command: string
+    /** Pattern the output must match, e.g. '{{ target.md5 }}'. */
+    expect: string
+    /** Overrides timeouts.command for the verify command, ms (a device hashes 1 GB in minutes). */
+    timeout?: number
+  }
 }
 
 interface GateBase {
@@ -255,8 +313,14 @@ export interface Playbook {
   file: string
   name: string
   description?: string
-  /** Free text, e.g. "ios-xe". */
+  /** The platform, e.g. "ios-xe", "eos", "junos", "nxos", "sonic"; `--lab` simulates it (docs/lab.md "Dialects"). */
   platform?: string
+  /** How commands reach the device unless a step says otherwise. @default "exec" (absent) */
+  session?: SessionMode
+  /** Interactive sessions: pattern the last line matches when the CLI waits for a command. @default DEFAULT_PROMPT (device/interactive.ts) */
+  prompt?: string
+  /** Interactive sessions: the command sent first to turn the pager off, e.g. "terminal length 0"; none when absent. */
+  pager?: string
   /** How to read the device's facts; patterns use named groups `version`, `uptime`, `restarted_at`. */
   facts: {
     command: string
@@ -281,6 +345,8 @@ export interface Playbook {
   rollback_readiness: PlaybookStep[]
   /** The device's task, run when its node enters START (draft §6.3). */
   upgrade: PlaybookStep[]
+  /** How the inventory's `target.image_file` is copied to a device during readiness (docs/staging.md). */
+  stage?: PlaybookStage
   gates: {
     /** scope stack: once, before any device is touched (only `command` gates). scope device: per device, part of readiness. */
     before: Array<Gate & {scope: 'stack' | 'device'}>

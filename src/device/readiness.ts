@@ -1,10 +1,12 @@
 /**
  * Readiness (draft-dohmeyer-chainsync-03 §6.1 "locally ready"): connect (host key verified), read facts, run the
  * playbook's read-only readiness steps (and rollback feasibility when `on_failure: rollback`), evaluate the
- * device's `before` gates. Nothing here changes the device.
+ * device's `before` gates. Nothing here changes the device, except image staging (`staging.ts`, only with
+ * `target.image_file`): it copies the target image to the device's flash, which changes nothing that runs.
  */
 import {DevicePhase} from '../model/status.js'
 import {DeviceTaskError} from './errors.js'
+import {stageImage} from './staging.js'
 import {learnPrevious, type DeviceState} from './state.js'
 
 /** @throws DeviceTaskError when a step fails; GateVetoError on a veto; HaltedError when the chain halted meanwhile */
@@ -33,6 +35,8 @@ export async function checkReadiness(state: DeviceState): Promise<void> {
       steps.phase(DevicePhase.ready, `resumed: already on ${state.factsBefore.version}`)
       return
     }
+    // Image staging (docs/staging.md): the image must be on the device, verified, before its readiness steps look for it.
+    await stageImage(state)
     for (const step of playbook.readiness) await steps.runStep(step, 'readiness')
     // Rollback feasibility is part of readiness when the inventory asks for rollback (seed 001 §3.4).
     if (inventory.on_failure === 'rollback') for (const step of playbook.rollback_readiness) await steps.runStep(step, 'readiness')

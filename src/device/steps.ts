@@ -6,6 +6,7 @@
 import {expandTemplate, type TemplateVars} from '../config/template.js'
 import type {DeviceEntry, Gate, Inventory, Playbook, PlaybookStep} from '../config/types.js'
 import {evaluateGate} from '../gates/engine.js'
+import type {StagingProgress} from '../model/events.js'
 import type {GateEvaluation, GateType, StepExecution, StepPhase} from '../model/result.js'
 import {DevicePhase} from '../model/status.js'
 import type {Clock} from '../util/clock.js'
@@ -16,6 +17,8 @@ import {DeviceTaskError, GateVetoError, HaltedError} from './errors.js'
 import {parseFacts, type DeviceFacts} from './facts.js'
 import type {HostKeySource} from './known-hosts.js'
 import type {DeviceReport} from './report.js'
+import type {StagingPool} from './staging-pool.js'
+import type {TransferDialer} from './staging-ssh.js'
 import {CommandTimeoutError, connectDevice, type Credentials, type DeviceConnection, type Dialer} from './ssh-session.js'
 
 /** Step output kept in the result and journal, bytes (characters) at most; the rest is cut with a marker. */
@@ -38,6 +41,12 @@ export interface DeviceContext {
   clock: Clock
   /** Opens SSH sessions. @default connectDevice (ssh2, host key verified) */
   dial?: Dialer
+  /** Image staging shared by the run's workers: the copy limiter and the image's digests (`staging.ts`). @default one of its own */
+  staging?: StagingPool
+  /** Opens the SSH connection an image copy runs on. @default connectTransfer (ssh2, host key verified) */
+  transferDial?: TransferDialer
+  /** Receives the image copy's progress (the run turns it into `stagingProgress` events). */
+  onStagingProgress?: (progress: StagingProgress) => void
 }
 
 /** A step's result without the fields {@link DeviceSteps} fills in. */

@@ -21,6 +21,8 @@ export type IosCommand =
   /** `install add file FILE activate commit [prompt-level none]`; `file` as typed, e.g. `flash:cat9k_iosxe.17.09.05.SPA.bin`. */
   | {id: 'install'; file: string; promptLevelNone: boolean}
   | {id: 'reload'}
+  /** `verify /md5 FILE` or `verify /sha512 FILE`; `file` as typed, e.g. `flash:cat9k_iosxe.17.09.05.SPA.bin`. */
+  | {id: 'verify'; algorithm: 'md5' | 'sha512'; file: string}
   | {id: 'terminal_length'; lines: number}
   | {id: 'exit'}
 
@@ -63,6 +65,7 @@ export const GRAMMAR: readonly GrammarRule[] = [
   {id: 'install', words: INSTALL},
   {id: 'install', words: [...INSTALL, 'prompt-level', 'none']},
   {id: 'reload', words: ['reload']},
+  {id: 'verify', words: ['verify', /^\/(md5|sha512)$/i, ANY]},
   {id: 'terminal_length', words: ['terminal', 'length', NUMBER]},
   {id: 'exit', words: ['exit']},
 ]
@@ -129,6 +132,8 @@ function toCommand(rule: GrammarRule, args: readonly string[]): IosCommand {
       return {id: 'install', file: first, promptLevelNone: rule.words.length > INSTALL.length}
     case 'terminal_length':
       return {id: 'terminal_length', lines: Number(first)}
+    case 'verify':
+      return {id: 'verify', algorithm: first.toLowerCase() === '/sha512' ? 'sha512' : 'md5', file: args[1] ?? ''}
     default:
       return {id: rule.id}
   }

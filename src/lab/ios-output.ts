@@ -29,6 +29,9 @@ export interface FlashFile {
   size: number
   mtime: Date
   inode: number
+  /** Digests of what was copied to it (image staging); files the simulation made up have {@link fakeDigest}s. */
+  md5?: string
+  sha512?: string
 }
 
 /** The state of a device that its `show` and `dir` output depends on. */
@@ -49,11 +52,14 @@ export interface DeviceView {
   lastReload: Date | undefined
   /** The files on `flash:`, in any order. */
   flash: readonly FlashFile[]
+  /** Size of `flash:`, bytes. @default FLASH_TOTAL_BYTES (11353194496) */
+  flashTotal?: number
 }
 
-const FLASH_TOTAL_BYTES = 11_353_194_496
+/** Size of a Cat9300's `flash:`, bytes. */
+export const FLASH_TOTAL_BYTES = 11_353_194_496
 /** Bytes used on flash by files the listing does not show (crashinfo, tracelogs, ...). */
-const FLASH_HIDDEN_USED_BYTES = 1_873_412_096
+export const FLASH_HIDDEN_USED_BYTES = 1_873_412_096
 const PKG_KINDS = ['cc_srdriver', 'espbase', 'guestshell', 'lni', 'rpbase', 'rpboot', 'sipbase', 'sipspa', 'srdriver', 'webui', 'wlc']
 const IMAGE_RE = /^cat9k_iosxe\.(\d{2}\.\d{2}\.\d{2}[a-z]?)\.SPA\.bin$/i
 
@@ -73,7 +79,7 @@ export function renderOutput(command: OutputCommand, d: DeviceView, now: Date): 
     case 'show_switch':
       return showSwitch(d)
     case 'dir':
-      return dirFlash(d.flash)
+      return dirFlash(d.flash, d.flashTotal)
   }
 }
 
@@ -305,16 +311,39 @@ export function showSwitch(d: Pick<DeviceView, 'name'>): string[] {
 }
 
 /** `dir flash:`: the files sorted by name, then total and free bytes. */
-export function dirFlash(flash: readonly FlashFile[]): string[] {
+export function dirFlash(flash: readonly FlashFile[], total = FLASH_TOTAL_BYTES): string[] {
   const files = [...flash].sort((a, b) => a.name.localeCompare(b.name))
-  const used = files.reduce((sum, f) => sum + f.size, 0)
   return [
     'Directory of flash:/',
     '',
     ...files.map((f) => `${String(f.inode).padStart(7)}  -rw-  ${String(f.size).padStart(14)}  ${formatDirDate(f.mtime)}  ${f.name}`),
     '',
-    `${FLASH_TOTAL_BYTES} bytes total (${Math.max(0, FLASH_TOTAL_BYTES - FLASH_HIDDEN_USED_BYTES - used)} bytes free)`,
+    `${total} bytes total (${flashFree(flash, total)} bytes free)`,
   ]
+}
+
+/** Free bytes on `flash:` with these files on it (of `total` bytes). */
+export function flashFree(flash: readonly FlashFile[], total = FLASH_TOTAL_BYTES): number {
+  const used = flash.reduce((sum, f) => sum + f.size, 0)
+  return Math.max(0, total - FLASH_HIDDEN_USED_BYTES - used)
+}
+
+/** A stable made-up digest for a file the simulation invented (not copied to it): hash of its name. */
+export function fakeDigest(name: string, algorithm: 'md5' | 'sha512'): string {
+  return createHash(algorithm).update(`sim-flash:${name}`).digest('hex')
+}
+
+/**
+ * `verify /md5 flash:FILE` as IOS-XE prints it: a line of dots while it reads, `Done!`, then
+ * `verify /md5 (flash:FILE) = HEX`. `file` is the name without the file system.
+ */
+export function verifyOutput(algorithm: 'md5' | 'sha512', file: string, digest: string): string[] {
+  return ['.'.repeat(40) + 'Done!', `verify /${algorithm} (flash:${file}) = ${digest}`, '']
+}
+
+/** `verify /md5 flash:FILE` when FILE is not on flash:. */
+export function verifyNoSuchFile(file: string): string[] {
+  return [`%Error verifying flash:${file} (No such file or directory)`, '']
 }
 
 // ------------------------------------------------------------------ hostile output (fault `hostile_output`)

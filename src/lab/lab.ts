@@ -85,7 +85,8 @@ export async function startLab(inventory: Inventory, options: LabOptions = {}): 
         ...(password === undefined ? {} : {password}),
         ...(publicKey === undefined ? {} : {publicKey}),
         version: device.lab?.version ?? inventory.lab.version,
-        extraImages: faults.includes('missing_image') ? [] : [inventory.target.image],
+        // With target.image_file the run stages the image itself (docs/staging.md): the switches start without it.
+        extraImages: faults.includes('missing_image') || inventory.target.image_file !== undefined ? [] : [inventory.target.image],
         bootTimeMs: device.lab?.boot_time ?? inventory.lab.boot_time,
         faults,
       })

@@ -21,7 +21,7 @@ import {createHash, timingSafeEqual} from 'node:crypto'
 import {EventEmitter} from 'node:events'
 import net from 'node:net'
 import ssh2 from 'ssh2'
-import type {AuthContext, Connection, ParsedKey, ServerChannel, Session} from 'ssh2'
+import type {AuthContext, Connection, ParsedKey, ServerChannel, Session, SFTPWrapper} from 'ssh2'
 
 import type {LabFault} from '../config/types.js'
 import {fingerprintOf} from '../device/known-hosts.js'
@@ -31,7 +31,9 @@ import {
   CRLF,
   type DeviceView,
   type FlashFile,
+  fakeDigest,
   flashFileSize,
+  flashFree,
   hostileErrors,
   hostileShowVersion,
   imageName,
@@ -45,6 +47,8 @@ import {
   pkgNames,
   renderOutput,
   toText,
+  verifyNoSuchFile,
+  verifyOutput,
 } from './ios-output.js'
 
 export {formatIosClock, formatIosTime, formatIosUptime, imageName, parseImageVersion, shortVersion} from './ios-output.js'
@@ -97,10 +101,14 @@ export interface SimSwitchOptions {
   bootedAt?: Date
   /** Source of "now" and of the reload model's timers (boot time, install progress, reload delay). @default systemClock */
   clock?: Clock
+  /** Files already on flash: with the digests of their content (an image staged before), e.g. to test a skipped copy. */
+  stagedFiles?: Array<{name: string; size: number; md5: string; sha512: string}>
+  /** Size of flash:, bytes (free space = this − 1873412096 hidden bytes − the files). @default 11353194496 */
+  flashTotalBytes?: number
 }
 
 /** What happened to a simulated device, in order. */
-export type SimEventType = 'listening' | 'login' | 'login_failed' | 'exec' | 'reload' | 'down' | 'up' | 'install_started'
+export type SimEventType = 'listening' | 'login' | 'login_failed' | 'exec' | 'reload' | 'down' | 'up' | 'install_started' | 'copy_started' | 'copy_finished' | 'copy_failed'
 
 /** One entry of {@link SimSwitch.events}. */
 export interface SimEvent {
@@ -143,6 +151,8 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
   private booted: Date
   private reloadCount = 0
   private lastReload: Date | undefined
+  /** `drop_copy` drops only the first copy. */
+  private copyDropped = false
   private up = false
   private started = false
   private stopped = false
@@ -168,6 +178,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     const fileTime = new Date(this.booted.getTime() - 3_600_000)
     const names = opts.flash ?? ['packages.conf', imageName(opts.version), ...pkgNames(opts.version)]
     for (const n of [...names, ...(opts.extraImages ?? [])]) this.flash.set(n, makeFile(n, fileTime))
+    for (const f of opts.stagedFiles ?? []) this.flash.set(f.name, {...makeFile(f.name, fileTime), size: f.size, md5: f.md5, sha512: f.sha512})
     // The image it runs now is what a rollback would go back to.
     if (this.faults.has('no_rollback_image')) this.flash.delete(imageName(opts.version))
     if (this.faults.has('missing_image')) {
@@ -356,12 +367,17 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     session.on('env', (accept) => accept?.())
     session.on('window-change', (accept) => accept?.())
     session.on('subsystem', (_accept, reject) => reject?.())
-    session.on('sftp', (_accept, reject) => reject?.())
+    session.on('sftp', (accept) => {
+      const sftp = accept?.() as SFTPWrapper | undefined
+      if (sftp) this.sftpServer(sftp)
+    })
     session.on('exec', (accept, _reject, info) => {
       const ch = accept?.() as ServerChannel | undefined
       if (!ch) return
-      const out = channelSink(ch)
       this.record('exec', info.command)
+      const scp = /^scp\s+(?:-[a-zA-Z]+\s+)*-t\s+(?:-[a-zA-Z]+\s+)*(\S+)\s*$/.exec(info.command)
+      if (scp) return this.scpSink(ch, scp[1]!)
+      const out = channelSink(ch)
       this.execute(info.command, out, (code) => out.exit(code))
     })
     session.on('shell', (accept) => {
@@ -444,6 +460,12 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       }
       case 'terminal_length':
         return finish(0)
+      case 'verify': {
+        const name = command.file.replace(/^(flash|bootflash):\/?/i, '')
+        const f = /^(flash|bootflash):/i.test(command.file) ? this.flash.get(name) : undefined
+        if (!f) return finish(1, verifyNoSuchFile(name))
+        return finish(0, verifyOutput(command.algorithm, name, f[command.algorithm] ?? fakeDigest(name, command.algorithm)))
+      }
       case 'reload':
         this.later(20, () => this.reload('Reload Command'))
         return
@@ -466,7 +488,188 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       bootedAt: this.booted,
       lastReload: this.lastReload,
       flash: [...this.flash.values()],
+      ...(this.opts.flashTotalBytes === undefined ? {} : {flashTotal: this.opts.flashTotalBytes}),
     }
+  }
+
+  // ---------------------------------------------------------------- image copies (staging)
+
+  /** Free bytes on flash: now. */
+  private get freeBytes(): number {
+    return flashFree([...this.flash.values()], this.opts.flashTotalBytes)
+  }
+
+  /**
+   * Receives one file into flash:, checking the room for it and applying the copy faults; shared by SCP and SFTP.
+   * `corrupt_copy` changes the first byte it is given; `drop_copy` drops every connection once half of the first copy
+   * arrived (like a link flap: the device stays up).
+   */
+  private receiver(name: string, method: 'scp' | 'sftp', size: number | undefined) {
+    const md5 = createHash('md5')
+    const sha512 = createHash('sha512')
+    let bytes = 0
+    let failed = false
+    let dropped = false
+    this.record('copy_started', `${method} ${name}`)
+    return {
+      get bytes() {
+        return bytes
+      },
+      /** The fault `drop_copy` dropped the connections. */
+      get dropped() {
+        return dropped
+      },
+      /** @returns false when the copy cannot go on (no space; the connection was dropped) */
+      write: (data: Buffer): boolean => {
+        if (failed) return false
+        if (bytes + data.length > this.freeBytes + (this.flash.get(name)?.size ?? 0)) {
+          this.fail(name, bytes, 'no space left on device')
+          failed = true
+          return false
+        }
+        const chunk = this.faults.has('corrupt_copy') && bytes === 0 && data.length > 0 ? Buffer.concat([Buffer.from([data[0]! ^ 0xff]), data.subarray(1)]) : data
+        md5.update(chunk)
+        sha512.update(chunk)
+        bytes += data.length
+        if (this.faults.has('drop_copy') && !this.copyDropped && size !== undefined && bytes >= size / 2) {
+          this.copyDropped = true
+          failed = true
+          dropped = true
+          this.fail(name, bytes, 'connection dropped (fault drop_copy)')
+          for (const socket of this.sockets) socket.destroy()
+          return false
+        }
+        return true
+      },
+      /** Stores the file (replacing one of that name). */
+      finish: () => {
+        if (failed) return
+        failed = true
+        this.flash.set(name, {...makeFile(name, this.now()), size: bytes, md5: md5.digest('hex'), sha512: sha512.digest('hex')})
+        this.record('copy_finished', `${method} ${name} ${bytes} bytes`)
+      },
+      abort: (why: string) => {
+        if (failed) return
+        failed = true
+        this.fail(name, bytes, why)
+      },
+    }
+  }
+
+  private fail(name: string, bytes: number, why: string): void {
+    this.record('copy_failed', `${name} after ${bytes} bytes: ${why}`)
+  }
+
+  /** `scp -t TARGET`: the sink side of the SCP protocol (docs/staging.md); TARGET is `flash:NAME` or `flash:`. */
+  private scpSink(ch: ServerChannel, target: string): void {
+    ch.on('error', () => {})
+    const fs = /^(flash|bootflash):\/?(.*)$/i.exec(target)
+    const refuse = (message: string) => {
+      if (ch.writable) ch.write(`\x01scp: ${message}\n`)
+      ch.exit(1)
+      ch.end()
+    }
+    let state: 'header' | 'data' | 'end' | 'done' = 'header'
+    let header = ''
+    let size = 0
+    let rx: ReturnType<SimSwitch['receiver']> | undefined
+    ch.on('close', () => rx?.abort('the connection closed during the copy'))
+    if (!fs) return refuse(`${target}: only flash: is writable`)
+    ch.write(Buffer.from([0]))
+    ch.on('data', (data: Buffer) => {
+      let rest = data
+      while (rest.length > 0 && state !== 'done') {
+        if (state === 'header') {
+          const nl = rest.indexOf(0x0a)
+          header += rest.subarray(0, nl < 0 ? rest.length : nl).toString('utf8')
+          if (nl < 0) return
+          rest = rest.subarray(nl + 1)
+          const m = /^C([0-7]{4}) (\d+) ([^/\s]+)$/.exec(header)
+          if (!m) return refuse(`protocol error: unexpected ${JSON.stringify(header.slice(0, 40))}`)
+          size = Number(m[2])
+          const name = fs[2] || m[3]!
+          if (size > this.freeBytes + (this.flash.get(name)?.size ?? 0)) return refuse(`flash:/${name}: No space left on device`)
+          rx = this.receiver(name, 'scp', size)
+          ch.write(Buffer.from([0]))
+          state = size === 0 ? 'end' : 'data'
+        } else if (state === 'data') {
+          const take = rest.subarray(0, size - rx!.bytes)
+          rest = rest.subarray(take.length)
+          if (!rx!.write(take)) return rx!.dropped ? undefined : refuse('flash: No space left on device')
+          if (rx!.bytes >= size) state = 'end'
+        } else if (state === 'end') {
+          if (rest[0] !== 0) return refuse('protocol error: no end-of-file byte')
+          rest = rest.subarray(1)
+          rx!.finish()
+          ch.write(Buffer.from([0]))
+          state = 'done'
+        }
+      }
+    })
+    ch.on('end', () => {
+      if (state === 'done' || state === 'header') {
+        ch.exit(0)
+        ch.end()
+      }
+    })
+  }
+
+  /** The SFTP subsystem, writing files to flash: (`flash:NAME`, `flash:/NAME` or `/NAME`); fastPut's out-of-order writes are put in order. */
+  private sftpServer(sftp: SFTPWrapper): void {
+    const {STATUS_CODE, OPEN_MODE} = ssh2.utils.sftp
+    interface Open {
+      rx: ReturnType<SimSwitch['receiver']>
+      next: number
+      pending: Map<number, Buffer>
+      broken: boolean
+    }
+    const open = new Map<number, Open>()
+    let nextHandle = 1
+    const handleOf = (h: Buffer) => (h.length === 4 ? h.readUInt32BE(0) : -1)
+    sftp.on('error', () => {})
+    sftp.on('OPEN', (reqid, filename, flags) => {
+      const name = filename.replace(/^(flash|bootflash):/i, '').replace(/^\/+/, '')
+      if (!(flags & OPEN_MODE.WRITE) || name === '' || name.includes('/')) return sftp.status(reqid, STATUS_CODE.PERMISSION_DENIED, `only files on flash: can be written`)
+      const id = nextHandle++
+      open.set(id, {rx: this.receiver(name, 'sftp', undefined), next: 0, pending: new Map(), broken: false})
+      const h = Buffer.alloc(4)
+      h.writeUInt32BE(id, 0)
+      sftp.handle(reqid, h)
+    })
+    sftp.on('WRITE', (reqid, handle, offset, data) => {
+      const f = open.get(handleOf(handle))
+      if (!f || f.broken) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
+      f.pending.set(offset, Buffer.from(data))
+      for (let chunk = f.pending.get(f.next); chunk; chunk = f.pending.get(f.next)) {
+        f.pending.delete(f.next)
+        f.next += chunk.length
+        if (!f.rx.write(chunk)) {
+          f.broken = true
+          return sftp.status(reqid, STATUS_CODE.FAILURE, 'No space left on device')
+        }
+      }
+      sftp.status(reqid, STATUS_CODE.OK)
+    })
+    sftp.on('FSETSTAT', (reqid) => sftp.status(reqid, STATUS_CODE.OK))
+    sftp.on('CLOSE', (reqid, handle) => {
+      const id = handleOf(handle)
+      const f = open.get(id)
+      open.delete(id)
+      if (!f) return sftp.status(reqid, STATUS_CODE.FAILURE, 'bad handle')
+      if (f.broken || f.pending.size > 0) {
+        f.rx.abort('incomplete file')
+        return sftp.status(reqid, STATUS_CODE.FAILURE, 'incomplete file')
+      }
+      f.rx.finish()
+      sftp.status(reqid, STATUS_CODE.OK)
+    })
+    for (const op of ['READ', 'FSTAT', 'OPENDIR', 'READDIR', 'LSTAT', 'STAT', 'REMOVE', 'RMDIR', 'REALPATH', 'READLINK', 'SETSTAT', 'MKDIR', 'RENAME', 'SYMLINK'] as const) {
+      sftp.on(op, (reqid: number) => sftp.status(reqid, STATUS_CODE.OP_UNSUPPORTED))
+    }
+    sftp.on('end', () => {
+      for (const f of open.values()) f.rx.abort('the SFTP session ended with the file open')
+      open.clear()
+    })
   }
 
   /** A failed command's output: with `hostile_output`, every error line carries shell syntax and escape sequences. */

@@ -13,6 +13,23 @@ import type {DeviceOutcome, DevicePhase, OnErrorDecision} from './status.js'
 
 export type LogLevel = 'info' | 'warn' | 'error'
 
+/** How far a device's image copy has come (docs/staging.md "Progress"). */
+export interface StagingProgress {
+  device: string
+  /** The image's name on the device. */
+  image: string
+  /** Bytes sent so far in this attempt. */
+  bytes: number
+  /** The image's size, bytes. */
+  total: number
+  /** Average rate of this attempt so far, bytes per second (0 at its start). */
+  bytesPerSecond: number
+  /** 1-based copy attempt (an interrupted copy is retried from scratch). */
+  attempt: number
+  /** `copying` while bytes flow; `copied` once every byte was sent (the on-device verify follows); `failed` when the attempt broke off. */
+  state: 'copying' | 'copied' | 'failed'
+}
+
 export interface RunEventMap {
   runStarted: [{runId: string; stack: string; devices: string[]; target: {version: string; image: string}}]
   /** A device's ChainSync node changed state (draft-dohmeyer-chainsync-03 §4). */
@@ -27,6 +44,8 @@ export interface RunEventMap {
   stepStarted: [{device: string; order: number; action: string; phase: StepPhase; command: string | null}]
   stepFinished: [StepExecution]
   gateEvaluated: [GateEvaluation]
+  /** A device's image copy progressed (throttled: about 4 per second, plus every 10 % and the end). */
+  stagingProgress: [StagingProgress]
   /**
    * `device`'s node waited longer than `timeouts.predecessor` for its immediate predecessor (draft §9 example 1):
    * the chain halts. The trap notifier sends `chainupPredecessorTimeout`.

@@ -6,6 +6,7 @@
  */
 import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
 import {hostKeyFor, type HostKeySource} from '../device/known-hosts.js'
+import type {StagingPool} from '../device/staging-pool.js'
 import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError, type WorkerOptions} from '../device/worker.js'
 import type {RunEvents} from '../model/events.js'
 import type {GateEvaluation} from '../model/result.js'
@@ -44,6 +45,8 @@ export interface AgentOptions {
   startedBefore?: readonly string[]
   /** Runs `fn` in one journal transaction (the device's outcome and the COMPLETE it sends commit together). */
   commit?: <T>(fn: () => T) => T
+  /** Image staging shared by the run's agents (one copy limiter, one digest). @default one per agent */
+  staging?: StagingPool
   /**
    * A built-in gate evaluated when the node enters START, right before the device's task (the maintenance window's
    * `window` gate, run/window-gate.ts). Reported as `gateEvaluated`; a veto halts the chain `vetoed` before the device
@@ -67,6 +70,8 @@ export function createDeviceAgent(opts: AgentOptions): DeviceAgent {
     signal: opts.halt.signal,
     ...(opts.clock ? {clock: opts.clock} : {}),
     ...(opts.dial ? {dial: opts.dial} : {}),
+    ...(opts.staging ? {staging: opts.staging} : {}),
+    onStagingProgress: (progress) => void opts.events.emit('stagingProgress', progress),
     ...(opts.fence ? {fence: opts.fence} : {}),
     ...(opts.resume ? {resume: opts.resume} : {}),
     ...(opts.versionBefore ? {versionBefore: opts.versionBefore} : {}),

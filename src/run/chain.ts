@@ -4,6 +4,7 @@
  */
 import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
+import {StagingPool} from '../device/staging-pool.js'
 import type {Journal} from '../journal/journal.js'
 import type {GateEvaluation} from '../model/result.js'
 import type {RunEvents} from '../model/events.js'
@@ -72,6 +73,8 @@ export async function runChain(round: ChainRound, agents: Map<string, DeviceAgen
       if (any) any.halt(status, reason)
       else halt.abort(reason)
     })
+    // Image staging: one copy limiter (staging.concurrency) and one digest for all of this process's devices.
+    const staging = new StagingPool(inventory.staging.concurrency)
     for (const device of inventory.devices) {
       const node = nodes.get(device.name)
       if (!node) continue
@@ -98,6 +101,7 @@ export async function runChain(round: ChainRound, agents: Map<string, DeviceAgen
           ...(resumeState ? {resume: resumeState} : {}),
           ...(versionBefore ? {versionBefore} : {}),
           startedBefore: resume?.startedBefore.get(device.name) ?? [],
+          staging,
           ...(round.taskGate ? {taskGate: () => round.taskGate!(device)} : {}),
           commit: (fn) => {
             try {

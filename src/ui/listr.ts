@@ -7,6 +7,7 @@
 import type {RunEvents} from '../model/events.js'
 import type {NodeState} from '../protocol/state-machine.js'
 import {printable} from '../util/text.js'
+import {stagingText} from './plain.js'
 
 interface DeviceView {
   state: NodeState | '-'
@@ -14,6 +15,8 @@ interface DeviceView {
   settle?: (outcome: {kind: 'ok' | 'skip' | 'fail'; message: string}) => void
   final?: {kind: 'ok' | 'skip' | 'fail'; message: string}
   title?: (t: string) => void
+  /** Sets the line under the device's title (its image copy's progress). */
+  output?: (t: string) => void
 }
 
 /** Where the display is drawn; both default to the process's own streams (tests pass fake TTY streams). */
@@ -62,6 +65,7 @@ export function attachListrReporter(events: RunEvents, output: ListrOutput = {})
                     new Promise<void>((resolve, reject) => {
                       const v = views.get(name)!
                       v.title = (s) => (t.title = s)
+                      v.output = (s) => ((t as {output?: string}).output = s)
                       refresh(name)
                       const finish = (o: {kind: 'ok' | 'skip' | 'fail'; message: string}) => {
                         t.title = printable(`${name.padEnd(8)} ${o.message}`)
@@ -97,6 +101,13 @@ export function attachListrReporter(events: RunEvents, output: ListrOutput = {})
     refresh(e.device)
     if (e.phase === 'upgraded') settle(e.device, 'ok', `upgraded, ${e.detail}`)
     if (e.phase === 'skipped' && e.detail.startsWith('running')) settle(e.device, 'skip', `already on target, ${e.detail}`)
+  })
+  // Image staging: bytes, percent and MB/s on a line of its own under the device (docs/staging.md "Progress").
+  events.on('stagingProgress', (p) => {
+    const v = views.get(p.device)
+    if (!v) return
+    const text = p.state === 'copied' ? `staged ${p.image}: ${stagingText(p)}, verifying` : `staging ${p.image}: ${p.state === 'failed' ? 'interrupted at ' : ''}${stagingText(p)}`
+    v.output?.(printable(text))
   })
   events.on('stepStarted', (s) => {
     const v = views.get(s.device)

@@ -6,7 +6,7 @@
  */
 import type {Writable} from 'node:stream'
 
-import type {RunEvents} from '../model/events.js'
+import type {RunEvents, StagingProgress} from '../model/events.js'
 import {formatMs} from '../util/duration.js'
 import {printable} from '../util/text.js'
 
@@ -20,6 +20,15 @@ export function attachPlainReporter(events: RunEvents, out: Writable, now: () =>
     line(s.device, `step ${s.order} ${s.action}: ${s.status} in ${formatMs(s.duration_ms)}${s.error ? ` - ${s.error}` : ''}`),
   )
   events.on('gateEvaluated', (g) => line(g.device, `${g.type} gate "${g.name}": ${g.decision} - ${g.reason}`))
+  // Image staging: a line every 10 % per device and attempt (docs/staging.md "Progress").
+  const staged = new Map<string, number>()
+  events.on('stagingProgress', (p) => {
+    const key = `${p.device}\0${p.attempt}`
+    const decile = p.state === 'failed' ? -2 : Math.floor((p.bytes * 10) / Math.max(1, p.total))
+    if (decile !== -2 && decile <= (staged.get(key) ?? -1)) return
+    staged.set(key, decile)
+    line(p.device, `staging ${p.image}: ${p.state === 'failed' ? 'interrupted at ' : ''}${stagingText(p)}`)
+  })
   events.on('trapSent', (t) =>
     line(t.reporter, `SNMP trap ${t.kind} sent to ${t.receivers.map((r) => `${r.target}${r.ok ? '' : ` (failed: ${r.error})`}`).join(', ') || 'no receiver'}`),
   )
@@ -27,4 +36,11 @@ export function attachPlainReporter(events: RunEvents, out: Writable, now: () =>
   events.on('runFinished', (r) =>
     line(null, `run ${r.execution_id} ${r.status} in ${formatMs(r.duration_ms)}${r.reason ? `: ${r.reason}` : ''}`),
   )
+}
+
+/** `40% (409.6 MiB of 1.0 GiB) at 112.3 MB/s, attempt 2`: one device's copy progress. */
+export function stagingText(p: StagingProgress): string {
+  const percent = Math.floor((p.bytes * 100) / Math.max(1, p.total))
+  const mib = (n: number) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`)
+  return `${percent}% (${mib(p.bytes)} of ${mib(p.total)}) at ${(p.bytesPerSecond / 1e6).toFixed(1)} MB/s${p.attempt > 1 ? `, attempt ${p.attempt}` : ''}`
 }

@@ -158,7 +158,7 @@ const CASES: Case[] = [
   {
     name: 'unknown top-level field',
     yaml: `${VALID}colour: red\n`,
-    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices'],
+    problems: ['8:1 colour: unknown field; expected one of: stack, playbook, target, staging, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices'],
   },
   {
     name: 'unknown top-level field close to a known one',
@@ -397,7 +397,7 @@ const CASES: Case[] = [
   {
     name: 'unknown fault',
     yaml: withLine(6, '  - {name: sw1, host: 10.0.0.1, lab: {faults: [slow_boot, explode]}}'),
-    problems: ['6:59 devices[0].lab.faults[1]: unknown fault "explode"; known: never_returns, old_version, hang_install, slow_boot, no_reload, install_busy, missing_image, no_rollback_image'],
+    problems: ['6:59 devices[0].lab.faults[1]: unknown fault "explode"; known: never_returns, old_version, hang_install, slow_boot, no_reload, install_busy, missing_image, no_rollback_image, corrupt_copy, drop_copy'],
   },
   {
     name: 'device that is not a mapping',
@@ -439,8 +439,9 @@ describe('loadInventory', () => {
       stack: 'lab-stack',
       playbook: resolve('playbooks/ios-xe-install.yml'),
       target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
+      staging: {concurrency: 4, attempts: 3},
       ssh: {username: 'netops', password_env: 'CHAINUP_LAB_PASSWORD', known_hosts: resolve('inventories/lab_known_hosts'), max_output_bytes: 16_777_216, host_key_policy: 'strict'},
-      timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000, settle: 1000},
+      timeouts: {command: 30_000, boot: 30_000, predecessor: 60_000, gate: 10_000, connect: 15_000, transfer: 3_600_000, settle: 1000},
       snmp: {traps: [{host: '127.0.0.1', port: 10162, version: '2c', community: 'public'}]},
       lab: {version: '17.06.05', boot_time: 3000},
       chainsync: {extensions: true, connect_timeout: 300_000, heartbeat: 5000, reconnect_grace: 30_000, insecure_plain_tcp: false},
@@ -467,14 +468,14 @@ describe('loadInventory', () => {
       'acc1-sw3@acc1-sw3.mgmt.example.net:2222',
       'acc1-sw4@2001:db8:20::14:22',
     ])
-    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 3_600_000, gate: 60_000, connect: 15_000})
+    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 3_600_000, gate: 60_000, connect: 15_000, transfer: 3_600_000})
     expect(inventory.snmp.traps).toEqual([{host: 'noc-traps.example.net', port: 162, version: '2c', community_env: 'CHAINUP_SNMP_COMMUNITY'}])
     expect(inventory.playbook).toBe(resolve('playbooks/ios-xe-install.yml'))
   })
 
   it('fills every default of a minimal inventory and leaves unset optional fields out', async () => {
     const inventory = await loadInventory(write('minimal.yml', VALID))
-    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 3_600_000, gate: 60_000, connect: 15_000})
+    expect(inventory.timeouts).toEqual({command: 120_000, boot: 900_000, predecessor: 3_600_000, gate: 60_000, connect: 15_000, transfer: 3_600_000})
     expect(inventory.lab).toEqual({version: '17.06.05', boot_time: 3000})
     expect(inventory.snmp).toEqual({traps: []})
     expect(inventory.devices[0]).toEqual({name: 'sw1', host: '10.0.0.1', port: 22, remote: false})
@@ -570,5 +571,56 @@ devices:
   it('throws FILE_UNREADABLE for a directory', async () => {
     const error = await loadError('inventories')
     expect(error.code).toBe('FILE_UNREADABLE')
+  })
+})
+
+describe('image staging fields (issue #10, docs/staging.md)', () => {
+  const MD5 = '0123456789ABCDEF0123456789abcdef'
+  const problemsOf = async (name: string, yaml: string) => {
+    const file = write(name, yaml)
+    const error = await loadError(file)
+    return error.problems.map((p) => p.slice(file.length + 1))
+  }
+
+  it('loads target.image_file (absolute), the digests in lower case, staging and timeouts.transfer', async () => {
+    writeFileSync(join(dir, 'image.bin'), 'image bytes')
+    const yaml = withLine(3, `target: {version: "17.09.05", image: cat9k.bin, image_file: ./image.bin, md5: "${MD5}", sha512: "${'AB'.repeat(64)}"}`) + 'staging: {concurrency: 2, attempts: 5}\ntimeouts: {transfer: PT2H}\n'
+    const inventory = await loadInventory(write('staging.yml', yaml))
+    expect(inventory.target).toEqual({version: '17.09.05', image: 'cat9k.bin', image_file: join(dir, 'image.bin'), md5: MD5.toLowerCase(), sha512: 'ab'.repeat(64)})
+    expect(inventory.staging).toEqual({concurrency: 2, attempts: 5})
+    expect(inventory.timeouts.transfer).toBe(7_200_000)
+  })
+
+  it('defaults: no image_file, staging 4 devices at once and 3 attempts, transfer PT1H', async () => {
+    const inventory = await loadInventory(write('staging-defaults.yml', VALID))
+    expect(inventory.target).toEqual({version: '17.09.05', image: 'cat9k.bin'})
+    expect(inventory.staging).toEqual({concurrency: 4, attempts: 3})
+    expect(inventory.timeouts.transfer).toBe(3_600_000)
+  })
+
+  it('refuses an image_file that does not exist, with the resolved path', async () => {
+    expect(await problemsOf('staging-missing.yml', withLine(3, 'target: {version: "17.09.05", image: cat9k.bin, image_file: ./nope.bin}'))).toEqual([
+      `3:61 target.image_file: image file not found: ./nope.bin (resolved to ${join(dir, 'nope.bin')})`,
+    ])
+  })
+
+  it('refuses digests that are not hex of the right length, and digests without image_file', async () => {
+    writeFileSync(join(dir, 'image.bin'), 'image bytes')
+    expect(await problemsOf('staging-bad-md5.yml', withLine(3, 'target: {version: "17.09.05", image: cat9k.bin, image_file: ./image.bin, md5: "xyz", sha512: 12}'))).toEqual([
+      "3:79 target.md5: expected the image's MD5 as 32 hex digits",
+      "3:94 target.sha512: expected the image's SHA-512 as 128 hex digits (in quotes), got the number 12",
+    ])
+    expect(await problemsOf('staging-md5-alone.yml', withLine(3, `target: {version: "17.09.05", image: cat9k.bin, md5: "${MD5}"}`))).toEqual([
+      '3:49 target.md5: md5 applies to the staged image: set target.image_file too (or drop md5)',
+    ])
+  })
+
+  it('refuses a staging concurrency or attempt count out of range, unknown staging fields and a bad transfer timeout', async () => {
+    expect(await problemsOf('staging-range.yml', `${VALID}staging: {concurrency: 0, attempts: 11, parallel: 2}\ntimeouts: {transfer: 1h}\n`)).toEqual([
+      '8:24 staging.concurrency: expected at least 1',
+      '8:37 staging.attempts: expected at most 10',
+      '8:41 staging.parallel: unknown field; expected one of: concurrency, attempts',
+      '9:22 timeouts.transfer: expected an ISO 8601 duration such as PT5M, got "1h"',
+    ])
   })
 })

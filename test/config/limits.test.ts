@@ -148,7 +148,7 @@ describe('YAML', () => {
 
   it('accepts 32 levels', async () => {
     expect(await inventoryProblems(`${INVENTORY}x: ${'['.repeat(31)}${']'.repeat(31)}\n`)).toEqual([
-      '7:1 x: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices',
+      '7:1 x: unknown field; expected one of: stack, playbook, target, staging, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices',
     ])
   })
 
@@ -172,7 +172,7 @@ describe('YAML', () => {
     for (let i = 0; i < 1000; i++) text += `  - {name: sw${i}, host: 10.0.${i >> 8}.${i & 255}, lab: *lab}\n`
     // lab_defaults is not a field: the only problem is that one key, after 1000 aliases resolved.
     expect(await inventoryProblems(text)).toEqual([
-      '5:1 lab_defaults: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices',
+      '5:1 lab_defaults: unknown field; expected one of: stack, playbook, target, staging, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices',
     ])
   })
 
@@ -197,7 +197,7 @@ describe('YAML', () => {
     const warn = vi.spyOn(process, 'emitWarning')
     try {
       const problems = await inventoryProblems(`${INVENTORY}? [a, b]\n: 1\n`)
-      expect(problems).toEqual(['1:1 ["[ a, b ]"]: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices'])
+      expect(problems).toEqual(['1:1 ["[ a, b ]"]: unknown field; expected one of: stack, playbook, target, staging, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices'])
       expect(warn).not.toHaveBeenCalled()
     } finally {
       warn.mockRestore()
@@ -283,16 +283,16 @@ describe('problem lines', () => {
     const error = await inputError(loadInventory(file))
     expect(error.message).toBe(`${file}: 1500 problems`)
     expect(error.problems).toHaveLength(1001)
-    expect(error.problems[999]).toBe(`${file}:1006:1 k999: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices`)
+    expect(error.problems[999]).toBe(`${file}:1006:1 k999: unknown field; expected one of: stack, playbook, target, staging, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices`)
     expect(error.problems[1000]).toBe(`${file}:1007:1 (file): 500 more problems not listed (at most 1000 are)`)
   })
 
   it('shows a key that is not plain quoted, escaped and cut, on one line', async () => {
     const problems = await inventoryProblems(`${INVENTORY}"\\e[31mred\\nline\\0": 1\n"a b": 2\n${'k'.repeat(100)}: 3\n`)
     expect(problems).toEqual([
-      '7:1 ["\\u001b[31mred\\nline\\u0000"]: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices',
-      '8:1 ["a b"]: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices',
-      `9:1 ["${'k'.repeat(40)}…"]: unknown field; expected one of: stack, playbook, target, ssh, timeouts, snmp, on_failure, lab, chainsync, devices`,
+      '7:1 ["\\u001b[31mred\\nline\\u0000"]: unknown field; expected one of: stack, playbook, target, staging, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices',
+      '8:1 ["a b"]: unknown field; expected one of: stack, playbook, target, staging, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices',
+      `9:1 ["${'k'.repeat(40)}…"]: unknown field; expected one of: stack, playbook, target, staging, ssh, timeouts, snmp, on_failure, lab, window, chainsync, devices`,
     ])
   })
 

@@ -206,13 +206,13 @@ describe('loadPlaybook: broken playbooks', () => {
 
   it('unknown placeholder', async () => {
     expect(await problemsOf(`${VALID}readiness:\n  - {name: v, command: show version, expect: 'Version {{ target.vers }}'}\n`)).toEqual([
-      '8:46 readiness[0].expect: unknown placeholder {{ target.vers }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
+      '8:46 readiness[0].expect: unknown placeholder {{ target.vers }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ target.md5 }}, {{ target.sha512 }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
     ])
   })
 
   it('unknown placeholder in a command, written without spaces', async () => {
     expect(await problemsOf(VALID.replace('{{ target.image }}', '{{image}}'))).toEqual([
-      '6:30 upgrade[0].command: unknown placeholder {{image}}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
+      '6:30 upgrade[0].command: unknown placeholder {{image}}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ target.md5 }}, {{ target.sha512 }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
     ])
   })
 
@@ -342,7 +342,7 @@ upgrade:
 
   it('unknown placeholder in a compensate step', async () => {
     expect(await problemsOf(`${VALID}  - name: verify\n    command: show version\n    compensate:\n      - {name: undo, command: 'install add file flash:{{ previous.img }} activate commit'}\n`)).toEqual([
-      '10:31 upgrade[1].compensate[0].command: unknown placeholder {{ previous.img }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
+      '10:31 upgrade[1].compensate[0].command: unknown placeholder {{ previous.img }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ target.md5 }}, {{ target.sha512 }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
     ])
   })
 })

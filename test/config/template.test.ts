@@ -58,7 +58,7 @@ describe('expandTemplate', () => {
     expect(error).toBeInstanceOf(InputError)
     expect((error as InputError).code).toBe('PLAYBOOK_INVALID')
     expect((error as InputError).message).toBe(
-      'unknown placeholder {{ device.ip }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
+      'unknown placeholder {{ device.ip }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ target.md5 }}, {{ target.sha512 }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
     )
     expect(() => expandTemplate('{{}}', VARS, 'regex')).toThrow(InputError)
   })
@@ -201,6 +201,8 @@ describe("expandTemplate 'shell' mode (a gate's run: line, issue #8 §2)", () =>
       'CHAINUP_STACK',
       'CHAINUP_TARGET_VERSION',
       'CHAINUP_TARGET_IMAGE',
+      'CHAINUP_TARGET_MD5',
+      'CHAINUP_TARGET_SHA512',
       'CHAINUP_DEVICE',
       'CHAINUP_DEVICE_HOST',
       'CHAINUP_PREVIOUS_VERSION',
