@@ -28,6 +28,7 @@ import {runFleet, type FleetStack} from '../src/fleet/fleet.js'
 import {startLab} from '../src/lab/lab.js'
 import {RunEvents} from '../src/model/events.js'
 import {attachPlainReporter} from '../src/ui/plain.js'
+import type {ChainExecutionResult} from '../src/model/result.js'
 import {resolveSecrets} from '../src/run/secrets.js'
 
 const STACKS = Number(process.env.BENCH_FLEET_STACKS ?? 100)
@@ -85,6 +86,9 @@ interface Measurement {
   stackWallMs: {median: number; p95: number}
   rebootPhaseMs: {median: number}
   labStartMs: {median: number}
+  /** Medians over the stacks, ms: where a stack run's wall time goes (docs/benchmarks.md "Fleet"). */
+  breakdownMs: {readiness: number; upgradeSteps: number; bootWait: number; rest: number}
+  failures: string[]
   cpuUserMs: number
   cpuSystemMs: number
   load1Before: number
@@ -97,6 +101,31 @@ const median = (xs: number[]) => {
 const p95 = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b)
   return s.length === 0 ? 0 : s[Math.min(s.length - 1, Math.ceil(0.95 * s.length) - 1)]!
+}
+
+/**
+ * Where a stack run's wall time goes, medians over the stacks: `readiness` from the run's start to its first task step
+ * (every device's connection, facts, readiness commands and before gates, in parallel), `upgradeSteps` the task's
+ * commands (install, verify …, the simulator's 300 ms install time included), `bootWait` the reboot phase (reload sent
+ * until the device answers on the target version; the 1 s boot included), `rest` everything else: a device's SSH
+ * connection for its task, its after gates, the ChainSync hops between devices, journal writes, the final gates.
+ */
+function breakdown(stacks: ChainExecutionResult[]): Measurement['breakdownMs'] {
+  const rows = stacks.map((st) => {
+    const t0 = Date.parse(st.started_at)
+    const task = st.steps.filter((x) => x.phase !== 'readiness')
+    const firstTask = task.length > 0 ? Math.min(...task.map((x) => Date.parse(x.started_at))) : t0
+    const readiness = firstTask - t0
+    const upgradeSteps = task.filter((x) => x.phase === 'upgrade').reduce((n, x) => n + x.duration_ms, 0)
+    const bootWait = task.filter((x) => x.phase === 'reboot').reduce((n, x) => n + x.duration_ms, 0)
+    return {readiness, upgradeSteps, bootWait, rest: st.duration_ms - readiness - upgradeSteps - bootWait}
+  })
+  return {
+    readiness: median(rows.map((r) => r.readiness)),
+    upgradeSteps: median(rows.map((r) => r.upgradeSteps)),
+    bootWait: median(rows.map((r) => r.bootWait)),
+    rest: median(rows.map((r) => r.rest)),
+  }
 }
 
 async function child(dir: string): Promise<void> {
@@ -154,6 +183,8 @@ async function child(dir: string): Promise<void> {
     stackWallMs: {median: median(result.stacks.map((s) => s.duration_ms)), p95: p95(result.stacks.map((s) => s.duration_ms))},
     rebootPhaseMs: {median: median(result.stacks.flatMap((s) => s.steps.filter((st) => st.phase === 'reboot').map((st) => st.duration_ms)))},
     labStartMs: {median: Math.round(median(labMs))},
+    breakdownMs: breakdown(result.stacks),
+    failures: result.stacks.filter((st) => st.status !== 'completed').map((st) => `${st.chain_id} ${st.status}: ${st.reason ?? ''}`).slice(0, 10),
     cpuUserMs: Math.round(cpu.user / 1000),
     cpuSystemMs: Math.round(cpu.system / 1000),
     load1Before,
@@ -182,6 +213,8 @@ async function main(): Promise<void> {
         '| stacks × devices | concurrency | status | wall time | critical path (device time) | orchestration overhead | peak RSS | CPU (user + sys) |',
         '|---|---|---|---|---|---|---|---|',
         `| ${m.stacks} × ${m.devices} | ${m.concurrency} | ${m.status} (${m.completed} completed) | ${(m.wallMs / 1000).toFixed(1)} s | ${(m.criticalPathMs / 1000).toFixed(1)} s | ${(m.overheadMs / 1000).toFixed(1)} s (${m.overheadPct} %) | ${m.maxRssMb} MB | ${((m.cpuUserMs + m.cpuSystemMs) / 1000).toFixed(1)} s |`,
+        '',
+        `Where one stack run's time goes (medians, ms): readiness of all 4 devices ${m.breakdownMs.readiness}, task commands ${m.breakdownMs.upgradeSteps}, boot waits ${m.breakdownMs.bootWait}, the rest (task connections, after gates, ChainSync hops, journal) ${m.breakdownMs.rest}.${m.failures.length > 0 ? ` Failed stacks: ${m.failures.join('; ')}.` : ''}`,
         '',
         `One stack run: median ${(m.stackWallMs.median / 1000).toFixed(1)} s, P95 ${(m.stackWallMs.p95 / 1000).toFixed(1)} s (its device time: ${((DEVICES * DEVICE_MS) / 1000).toFixed(1)} s); median wait for a boot (reboot phase) ${m.rebootPhaseMs.median} ms (boot 1000 ms); starting a stack's simulators: median ${m.labStartMs.median} ms.`,
         '',

@@ -36,6 +36,10 @@ export interface FleetCommandOptions extends RunUiOptions {
   ignoreWindow?: boolean
   /** "Now" for the window check. @default () => new Date() */
   now?: () => Date
+  /** The fleet's id; a new UUID by default (`chainup serve` names it before the fleet starts). */
+  fleetId?: string
+  /** Called with each stack's event bus before the stack runs (`chainup serve`: SSE, metrics). */
+  watchStack?: (index: number, events: RunEvents) => void
 }
 
 /** Exit code for a fleet status: 0 completed, 1 failed, 3 vetoed, 130 cancelled. */
@@ -62,7 +66,7 @@ export async function fleetCommand(opts: FleetCommandOptions): Promise<{result: 
  * @returns null when FLEET_ID is not a fleet (then it is a run id)
  * @throws InputError (exit 2) when an inventory cannot be loaded any more
  */
-export async function resumeFleetCommand(opts: RunUiOptions & {fleetId: string}): Promise<{result: FleetExecutionResult; exitCode: ExitCode} | null> {
+export async function resumeFleetCommand(opts: RunUiOptions & {fleetId: string; watchStack?: NonNullable<FleetCommandOptions['watchStack']>}): Promise<{result: FleetExecutionResult; exitCode: ExitCode} | null> {
   const journal = await openJournal(opts.stateDir)
   let record
   try {
@@ -128,8 +132,13 @@ async function execute(stacks: FleetStack[], env: NodeJS.ProcessEnv, opts: Fleet
       ...(resume ? {resume} : {}),
       ...(opts.cancel ? {cancel: opts.cancel} : {}),
       ...(opts.kill ? {kill: opts.kill} : {}),
-      ...(opts.extensions === undefined ? {} : {extra: {extensions: opts.extensions}}),
-      eventsFor: (i) => progress.watch(i),
+      extra: {...(opts.extensions === undefined ? {} : {extensions: opts.extensions}), ...(opts.ignoreWindow ? {ignoreWindow: true} : {}), ...(opts.now ? {now: opts.now} : {})},
+      ...(opts.fleetId && !resume ? {fleetId: opts.fleetId} : {}),
+      eventsFor: (i) => {
+        const events = progress.watch(i)
+        opts.watchStack?.(i, events)
+        return events
+      },
       beforeStack: async (i): Promise<StackSetup | string> => {
         const {inventory} = stacks[i] as FleetStack
         const outside = opts.ignoreWindow ? null : outsideWindow(inventory, now())
@@ -149,8 +158,8 @@ async function execute(stacks: FleetStack[], env: NodeJS.ProcessEnv, opts: Fleet
   }
 }
 
-/** Why a stack must not start now (outside its maintenance window), or null. */
-function outsideWindow(inventory: Inventory, now: Date): string | null {
+/** Why a stack must not start now (outside its maintenance window, checked just before it would start), or null. */
+export function outsideWindow(inventory: Inventory, now: Date): string | null {
   if (!inventory.window) return null
   const state = windowState(inventory.window, now)
   return state.inside ? null : `not started: outside the maintenance window; next window opens at ${formatInZone(state.next_opens_at, inventory.window.timezone)}`

@@ -17,6 +17,7 @@ import type {ChainStatus} from '../model/status.js'
 import {saveResult} from '../run/result-file.js'
 import type {ResolvedSecrets} from '../run/secrets.js'
 import {runUpgrade, type UpgradeOptions} from '../run/upgrade.js'
+import {WindowEvent} from '../run/window-gate.js'
 import {runCouncil, type StackOutcome} from './council.js'
 
 /** One stack of a fleet, loaded and checked. */
@@ -85,7 +86,7 @@ export async function runFleet(opts: FleetOptions): Promise<FleetExecutionResult
       runIds = record.stacks.map((s) => s.run_id)
       record.stacks.forEach((s, i) => {
         if (s.run_status === null) return
-        if (s.run_status === 'running' || s.run_status === 'cancelled') resumeRun.add(i)
+        if (s.run_status === 'running' || s.run_status === 'cancelled' || parkedByWindow(journal, s.run_id, s.run_status)) resumeRun.add(i)
         else previous.set(i, journal.buildResult(s.run_id))
       })
       journal.reopenFleet(opts.resume)
@@ -200,14 +201,20 @@ function fleetStatus(council: {status: ChainStatus; reason: string | null}, earl
   }
 }
 
-/** Reopens a cancelled stack run for a resume, after checking its inputs did not change. @returns why not, or null */
+/** Reopens a cancelled (or window-parked) stack run for a resume, after checking its inputs did not change. @returns why not, or null */
 function reopenForResume(journal: Journal, runId: string, stack: FleetStack): string | null {
   const config = journal.events(runId).find((e) => e.type === 'runConfig')?.data as {inputs_sha256?: string} | undefined
   if (config?.inputs_sha256 !== undefined && config.inputs_sha256 !== inputsDigest(stack.inventory, stack.playbook)) {
     return `the inventory or playbook of run ${runId} changed since it started (${stack.inventory.file}); resume it with the files as they were`
   }
-  if (journal.tree(runId).status === 'cancelled') journal.reopenRun(runId, 'chainup resume of a cancelled fleet')
+  const status = journal.tree(runId).status
+  if (status === 'cancelled' || parkedByWindow(journal, runId, status)) journal.reopenRun(runId, 'chainup resume of a fleet')
   return null
+}
+
+/** A stack run the maintenance window parked (`vetoed` with a `windowParked` event): a fleet resume continues it. */
+function parkedByWindow(journal: Journal, runId: string, status: string): boolean {
+  return status === 'vetoed' && journal.events(runId).some((e) => e.type === WindowEvent.parked)
 }
 
 /**
