@@ -14,6 +14,7 @@ import {checkOutput, checkPatterns} from './checks.js'
 import {DeviceTaskError, HaltedError} from './errors.js'
 import {parseFacts, rebootedSince, type DeviceFacts} from './facts.js'
 import {fingerprintOf, repinKnownHosts} from './known-hosts.js'
+import {tcpProbe} from './probe.js'
 import {ConnectError} from './ssh-session.js'
 import {summarizeFacts, type DeviceSteps} from './steps.js'
 
@@ -24,6 +25,12 @@ export interface ReloadFence {
   /** Clears the fence once waiting ended. */
   clear(outcome: FenceOutcome): void
 }
+
+/** How often the boot wait probes the device's SSH port with a TCP connect, ms (issue #12: boot seen ≤ 250 ms). */
+export const PROBE_MS = 150
+
+/** How long one TCP probe may take before the device counts as away for it, ms. */
+const PROBE_TIMEOUT_MS = 1000
 
 /** The step name under which the wait for a boot is reported (stored as in v0.1). */
 export const BOOT_WAIT_STEP = 'wait for reload'
@@ -104,9 +111,12 @@ export class Reload {
     const backBy = resumed ? Math.max(reloadSentAt + timeouts.boot, clock.now() + timeouts.boot) : reloadSentAt + timeouts.boot
     const poll = Math.min(10_000, Math.max(250, Math.floor(timeouts.boot / 60)))
     const backoff = (attempt: number) => Math.min(poll, 500 * 2 ** Math.min(attempt, 10))
+    const probe = steps.ctx.probe ?? tcpProbe
     let sawDown = sawDownInitially
     let lastProblem = ''
     let attempt = 0
+    /** When the next SSH login may be tried (logins back off; TCP probes do not log in and run every PROBE_MS). */
+    let nextLogin = clock.now()
     /** When it was first seen back (with the proof), and with which facts; reset if it stops answering. */
     let back: {since: number; facts: DeviceFacts} | undefined
     const order = steps.startStep(BOOT_WAIT_STEP, 'reboot', null)
@@ -124,6 +134,21 @@ export class Reload {
     const until = () => (back ? back.since + settle + poll : backBy)
     while (clock.now() < until()) {
       if (steps.signal.aborted) fail(`chain halted while waiting for ${steps.name} to come back`)
+      // A TCP connect first (cheap, no login): a closed port is the device away; the moment it opens again an SSH
+      // login follows at once, so the boot is seen ~PROBE_MS after the device listens again, not a backoff later.
+      if (!(await probe(steps.ctx.device.host, steps.ctx.device.port, Math.min(PROBE_TIMEOUT_MS, timeouts.connect)))) {
+        if (!sawDown || back) attempt = 0
+        sawDown = true
+        nextLogin = clock.now()
+        if (back) lostAfterBack()
+        else lastProblem = `${steps.ctx.device.host}:${steps.ctx.device.port} does not accept connections`
+        await clock.sleep(Math.min(PROBE_MS, Math.max(0, until() - clock.now())), steps.signal)
+        continue
+      }
+      if (!back && clock.now() < nextLogin) {
+        await clock.sleep(Math.min(PROBE_MS, nextLogin - clock.now()), steps.signal)
+        continue
+      }
       try {
         const session = await steps.dial(Math.max(500, Math.min(timeouts.connect, until() - clock.now())))
         const result = await session.exec(steps.facts.command, Math.max(500, Math.min(timeouts.command, until() - clock.now())))
@@ -162,8 +187,8 @@ export class Reload {
         if (back) lostAfterBack()
         else lastProblem = errorMessage(error)
       }
-      const wait = back ? Math.min(poll, Math.max(0, back.since + settle - clock.now())) : Math.min(backoff(attempt++), Math.max(0, backBy - clock.now()))
-      await clock.sleep(wait, steps.signal)
+      if (back) await clock.sleep(Math.min(poll, Math.max(0, back.since + settle - clock.now())), steps.signal)
+      else nextLogin = clock.now() + Math.min(backoff(attempt++), Math.max(0, backBy - clock.now()))
     }
     if (!sawDown) fail(`reload did not happen: ${steps.name} never went down and still reports ${before.restartedAt ? `"System restarted at ${before.restartedAt}"` : 'its old uptime'} after ${formatMs(timeouts.boot)}`)
     return fail(`did not come back within ${formatMs(timeouts.boot)} after the reload (${lastProblem})`)

@@ -19,6 +19,8 @@ import type {HostKeySource} from './known-hosts.js'
 import type {DeviceReport} from './report.js'
 import type {StagingPool} from './staging-pool.js'
 import type {TransferDialer} from './staging-ssh.js'
+import {reusingFactsAnswers} from './answer-reuse.js'
+import type {Probe} from './probe.js'
 import {CommandTimeoutError, connectDevice, type Credentials, type DeviceConnection, type Dialer} from './ssh-session.js'
 
 /** Step output kept in the result and journal, bytes (characters) at most; the rest is cut with a marker. */
@@ -41,6 +43,8 @@ export interface DeviceContext {
   clock: Clock
   /** Opens SSH sessions. @default connectDevice (ssh2, host key verified) */
   dial?: Dialer
+  /** Probes the SSH port with a TCP connect while waiting for a boot. @default tcpProbe */
+  probe?: Probe
   /** Image staging shared by the run's workers: the copy limiter and the image's digests (`staging.ts`). @default one of its own */
   staging?: StagingPool
   /** Opens the SSH connection an image copy runs on. @default connectTransfer (ssh2, host key verified) */
@@ -110,7 +114,8 @@ export class DeviceSteps {
   /** A new session without reporting anything (the boot wait polls with it). @throws ConnectError */
   async dial(timeoutMs: number): Promise<DeviceConnection> {
     const {device} = this.ctx
-    this.session = await (this.ctx.dial ?? connectDevice)({device: device.name, host: device.host, port: device.port, credentials: this.ctx.credentials, hostKey: this.ctx.hostKey, timeoutMs, maxOutputBytes: this.ctx.inventory.ssh.max_output_bytes})
+    const connection = await (this.ctx.dial ?? connectDevice)({device: device.name, host: device.host, port: device.port, credentials: this.ctx.credentials, hostKey: this.ctx.hostKey, timeoutMs, maxOutputBytes: this.ctx.inventory.ssh.max_output_bytes})
+    this.session = reusingFactsAnswers(connection, this.facts.command, () => this.ctx.clock.now())
     return this.session
   }
 

@@ -38,6 +38,8 @@ export interface AgentOptions {
   clock?: Clock
   /** Opens SSH sessions (tests pass an in-memory device). @default connectDevice */
   dial?: WorkerOptions['dial']
+  /** Probes the device's SSH port while it boots (tests pass the in-memory device's). @default tcpProbe */
+  probe?: WorkerOptions['probe']
   /** From the journal: the reload fence, where a resumed run picks the device up, what it ran before, steps started. */
   fence?: WorkerOptions['fence']
   resume?: WorkerOptions['resume']
@@ -70,6 +72,7 @@ export function createDeviceAgent(opts: AgentOptions): DeviceAgent {
     signal: opts.halt.signal,
     ...(opts.clock ? {clock: opts.clock} : {}),
     ...(opts.dial ? {dial: opts.dial} : {}),
+    ...(opts.probe ? {probe: opts.probe} : {}),
     ...(opts.staging ? {staging: opts.staging} : {}),
     onStagingProgress: (progress) => void opts.events.emit('stagingProgress', progress),
     ...(opts.fence ? {fence: opts.fence} : {}),

@@ -12,7 +12,7 @@ import {createDeviceAgent, type AgentOptions, type DeviceAgent} from './agent.js
 import {RunHalt} from './halt.js'
 import {finalStatus, resultFromJournal} from './record.js'
 
-export interface NodeRound extends Pick<AgentOptions, 'runId' | 'inventory' | 'playbook' | 'device' | 'node' | 'secrets' | 'events' | 'hostKey' | 'clock' | 'dial'> {
+export interface NodeRound extends Pick<AgentOptions, 'runId' | 'inventory' | 'playbook' | 'device' | 'node' | 'secrets' | 'events' | 'hostKey' | 'clock' | 'dial' | 'probe'> {
   /** This node's own journal (its state directory). */
   journal: Journal
 }

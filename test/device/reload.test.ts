@@ -45,6 +45,7 @@ function setUp(opts: Partial<FakeSwitchOptions> = {}, halt = new AbortController
     signal: halt.signal,
     clock,
     dial: device.dial,
+    probe: device.probe,
     fence: {
       record: (before: DeviceFacts) => void fence.push({at: clock.now(), op: 'record', detail: before.restartedAt ?? ''}),
       clear: (outcome) => void fence.push({at: clock.now(), op: 'clear', detail: outcome}),
@@ -65,7 +66,7 @@ async function drive<T>(clock: FakeClock, work: Promise<T>): Promise<{value?: T;
 }
 
 describe('reload and boot (fake clock, in-memory switch)', () => {
-  it('commits the fence before the reload leaves, reconnects with backoff (500 ms doubling up to timeouts.boot/60), settles, and clears the fence once the boot is proven', async () => {
+  it('commits the fence before the reload leaves, probes the port every 150 ms, logs in the moment it opens, settles, and clears the fence once the boot is proven', async () => {
     const {clock, device, report, fence, worker} = setUp()
     const start = clock.now()
     const {value, error} = await drive(clock, worker.upgrade())
@@ -74,14 +75,26 @@ describe('reload and boot (fake clock, in-memory switch)', () => {
     const install = device.commands.find((c) => c.command.startsWith('install add'))!
     expect(fence[0]).toMatchObject({op: 'record', detail: '10:11:12 UTC Mon Mar 4 2024'})
     expect(fence[0]!.at).toBeLessThanOrEqual(install.at)
-    // Down for 90 s: the wait dials at once, then after 0.5, 1, 2, 4, 8 s and every 10 s (timeouts.boot/60); the
-    // poll at 95.5 s finds it back; lab.yml's settle (PT1S) later it answers again on the same boot and counts as back.
+    // Down for 90 s: TCP probes every 150 ms see the port closed (no SSH login while it is), the probe at 90 s finds
+    // it open and the login follows at once; lab.yml's settle (PT1S) later it answers again on the same boot.
+    const probes = device.probes.map((t) => t - install.at)
+    expect(probes.slice(0, 3)).toEqual([0, 150, 300])
+    expect(probes.filter((t) => t < 90_000).every((t, i, all) => i === 0 || t - all[i - 1]! === 150)).toBe(true)
     const waits = device.dials.slice(1).map((t) => t - install.at)
-    expect(waits).toEqual([0, 500, 1500, 3500, 7500, 15_500, 25_500, 35_500, 45_500, 55_500, 65_500, 75_500, 85_500, 95_500, 96_500])
-    expect(fence.at(-1)).toMatchObject({op: 'clear', detail: 'rebooted', at: start + 96_500})
+    expect(waits).toEqual([90_000, 91_000])
+    expect(fence.at(-1)).toMatchObject({op: 'clear', detail: 'rebooted', at: start + 91_000})
     const wait = report.entries.find((e) => e.kind === 'stepFinished' && e.action === 'wait for reload')
-    expect(wait).toMatchObject({status: 'completed', phase: 'reboot', duration_ms: 96_500})
-    expect(String(wait!.output)).toMatch(/^back after 1m 36s, answering for 1\.0s, version 17\.09\.05/)
+    expect(wait).toMatchObject({status: 'completed', phase: 'reboot', duration_ms: 91_000})
+    expect(String(wait!.output)).toMatch(/^back after 1m 30s, answering for 1\.0s, version 17\.09\.05/)
+    // The settle check's show version is the last one sent: verify version, the final facts and the after gate ask
+    // the same in the same moment and get that answer (issue #12); the baseline before the reload was read fresh.
+    const after = device.commands.filter((c) => c.at >= start + 91_000).map((c) => c.command)
+    expect(after).toEqual(['show version'])
+    const before = device.commands.filter((c) => c.at <= install.at).map((c) => c.command)
+    expect(before.at(-2)).toBe('show version')
+    const verify = report.entries.find((e) => e.kind === 'stepFinished' && e.action === 'verify version')
+    expect(verify).toMatchObject({status: 'completed', command: 'show version'})
+    expect(String(verify!.output)).toMatch(/Version 17\.09\.05/)
     expect(report.entries.filter((e) => e.kind === 'phase').map((e) => e.phase)).toEqual(['upgrading', 'upgrading', 'booting', 'booting', 'verifying', 'upgrading', 'gates', 'upgraded'])
     expect(device.reloads).toBe(1)
   })
@@ -100,8 +113,8 @@ describe('reload and boot (fake clock, in-memory switch)', () => {
     const {error} = await drive(clock, worker.upgrade())
     expect(error?.message).toBe('sw1: host key changed')
     const install = device.commands.find((c) => c.command.startsWith('install add'))!
-    // The first poll after the 90 s boot (backoff: 85.5 s, then 95.5 s) stops the wait.
-    expect(clock.now() - install.at).toBe(95_500)
+    // The login right after the port opens again (90 s) stops the wait.
+    expect(clock.now() - install.at).toBe(90_000)
   })
 
   it('a halt during the wait cancels the wait step and leaves the fence open (a resume waits for the device)', async () => {
@@ -152,10 +165,10 @@ describe('reload and boot (fake clock, in-memory switch)', () => {
     expect(value).toBe('upgraded')
     const install = device.commands.find((c) => c.command.startsWith('install add'))!
     const wait = report.entries.find((e) => e.kind === 'stepFinished' && e.action === 'wait for reload')
-    // Back at 95.5 s, gone at the settle check (96.5 s), back on a newer boot after another 90 s, settled 1 s later.
-    expect(Number(wait!.duration_ms)).toBeGreaterThan(95_500 + 90_000)
+    // Back at 90 s, gone at the settle check (91 s), back on a newer boot after another 90 s, settled 1 s later.
+    expect(Number(wait!.duration_ms)).toBe(182_000)
     expect(String(wait!.output)).toMatch(/answering for 1(\.0)?s/)
-    expect(clock.now() - install.at).toBeGreaterThanOrEqual(186_500)
+    expect(clock.now() - install.at).toBeGreaterThanOrEqual(182_000)
   })
 
   describe('host keys after a reload (host_key_policy)', () => {

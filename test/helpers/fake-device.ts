@@ -73,6 +73,16 @@ export class FakeSwitch {
     return parts.join(', ')
   }
 
+  /** TCP probes (fake ms), for the boot wait's `probe` option. */
+  readonly probes: number[] = []
+
+  /** A TCP probe for DeviceWorker's `probe` option: the port is closed while the switch is down. */
+  readonly probe = async (): Promise<boolean> => {
+    const now = this.clock.now()
+    this.probes.push(now)
+    return !(this.downUntil !== undefined && now < this.downUntil)
+  }
+
   /** A dialer for DeviceWorker's `dial` option. */
   readonly dial = async (opts: ConnectOptions): Promise<DeviceConnection> => {
     const now = this.clock.now()

@@ -55,6 +55,7 @@ async function playRound(j: Journal, runId: string): Promise<{result: ChainExecu
     journal: j,
     clock,
     dial: device.dial,
+    probe: device.probe,
     hostKey: {kind: 'fingerprint', fingerprint: 'SHA256:x'},
   })
   await until(() => node.calls.includes(`locallyReady ${runId}`), 'readiness')

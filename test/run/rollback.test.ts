@@ -49,6 +49,7 @@ describe('rollBack (fake devices, fake clock)', () => {
       hiddenEnv: [],
       signal: AbortSignal.abort('the chain halted'),
       clock,
+      probe: device.probe,
       dial: async (opts) => {
         const session = await dial(opts)
         return {...session, get isClosed() {return session.isClosed}, exec: async (command, t) => {
