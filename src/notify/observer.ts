@@ -41,21 +41,35 @@ export interface TrapNotifier {
 export function attachTrapNotifier(events: RunEvents, run: {runId: string; stack: string}, targets: readonly TrapTarget[]): TrapNotifier {
   const pending: Array<Promise<void>> = []
   let finished = false
+  // Notifications go out in parallel (an inform may wait for its retries); their reports follow the events' order.
+  let reported: Promise<void> = Promise.resolve()
   const send = (trap: ChainTrap, report = true) => {
-    const p = (async () => {
+    const sent = (async () => {
       const {SnmpNotifier} = await import('./snmp.js')
       const notifier = new SnmpNotifier([...targets])
-      let receivers: TrapSendResult[]
       try {
-        receivers = await notifier.send(trap)
+        return await notifier.send(trap)
       } finally {
         notifier.close()
       }
+    })()
+    const device = trap.reporter === RUN_REPORTER ? null : trap.reporter
+    const before = reported
+    const p = (async () => {
+      let receivers: TrapSendResult[] | undefined
+      let failure: Error | undefined
+      try {
+        receivers = await sent
+      } catch (error) {
+        failure = error as Error
+      }
+      await before
+      if (!report) return
       // The journal files a trap under its device; one about the run as a whole under the run (reporter null).
-      if (report) events.emit('trapSent', {kind: trap.kind, reporter: trap.reporter === RUN_REPORTER ? null : trap.reporter, reason: trap.reason, receivers})
-    })().catch((error: Error) => {
-      if (report) events.emit('log', {level: 'error', device: trap.reporter === RUN_REPORTER ? null : trap.reporter, message: `cannot send SNMP notification: ${error.message}`})
-    })
+      if (receivers) events.emit('trapSent', {kind: trap.kind, reporter: device, reason: trap.reason, receivers})
+      else events.emit('log', {level: 'error', device, message: `cannot send SNMP notification: ${failure?.message}`})
+    })().catch(() => undefined) // a listener that throws must not stop the reports after it
+    reported = p
     pending.push(p)
   }
   const common = {...run}
