@@ -4,7 +4,7 @@
  * protocol names are canonical whatever their case; informs, timeouts, retries and snmp.enterprise_oid reach the
  * resolved targets.
  */
-import {mkdtempSync, rmSync, writeFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -100,5 +100,17 @@ describe('SNMPv3 secrets', () => {
     }
     expect((error as InputError).code).toBe('SECRET_MISSING')
     expect((error as InputError).problems).toContain(`${join(dir, `inv${n}.yml`)} snmp.traps[1].auth.password_env: environment variable SNMP_AUTH is not set`)
+  })
+
+  it('the example of docs/snmp.md loads and resolves (v2c trap and inform, v3 trap and inform)', async () => {
+    const example = /```yaml\nsnmp:\n([\s\S]*?)```/.exec(readFileSync('docs/snmp.md', 'utf8'))?.[1]
+    expect(example).toBeDefined()
+    const secrets = resolveSecrets(await inventory(example!), {PW: 'ssh-password', CHAINUP_SNMP_COMMUNITY: 'community', CHAINUP_SNMP_AUTH: 'auth-pass-1', CHAINUP_SNMP_PRIV: 'priv-pass-1'})
+    expect(secrets.trapTargets.map((t) => [t.host, t.version ?? '2c', t.inform === true, t.version === 3 ? `${t.authProtocol}/${t.privProtocol}` : ''])).toEqual([
+      ['192.0.2.50', '2c', false, ''],
+      ['192.0.2.51', '2c', true, ''],
+      ['nms.example.net', 3, false, 'SHA-256/AES'],
+      ['2001:db8::162', 3, true, 'SHA-512/AES-256'],
+    ])
   })
 })
