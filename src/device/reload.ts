@@ -65,7 +65,7 @@ export class Reload {
     this.fence?.record(before)
     this.fenceOpen = true
     try {
-      const result = await session.exec(command, step.timeout ?? steps.ctx.inventory.timeouts.command)
+      const result = await session.exec(command, step.timeout ?? steps.ctx.inventory.timeouts.command, steps.execOptions(step))
       if (steps.signal.aborted) {
         // The session was closed by our own halt, not by a reload: the step was cut short.
         steps.finishStep(order, {action: step.name, phase, command, status: 'cancelled', output: result.output, error: 'chain halted while the command ran'}, started)

@@ -15,13 +15,15 @@ import {errorMessage, withoutSecrets} from '../util/text.js'
 import {checkOutput, type CheckPatterns} from './checks.js'
 import {DeviceTaskError, GateVetoError, HaltedError} from './errors.js'
 import {parseFacts, type DeviceFacts} from './facts.js'
+import {PromptTimeoutError} from './interactive.js'
 import type {HostKeySource} from './known-hosts.js'
 import type {DeviceReport} from './report.js'
 import type {StagingPool} from './staging-pool.js'
 import type {TransferDialer} from './staging-ssh.js'
 import {reusingFactsAnswers} from './answer-reuse.js'
 import type {Probe} from './probe.js'
-import {CommandTimeoutError, connectDevice, type Credentials, type DeviceConnection, type Dialer} from './ssh-session.js'
+import {CommandTimeoutError, connectDevice, type Credentials, type DeviceConnection, type Dialer, type ExecOptions} from './ssh-session.js'
+import {DeviceTranscript} from './transcript.js'
 
 /** Step output kept in the result and journal, bytes (characters) at most; the rest is cut with a marker. */
 export const OUTPUT_CAP = 65_536
@@ -51,6 +53,8 @@ export interface DeviceContext {
   transferDial?: TransferDialer
   /** Receives the image copy's progress (the run turns it into `stagingProgress` events). */
   onStagingProgress?: (progress: StagingProgress) => void
+  /** `--transcript DIR`: every session of this device is written to `DIR/<runId>/<device>.log` (transcript.ts). */
+  transcriptDir?: string
 }
 
 /** A step's result without the fields {@link DeviceSteps} fills in. */
@@ -68,6 +72,7 @@ export class DeviceSteps {
   /** Upgrade steps started in this run (including before a restart): the ones a rollback compensates. */
   readonly started = new Set<string>()
   private session: DeviceConnection | undefined
+  private transcript: DeviceTranscript | undefined
 
   constructor(readonly ctx: DeviceContext) {
     this.name = ctx.device.name
@@ -114,9 +119,39 @@ export class DeviceSteps {
   /** A new session without reporting anything (the boot wait polls with it). @throws ConnectError */
   async dial(timeoutMs: number): Promise<DeviceConnection> {
     const {device} = this.ctx
-    const connection = await (this.ctx.dial ?? connectDevice)({device: device.name, host: device.host, port: device.port, credentials: this.ctx.credentials, hostKey: this.ctx.hostKey, timeoutMs, maxOutputBytes: this.ctx.inventory.ssh.max_output_bytes})
+    const {playbook} = this.ctx
+    const connection = await (this.ctx.dial ?? connectDevice)({
+      device: device.name,
+      host: device.host,
+      port: device.port,
+      credentials: this.ctx.credentials,
+      hostKey: this.ctx.hostKey,
+      timeoutMs,
+      maxOutputBytes: this.ctx.inventory.ssh.max_output_bytes,
+      // Interactive sessions (interactive.ts): the playbook's default mode, prompt and pager.
+      ...(playbook.session === undefined ? {} : {session: playbook.session}),
+      interactive: {...(playbook.prompt === undefined ? {} : {prompt: playbook.prompt}), ...(playbook.pager === undefined ? {} : {pager: playbook.pager})},
+      ...(this.transcriptFile() ? {transcript: this.transcriptFile()!} : {}),
+    })
     this.session = reusingFactsAnswers(connection, this.facts.command, () => this.ctx.clock.now())
     return this.session
+  }
+
+  /** How a step's command runs: its own `session` mode and `answers` (placeholders expanded), else the playbook's. */
+  execOptions(step: PlaybookStep): ExecOptions {
+    return {
+      ...(step.session === undefined ? {} : {session: step.session}),
+      ...(step.answers === undefined ? {} : {answers: step.answers.map((a) => ({prompt: expandTemplate(a.prompt, this.vars, 'regex'), send: a.send}))}),
+    }
+  }
+
+  /** The device's transcript with `--transcript` (redacted with the run's secrets). */
+  private transcriptFile(): DeviceTranscript | undefined {
+    const dir = this.ctx.transcriptDir
+    if (dir === undefined) return undefined
+    const secrets = [this.ctx.credentials.password, this.ctx.credentials.passphrase, ...this.ctx.hiddenEnv.map((name) => process.env[name])]
+    this.transcript ??= new DeviceTranscript(dir, this.ctx.runId, this.name, secrets, (message) => this.log('warn', message), () => this.ctx.clock.now())
+    return this.transcript
   }
 
   /** The session if one is open (gates of kind device_command use it). */
@@ -159,7 +194,7 @@ export class DeviceSteps {
     const order = this.startStep(step.name, phase, command)
     let output = ''
     try {
-      const result = await session.exec(command, step.timeout ?? this.ctx.inventory.timeouts.command)
+      const result = await session.exec(command, step.timeout ?? this.ctx.inventory.timeouts.command, this.execOptions(step))
       output = result.output
       if (result.dropped) throw new Error(`connection dropped during "${command}"`)
       const problem = checkOutput(step, result.output, result.exitCode, this.patterns)
@@ -251,5 +286,7 @@ export function summarizeFacts(f: DeviceFacts): string {
 }
 
 function partialOutput(error: unknown): string | null {
-  return error instanceof CommandTimeoutError && error.partialOutput ? error.partialOutput : null
+  if (error instanceof CommandTimeoutError && error.partialOutput) return error.partialOutput
+  // An interactive command that did not get its prompt back (interactive.ts PromptTimeoutError) keeps what it printed.
+  return error instanceof PromptTimeoutError && error.partialOutput ? error.partialOutput : null
 }

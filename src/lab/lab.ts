@@ -7,9 +7,12 @@ import {randomBytes} from 'node:crypto'
 import {readFileSync} from 'node:fs'
 import {isIP} from 'node:net'
 
+import {parse as parseYaml} from 'yaml'
+
 import type {Inventory} from '../config/types.js'
 import type {HostKeySource} from '../device/known-hosts.js'
 import {InputError} from '../errors.js'
+import {dialectFor} from './dialects/index.js'
 import {SimSwitch} from './sim-switch.js'
 import {describeTrap, TrapReceiver} from './trap-receiver.js'
 
@@ -36,6 +39,25 @@ export interface LabOptions {
   trapReceivers?: boolean
   /** Environment to read secrets from. @default process.env */
   env?: NodeJS.ProcessEnv
+  /** The platform to simulate (dialects/index.ts). @default the `platform:` of the inventory's playbook; IOS-XE without one */
+  platform?: string
+}
+
+/** `{dialect}` for a platform other than IOS-XE (a fresh one per device), else nothing. */
+function withDialect(platform: string | undefined): {dialect?: NonNullable<ReturnType<typeof dialectFor>>} {
+  const dialect = dialectFor(platform)
+  return dialect ? {dialect} : {}
+}
+
+/** The `platform:` of a playbook file, or undefined (unreadable files are the loader's business: IOS-XE then). */
+function playbookPlatform(file: string): string | undefined {
+  try {
+    const doc = parseYaml(readFileSync(file, 'utf8')) as unknown
+    const platform = doc !== null && typeof doc === 'object' ? (doc as Record<string, unknown>)['platform'] : undefined
+    return typeof platform === 'string' ? platform : undefined
+  } catch {
+    return undefined
+  }
 }
 
 /**
@@ -69,6 +91,7 @@ export async function startLab(inventory: Inventory, options: LabOptions = {}): 
     publicKey = `${key.type} ${key.getPublicSSH().toString('base64')}`
   }
 
+  const platform = options.platform ?? playbookPlatform(inventory.playbook)
   const switches: SimSwitch[] = []
   const receivers: TrapReceiver[] = []
   const stop = async () => {
@@ -89,6 +112,8 @@ export async function startLab(inventory: Inventory, options: LabOptions = {}): 
         extraImages: faults.includes('missing_image') || inventory.target.image_file !== undefined ? [] : [inventory.target.image],
         bootTimeMs: device.lab?.boot_time ?? inventory.lab.boot_time,
         faults,
+        // The playbook's platform: its CLI, prompts and outputs (docs/lab.md "Dialects"); IOS-XE without one.
+        ...withDialect(platform),
       })
       switches.push(sim)
       await sim.start()

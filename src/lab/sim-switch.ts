@@ -26,6 +26,7 @@ import type {AuthContext, Connection, ParsedKey, ServerChannel, Session, SFTPWra
 import type {LabFault} from '../config/types.js'
 import {fingerprintOf} from '../device/known-hosts.js'
 import {type Clock, systemClock, type Timer} from '../util/clock.js'
+import {type Dialect, type DialectHost, runDialectExec, runDialectShell} from './dialects/index.js'
 import {parseLine} from './ios-grammar.js'
 import {
   CRLF,
@@ -101,6 +102,8 @@ export interface SimSwitchOptions {
   bootedAt?: Date
   /** Source of "now" and of the reload model's timers (boot time, install progress, reload delay). @default systemClock */
   clock?: Clock
+  /** Another platform's CLI (EOS, Junos, NX-OS, SONiC: dialects/index.ts `dialectFor`); absent = IOS-XE. */
+  dialect?: Dialect
   /** Files already on flash: with the digests of their content (an image staged before), e.g. to test a skipped copy. */
   stagedFiles?: Array<{name: string; size: number; md5: string; sha512: string}>
   /** Size of flash:, bytes (free space = this − 1873412096 hidden bytes − the files). @default 11353194496 */
@@ -176,19 +179,20 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     this.allowedKey = opts.publicKey === undefined ? undefined : parseOneKey(opts.publicKey, 'publicKey')
 
     const fileTime = new Date(this.booted.getTime() - 3_600_000)
-    const names = opts.flash ?? ['packages.conf', imageName(opts.version), ...pkgNames(opts.version)]
+    const dialect = opts.dialect
+    const names = opts.flash ?? (dialect ? dialect.files(opts.version) : ['packages.conf', imageName(opts.version), ...pkgNames(opts.version)])
     for (const n of [...names, ...(opts.extraImages ?? [])]) this.flash.set(n, makeFile(n, fileTime))
     for (const f of opts.stagedFiles ?? []) this.flash.set(f.name, {...makeFile(f.name, fileTime), size: f.size, md5: f.md5, sha512: f.sha512})
     // The image it runs now is what a rollback would go back to.
-    if (this.faults.has('no_rollback_image')) this.flash.delete(imageName(opts.version))
+    if (this.faults.has('no_rollback_image')) this.flash.delete(dialect ? dialect.imageName(opts.version) : imageName(opts.version))
     if (this.faults.has('missing_image')) {
       for (const n of [...this.flash.keys()]) {
-        const v = parseImageVersion(n)
+        const v = dialect ? dialect.imageVersion(n) : parseImageVersion(n)
         if (v !== undefined && v !== opts.version) this.flash.delete(n)
       }
     }
 
-    this.ssh = new ssh2.Server({hostKeys: [this.hostKey], ident: 'Cisco-1.25'}, (client, info) => this.onClient(client, info.ip))
+    this.ssh = new ssh2.Server({hostKeys: [this.hostKey], ident: dialect?.ident ?? 'Cisco-1.25'}, (client, info) => this.onClient(client, info.ip))
     this.ssh.on('error', () => {})
   }
 
@@ -377,6 +381,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       this.record('exec', info.command)
       const scp = /^scp\s+(?:-[a-zA-Z]+\s+)*-t\s+(?:-[a-zA-Z]+\s+)*(\S+)\s*$/.exec(info.command)
       if (scp) return this.scpSink(ch, scp[1]!)
+      if (this.opts.dialect) return runDialectExec(ch, info.command, this.opts.dialect, this.dialectHost())
       const out = channelSink(ch)
       this.execute(info.command, out, (code) => out.exit(code))
     })
@@ -388,6 +393,7 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
 
   /** A minimal interactive CLI: `name#` prompt, echo, backspace, `exit`. */
   private shell(ch: ServerChannel): void {
+    if (this.opts.dialect) return runDialectShell(ch, this.opts.dialect, this.dialectHost())
     const out = channelSink(ch)
     const prompt = `${this.opts.name}#`
     let line = ''
@@ -474,6 +480,40 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
         return
       case 'exit':
         return finish(0)
+    }
+  }
+
+  /** What a dialect (dialects/types.ts) sees of this device and may do with it. */
+  private dialectHost(): DialectHost {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias
+    const sim = this
+    return {
+      name: this.opts.name,
+      username: this.opts.username,
+      get version() {
+        return sim.runningVersion
+      },
+      get nextVersion() {
+        return sim.nextVersion
+      },
+      get bootedAt() {
+        return sim.booted
+      },
+      get reloads() {
+        return sim.reloadCount
+      },
+      installDelayMs: this.opts.installDelayMs ?? 300,
+      now: () => this.now(),
+      files: () => [...this.flash.keys()],
+      hasFile: (name) => this.flash.has(name),
+      hasFault: (fault) => this.faults.has(fault),
+      setNextVersion: (version) => {
+        this.nextVersion = version
+      },
+      reload: (detail) => this.later(20, () => this.reload('Reload Command', detail)),
+      later: (ms, fn) => this.later(ms, fn, this.installTimers),
+      installStarted: (image) => this.record('install_started', image),
+      commandTyped: (line) => this.record('exec', line),
     }
   }
 

@@ -47,6 +47,8 @@ export interface AgentOptions {
   startedBefore?: readonly string[]
   /** Runs `fn` in one journal transaction (the device's outcome and the COMPLETE it sends commit together). */
   commit?: <T>(fn: () => T) => T
+  /** `--transcript DIR`: the device's sessions are written to `DIR/<runId>/<device>.log` (device/transcript.ts). */
+  transcriptDir?: string
   /** Image staging shared by the run's agents (one copy limiter, one digest). @default one per agent */
   staging?: StagingPool
   /**
@@ -73,6 +75,7 @@ export function createDeviceAgent(opts: AgentOptions): DeviceAgent {
     ...(opts.clock ? {clock: opts.clock} : {}),
     ...(opts.dial ? {dial: opts.dial} : {}),
     ...(opts.probe ? {probe: opts.probe} : {}),
+    ...(opts.transcriptDir === undefined ? {} : {transcriptDir: opts.transcriptDir}),
     ...(opts.staging ? {staging: opts.staging} : {}),
     onStagingProgress: (progress) => void opts.events.emit('stagingProgress', progress),
     ...(opts.fence ? {fence: opts.fence} : {}),

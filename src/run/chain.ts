@@ -32,6 +32,8 @@ export interface ChainRound {
   transportFor?: (device: string) => ChainSyncTransport | undefined
   /** Hands out the run-wide step order. */
   nextOrder: () => number
+  /** `--transcript DIR` (device/transcript.ts). */
+  transcriptDir?: string
   /** A journal write outside the recorder failed (outbox, fence): the run stops safely instead of crashing. */
   onJournalError?: (error: Error) => void
   /** The built-in gate each local agent evaluates right before its device's task (the maintenance window's, run/window-gate.ts). */
@@ -101,6 +103,7 @@ export async function runChain(round: ChainRound, agents: Map<string, DeviceAgen
           ...(resumeState ? {resume: resumeState} : {}),
           ...(versionBefore ? {versionBefore} : {}),
           startedBefore: resume?.startedBefore.get(device.name) ?? [],
+          ...(round.transcriptDir === undefined ? {} : {transcriptDir: round.transcriptDir}),
           staging,
           ...(round.taskGate ? {taskGate: () => round.taskGate!(device)} : {}),
           commit: (fn) => {

@@ -61,6 +61,8 @@ export interface UpgradeOptions {
   now?: () => Date
   /** `--ignore-window`: no window gate for this run; journaled as `windowIgnored`. */
   ignoreWindow?: boolean
+  /** `--transcript DIR`: every device session is written, redacted, to `DIR/<run id>/<device>.log` (device/transcript.ts). */
+  transcriptDir?: string
 }
 
 /**

@@ -50,6 +50,14 @@ export interface StackSpec {
   bootTime?: string
   /** Extra top-level inventory fields (e.g. chainsync). */
   extra?: Record<string, unknown>
+  /** The shipped playbook to use, a file name in playbooks/ (its `platform` picks the lab's dialect). @default 'ios-xe-install.yml' */
+  playbook?: string
+  /** The inventory's target. @default 17.09.05, cat9k_iosxe.17.09.05.SPA.bin */
+  target?: {version: string; image: string}
+  /** The version every simulated device starts on. @default '17.06.05' */
+  labVersion?: string
+  /** `--transcript DIR` for the run. */
+  transcriptDir?: string
 }
 
 export interface StackFixture {
@@ -71,7 +79,7 @@ export async function labStack(spec: StackSpec): Promise<StackFixture> {
   const receiver = new TrapReceiver({host: '127.0.0.1', port: 0, community: 'public'})
   await receiver.start()
 
-  const shipped = parse(readFileSync(join(ROOT, 'playbooks/ios-xe-install.yml'), 'utf8')) as Record<string, unknown>
+  const shipped = parse(readFileSync(join(ROOT, 'playbooks', spec.playbook ?? 'ios-xe-install.yml'), 'utf8')) as Record<string, unknown>
   const playbookPath = join(dir, 'playbook.yml')
   writeFileSync(playbookPath, stringify({...shipped, gates: {...(shipped.gates as object), ...spec.gates}}))
   writeFileSync(join(dir, 'known_hosts'), '# lab keys are checked by fingerprint\n')
@@ -81,11 +89,11 @@ export async function labStack(spec: StackSpec): Promise<StackFixture> {
     stringify({
       stack: 'test-stack',
       playbook: './playbook.yml',
-      target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
+      target: spec.target ?? {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
       ssh: {username: 'netops', password_env: 'CHAINUP_TEST_PASSWORD', known_hosts: './known_hosts'},
       timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT10S', predecessor: 'PT30S', gate: 'PT10S', connect: 'PT5S', ...spec.timeouts},
       snmp: {traps: [{host: '127.0.0.1', port: receiver.port, version: '2c', community: 'public'}]},
-      lab: {version: '17.06.05', boot_time: spec.bootTime ?? 'PT0.3S'},
+      lab: {version: spec.labVersion ?? '17.06.05', boot_time: spec.bootTime ?? 'PT0.3S'},
       ...spec.extra,
       devices: spec.devices.map((d, i) => ({
         name: d.name,
@@ -121,6 +129,7 @@ export async function labStack(spec: StackSpec): Promise<StackFixture> {
         events,
         stateDir: overrides.stateDir ?? join(dir, 'state'),
         ...(overrides.busyTimeoutMs === undefined ? {} : {busyTimeoutMs: overrides.busyTimeoutMs}),
+        ...(spec.transcriptDir === undefined ? {} : {transcriptDir: spec.transcriptDir}),
       })
     },
   }
