@@ -39,14 +39,20 @@ const INSTALL_MS = 300
 const DEVICE_MS = BOOT_MS + INSTALL_MS
 const ROOT = resolve(fileURLToPath(import.meta.url), '../../..')
 
+/**
+ * `n` free ports from 20000 up: below Linux's ephemeral range (32768–60999), so that the ChainSync listeners and the
+ * outgoing connections of the run (ephemeral ports) never take a simulator's port before its stack starts.
+ */
 async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = []
-  for (let i = 0; i < n; i++) servers.push(await new Promise<net.Server>((res) => {
-    const s = net.createServer()
-    s.listen(0, '127.0.0.1', () => res(s))
-  }))
-  const ports = servers.map((s) => (s.address() as net.AddressInfo).port)
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))))
+  const ports: number[] = []
+  for (let port = 20000; ports.length < n && port < 32768; port++) {
+    const free = await new Promise<boolean>((res) => {
+      const s = net.createServer()
+      s.once('error', () => res(false))
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)))
+    })
+    if (free) ports.push(port)
+  }
   return ports
 }
 
@@ -184,7 +190,11 @@ async function child(dir: string): Promise<void> {
     rebootPhaseMs: {median: median(result.stacks.flatMap((s) => s.steps.filter((st) => st.phase === 'reboot').map((st) => st.duration_ms)))},
     labStartMs: {median: Math.round(median(labMs))},
     breakdownMs: breakdown(result.stacks),
-    failures: result.stacks.filter((st) => st.status !== 'completed').map((st) => `${st.chain_id} ${st.status}: ${st.reason ?? ''}`).slice(0, 10),
+    failures: [
+      ...result.stacks.filter((st) => st.status !== 'completed').map((st) => `${st.chain_id} ${st.status}: ${st.reason ?? ''}`),
+      ...result.not_started.map((st) => `${st.chain_id} not started: ${st.reason}`),
+      ...(result.status === 'completed' ? [] : [`fleet: ${result.reason ?? ''}`]),
+    ].slice(0, 10),
     cpuUserMs: Math.round(cpu.user / 1000),
     cpuSystemMs: Math.round(cpu.system / 1000),
     load1Before,

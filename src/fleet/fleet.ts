@@ -112,7 +112,15 @@ export async function runFleet(opts: FleetOptions): Promise<FleetExecutionResult
         journal.markFleetStack(fleetId, runId, 'not_started', reason)
         return {kind: 'not_started', reason}
       }
-      const setup = opts.beforeStack ? await opts.beforeStack(index) : {}
+      let setup: StackSetup | string
+      try {
+        setup = opts.beforeStack ? await opts.beforeStack(index) : {}
+      } catch (error) {
+        // e.g. the lab's simulator port is taken: reported, and it counts as a failure
+        const reason = `error before the stack started: ${(error as Error).message}`
+        refuse(reason)
+        return {kind: 'ran', status: 'failed', reason}
+      }
       if (typeof setup === 'string') return refuse(setup)
       try {
         if (resumeRun.has(index)) {
@@ -137,7 +145,10 @@ export async function runFleet(opts: FleetOptions): Promise<FleetExecutionResult
       } catch (error) {
         // Refused before the run started: another run holds the stack (exit 4), bad input found late (exit 2) …
         if (error instanceof ChainupError && error.exitCode !== ExitCode.failed) return refuse(error.message)
-        throw error
+        // The run could not start or broke off (a port in use, the journal …): reported, and it counts as a failure.
+        const reason = `error: ${(error as Error).message}`
+        refuse(reason)
+        return {kind: 'ran', status: 'failed', reason}
       } finally {
         await setup.cleanup?.()
       }
@@ -156,7 +167,8 @@ export async function runFleet(opts: FleetOptions): Promise<FleetExecutionResult
     })
     council.outcomes.forEach((o, k) => {
       const index = todo[k] as number
-      if (o.kind === 'not_started' && !notStarted.has(index)) notStarted.set(index, o.reason)
+      // a stack that neither left a result nor a refusal (its setup threw) is listed with its reason
+      if (!results.has(index) && !notStarted.has(index)) notStarted.set(index, o.reason ?? 'not started')
     })
     const {status, reason} = fleetStatus(council, [...previous.values()])
     journal.finishFleet(fleetId, status, reason)
