@@ -43,7 +43,8 @@ export function attachTrapNotifier(events: RunEvents, run: {runId: string; stack
   let finished = false
   // Notifications go out in parallel (an inform may wait for its retries); their reports follow the events' order.
   let reported: Promise<void> = Promise.resolve()
-  const send = (trap: ChainTrap, report = true) => {
+  /** @param device the device it is about (the journal files the report under it), null for the run as a whole */
+  const send = (trap: ChainTrap, device: string | null, report = true) => {
     const sent = (async () => {
       const {SnmpNotifier} = await import('./snmp.js')
       const notifier = new SnmpNotifier([...targets])
@@ -53,7 +54,6 @@ export function attachTrapNotifier(events: RunEvents, run: {runId: string; stack
         notifier.close()
       }
     })()
-    const device = trap.reporter === RUN_REPORTER ? null : trap.reporter
     const before = reported
     const p = (async () => {
       let receivers: TrapSendResult[] | undefined
@@ -75,16 +75,16 @@ export function attachTrapNotifier(events: RunEvents, run: {runId: string; stack
   const common = {...run}
 
   events.on('predecessorTimeout', (e) =>
-    send({kind: 'predecessor_timeout', ...common, predecessor: e.predecessor, reporter: e.device, reason: e.reason, waitedSeconds: e.waitedMs / 1000}),
+    send({kind: 'predecessor_timeout', ...common, predecessor: e.predecessor, reporter: e.device, reason: e.reason, waitedSeconds: e.waitedMs / 1000}, e.device),
   )
-  events.on('chainHalted', (e) => send({kind: 'chain_halted', ...common, reporter: e.device, reason: e.reason, ...(e.predecessor ? {predecessor: e.predecessor} : {})}))
+  events.on('chainHalted', (e) => send({kind: 'chain_halted', ...common, reporter: e.device, reason: e.reason, ...(e.predecessor ? {predecessor: e.predecessor} : {})}, e.device))
   events.on('stepFinished', (s) => {
     if (s.phase !== 'reboot' || s.status !== 'failed') return
-    send({kind: 'device_did_not_return', ...common, reporter: s.device, reason: s.error ?? `${s.device} did not come back from its reload`, waitedSeconds: s.duration_ms / 1000})
+    send({kind: 'device_did_not_return', ...common, reporter: s.device, reason: s.error ?? `${s.device} did not come back from its reload`, waitedSeconds: s.duration_ms / 1000}, s.device)
   })
   events.on('gateEvaluated', (g) => {
     if (g.decision !== 'veto') return
-    send({kind: 'gate_vetoed', ...common, reporter: g.device ?? RUN_REPORTER, reason: g.reason, gateType: g.type, gateName: g.name})
+    send({kind: 'gate_vetoed', ...common, reporter: g.device ?? RUN_REPORTER, reason: g.reason, gateType: g.type, gateName: g.name}, g.device)
   })
 
   // The rollback (run/rollback.ts): failed or cut-short devices first in chain order, then upgraded ones reversed.
@@ -99,20 +99,17 @@ export function attachTrapNotifier(events: RunEvents, run: {runId: string; stack
       const devices = [...names.filter((n) => before(n) === 'failed' || before(n) === 'cancelled'), ...names.filter((n) => before(n) === 'upgraded').reverse()]
       if (!devices.includes(e.device)) devices.unshift(e.device)
       rollback = {devices, done: new Set(), finished: false}
-      send({kind: 'rollback_started', ...common, reporter: RUN_REPORTER, reason: `rolling back ${devices.join(' -> ')}`, devices})
+      send({kind: 'rollback_started', ...common, reporter: RUN_REPORTER, reason: `rolling back ${devices.join(' -> ')}`, devices}, null)
     } else if (rollback && !rollback.finished && (e.outcome === 'rolled_back' || e.outcome === 'rollback_failed')) {
       rollback.done.add(e.device)
       const failed = e.outcome === 'rollback_failed'
       if (failed || rollback.devices.every((d) => rollback?.done.has(d))) {
         rollback.finished = true
-        send({
-          kind: 'rollback_finished',
-          ...common,
-          reporter: failed ? e.device : RUN_REPORTER,
-          reason: failed ? `rollback failed on ${e.device}; rolled back before it: ${[...rollback.done].filter((d) => d !== e.device).join(', ') || 'none'}` : `rolled back ${rollback.devices.join(', ')}`,
-          devices: rollback.devices,
-          rollbackResult: failed ? 'rollback_failed' : 'rolled_back',
-        })
+        const reason = failed
+          ? `rollback failed on ${e.device}; rolled back before it: ${[...rollback.done].filter((d) => d !== e.device).join(', ') || 'none'}`
+          : `rolled back ${rollback.devices.join(', ')}`
+        const reporter = failed ? e.device : null
+        send({kind: 'rollback_finished', ...common, reporter: reporter ?? RUN_REPORTER, reason, devices: rollback.devices, rollbackResult: failed ? 'rollback_failed' : 'rolled_back'}, reporter)
       }
     }
     outcomes.set(e.device, e.outcome)
@@ -132,6 +129,7 @@ export function attachTrapNotifier(events: RunEvents, run: {runId: string; stack
         runStatus: r.status,
         durationSeconds: r.duration_ms / 1000,
       },
+      null,
       false,
     )
   })
