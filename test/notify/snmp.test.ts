@@ -1,4 +1,4 @@
-/** notify/oids.ts and the varbinds of a chainup trap (docs/traps.md): pure, no sockets. */
+/** notify/oids.ts and the varbinds of chainup's notifications (docs/snmp.md): pure, no sockets. */
 import {describe, expect, it} from 'vitest'
 
 import {ChainupNotification, ChainupObject, NOTIFICATION_OBJECTS, StandardObject, chainupOids, oidName} from '../../src/notify/oids.js'

@@ -56,7 +56,8 @@ export class Snmptrapd {
     const dir = mkdtempSync(join(tmpdir(), 'chainup-snmptrapd-'))
     const port = await freeUdpPort()
     const conf = join(dir, 'snmptrapd.conf')
-    writeFileSync(conf, [`snmpTrapdAddr udp:127.0.0.1:${port}`, `persistentDir ${dir}`, ...lines, ''].join('\n'))
+    // Its persistent state (engine boots, users) goes to `dir` through SNMP_PERSISTENT_DIR, not /var/lib/snmp.
+    writeFileSync(conf, [`snmpTrapdAddr udp:127.0.0.1:${port}`, ...lines, ''].join('\n'))
     const child = spawn(SNMPTRAPD, ['-f', '-C', '-c', conf, '-M', MIB_DIRS.join(':'), '-m', 'CHAINUP-MIB', '-Lo'], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: {...process.env, SNMP_PERSISTENT_DIR: dir, SNMPCONFPATH: dir, MIBS: '', MIBDIRS: ''},
