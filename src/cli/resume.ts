@@ -12,10 +12,12 @@ import {inputsDigest} from '../config/load.js'
 import type {ChainExecutionResult} from '../model/result.js'
 import {WindowEvent} from '../run/window-gate.js'
 import {runTree} from './history.js'
-import {attachProgress, runWithUi, type RunUiOptions} from './run-ui.js'
+import {attachProgress, runWithUi, startRunLab, type RunUiOptions} from './run-ui.js'
 
 export interface ResumeCommandOptions extends RunUiOptions {
   runId: string
+  /** Start the simulated switches of the run's inventory first (`chainup serve --lab`). */
+  lab?: boolean
 }
 
 /** A run the maintenance window parked: it ended `vetoed` with a `windowParked` event. */
@@ -87,6 +89,21 @@ export async function prepareResume(stateDir: string, runId: string, inventoryPa
 }
 
 /**
+ * The inventory for the lab of a resumed run: the simulators of devices the journal shows upgraded (or already on
+ * target) start on the target version, as the real devices would be.
+ */
+async function labAsJournaled(stateDir: string, runId: string, inventory: Inventory): Promise<Inventory> {
+  const journal = await openJournal(stateDir)
+  let done: Set<string>
+  try {
+    done = new Set(runTree(journal, runId).children.filter((d) => d.status === 'upgraded' || d.status === 'skipped').map((d) => d.name))
+  } finally {
+    journal.close()
+  }
+  return {...inventory, devices: inventory.devices.map((d) => (done.has(d.name) ? {...d, lab: {...d.lab, version: inventory.target.version}} : d))}
+}
+
+/**
  * @returns the result and exit code; a run that already finished is reported as it is, exit 0
  * @throws InputError (exit 2) for an unknown run or a run whose inventory cannot be found
  */
@@ -94,9 +111,16 @@ export async function resumeCommand(opts: ResumeCommandOptions): Promise<{result
   const prepared = await prepareResume(opts.stateDir, opts.runId)
   if (prepared.already) return {result: prepared.result, exitCode: ExitCode.completed, already: true}
   const {inventory, playbook, inventoryPath} = prepared
-  const events = new RunEvents()
+  const events = opts.events ?? new RunEvents()
   const ui = await attachProgress(events, opts)
   ui.note(`resuming run ${opts.runId} of stack ${inventory.stack} from ${inventoryPath}`)
-  const out = await runWithUi({inventory, playbook, extra: {resume: opts.runId}}, events, ui, opts)
-  return {...out, already: false}
+  const lab = opts.lab ? await startRunLab(await labAsJournaled(opts.stateDir, opts.runId, inventory), ui.note) : undefined
+  let traps = 0
+  try {
+    const out = await runWithUi({inventory, playbook, ...(lab ? {env: lab.env} : {}), extra: {resume: opts.runId, ...(lab ? {hostKeys: lab.hostKeys} : {})}}, events, ui, opts)
+    traps = out.result.traps.length
+    return {...out, already: false}
+  } finally {
+    await lab?.stop(traps)
+  }
 }

@@ -28,6 +28,36 @@ export interface RunUiOptions {
   now?: () => Date
   /** `--ignore-window`: start outside the maintenance window and run without the window gate (journaled as `windowIgnored`). */
   ignoreWindow?: boolean
+  /** `--transcript DIR`: every device session is written, redacted, to `DIR/<run id>/<device>.log` (docs/devices.md "Transcripts"). */
+  transcriptDir?: string
+  /** The run's event bus, when the caller watches it too (`chainup serve`: SSE, metrics); a new one by default. */
+  events?: RunEvents
+}
+
+/** The lab of one run (`--lab`): secrets it made up, the simulators' host keys, and how to stop it. */
+export interface RunLab {
+  env: NodeJS.ProcessEnv
+  hostKeys: ReadonlyMap<string, import('../device/known-hosts.js').HostKeySource>
+  /** Traps sent in the run: a trap in flight gets a moment to reach the lab's receiver before it stops. */
+  stop: (trapsSent: number) => Promise<void>
+}
+
+/**
+ * Starts the lab for an inventory (`--lab`, shared by `upgrade`, `resume` and `serve`) and says so through `note`.
+ * @throws InputError when a device is not on loopback; the listen error when a port is taken
+ */
+export async function startRunLab(inventory: Inventory, note: (line: string) => void): Promise<RunLab> {
+  const {startLab} = await import('../lab/lab.js')
+  const lab = await startLab(inventory, {onTrap: (line) => note(`lab trap receiver: ${line}`)})
+  note(`lab started ${lab.switches.length} simulated Catalyst 9000 switches (${lab.switches.map((s) => `${s.port}`).join(', ')}) and ${lab.receivers.length} trap receiver(s)`)
+  return {
+    env: {...process.env, ...lab.env},
+    hostKeys: lab.hostKeys,
+    stop: async (trapsSent) => {
+      if (trapsSent > 0) await new Promise((r) => setTimeout(r, 200))
+      await lab.stop()
+    },
+  }
 }
 
 /**
@@ -126,6 +156,7 @@ export async function runWithUi(
     ...(opts.kill ? {kill: opts.kill} : {}),
     ...(opts.now ? {now: opts.now} : {}),
     ...(opts.ignoreWindow ? {ignoreWindow: true} : {}),
+    ...(opts.transcriptDir === undefined ? {} : {transcriptDir: opts.transcriptDir}),
     ...input.extra,
   })
   await ui.done()

@@ -9,7 +9,7 @@ import {RunEvents} from '../model/events.js'
 import type {ChainExecutionResult} from '../model/result.js'
 import {formatInZone, windowState} from '../window/window.js'
 import {findParkedRun, prepareResume} from './resume.js'
-import {appendLogLine, attachProgress, runWithUi, type RunUiOptions} from './run-ui.js'
+import {appendLogLine, attachProgress, runWithUi, startRunLab, type RunUiOptions} from './run-ui.js'
 
 export {exitCodeFor} from './run-ui.js'
 
@@ -20,6 +20,8 @@ export interface UpgradeCommandOptions extends RunUiOptions {
   extensions?: boolean
   /** `--new-run`: start a new run even when the stack's newest run was parked by the maintenance window. */
   newRun?: boolean
+  /** The new run's id (ROUND-ID); a new UUID by default (`chainup serve` names it before the run starts). */
+  runId?: string
 }
 
 /** Not started: outside the inventory's maintenance window (exit 5); nothing was touched. */
@@ -63,29 +65,27 @@ export async function upgradeCommand(opts: UpgradeCommandOptions): Promise<{resu
   // The stack's newest run, parked by the window, is continued (docs/operations.md "Parking") unless --new-run.
   const parked = opts.newRun ? undefined : await findParkedRun(opts.stateDir, inventory.stack)
   const resume = parked && !(await prepareResume(opts.stateDir, parked, inventory.file)).already ? parked : undefined
-  const events = new RunEvents()
+  const events = opts.events ?? new RunEvents()
   const ui = await attachProgress(events, opts)
   if (resume) ui.note(`continuing run ${resume} of stack ${inventory.stack}, parked by the maintenance window (--new-run starts over)`)
 
-  let lab: Awaited<ReturnType<typeof import('../lab/lab.js').startLab>> | undefined
-  let env: NodeJS.ProcessEnv = process.env
-  if (opts.lab) {
-    const {startLab} = await import('../lab/lab.js')
-    lab = await startLab(inventory, {onTrap: (line) => ui.note(`lab trap receiver: ${line}`)})
-    env = {...process.env, ...lab.env}
-    ui.note(`lab started ${lab.switches.length} simulated Catalyst 9000 switches (${lab.switches.map((s) => `${s.port}`).join(', ')}) and ${lab.receivers.length} trap receiver(s)`)
-  }
+  const lab = opts.lab ? await startRunLab(inventory, ui.note) : undefined
+  let traps = 0
   try {
     const out = await runWithUi(
-      {inventory, playbook, env, extra: {...(opts.extensions === undefined ? {} : {extensions: opts.extensions}), ...(lab ? {hostKeys: lab.hostKeys} : {}), ...(resume ? {resume} : {})}},
+      {
+        inventory,
+        playbook,
+        env: lab?.env ?? process.env,
+        extra: {...(opts.extensions === undefined ? {} : {extensions: opts.extensions}), ...(lab ? {hostKeys: lab.hostKeys} : {}), ...(resume ? {resume} : opts.runId ? {runId: opts.runId} : {})},
+      },
       events,
       ui,
       opts,
     )
-    // Give a trap in flight a moment to reach the lab receiver before it stops.
-    if (lab && out.result.traps.length > 0) await new Promise((r) => setTimeout(r, 200))
+    traps = out.result.traps.length
     return out
   } finally {
-    await lab?.stop()
+    await lab?.stop(traps)
   }
 }
