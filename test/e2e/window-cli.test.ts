@@ -30,7 +30,7 @@ async function labInventory(name: string, window: string): Promise<string> {
 playbook: ${join(ROOT, 'playbooks/ios-xe-install.yml')}
 target: {version: "17.09.05", image: cat9k_iosxe.17.09.05.SPA.bin}
 ssh: {username: netops, password_env: CHAINUP_WINDOW_CLI_UNSET_PW, known_hosts: ${join(ROOT, 'inventories/lab_known_hosts')}}
-timeouts: {command: PT20S, boot: PT20S, predecessor: PT1M, gate: PT10S}
+timeouts: {command: PT20S, boot: PT20S, predecessor: PT1M, gate: PT10S, settle: PT0S}
 lab: {version: "17.06.05", boot_time: PT1S}
 window: ${window}
 devices:
