@@ -150,7 +150,8 @@ async function child(dir: string): Promise<void> {
   const t0 = performance.now()
   const result = await runFleet({
     stacks,
-    stateDir: join(dir, 'state'),
+    // BENCH_FLEET_STATE_DIR (e.g. under /dev/shm, where fsync costs nothing): the experiment that isolates the journal's commits
+    stateDir: process.env.BENCH_FLEET_STATE_DIR ? mkdtempSync(join(process.env.BENCH_FLEET_STATE_DIR, 'chainup-bench-state-')) : join(dir, 'state'),
     concurrency: CONCURRENCY,
     beforeStack: async (i) => {
       const l0 = performance.now()
