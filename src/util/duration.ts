@@ -1,11 +1,16 @@
 import {parse} from 'tinyduration'
 
+/** A whole ISO 8601 duration (sign, P, date part, T and time part; decimals with . or ,), nothing before or after. */
+const FULL_DURATION = /^-?P(?=\d|T\d)(?:\d+(?:[.,]\d+)?Y)?(?:\d+(?:[.,]\d+)?M)?(?:\d+(?:[.,]\d+)?W)?(?:\d+(?:[.,]\d+)?D)?(?:T(?=\d)(?:\d+(?:[.,]\d+)?H)?(?:\d+(?:[.,]\d+)?M)?(?:\d+(?:[.,]\d+)?S)?)?$/
+
 /**
  * Parses an ISO 8601 duration (`PT5M`, `PT1H30M`, `PT0.5S`, `P1D`) into milliseconds.
  * Years and months are refused: their length is not fixed.
  * @throws Error with a message naming the expected form when the text is not a duration.
  */
 export function parseDurationMs(text: string): number {
+  // tinyduration's pattern is not anchored ("PT5Mjunk" and "xxPT5M" parse as PT5M): the whole text must be one.
+  if (!FULL_DURATION.test(text)) throw new Error(`expected an ISO 8601 duration such as PT5M, got "${text}"`)
   let d
   try {
     d = parse(text)

@@ -16,6 +16,15 @@ describe('durations', () => {
     expect(() => parseDurationMs('5 minutes')).toThrow('expected an ISO 8601 duration such as PT5M, got "5 minutes"')
   })
 
+  it('refuses text around a duration (tinyduration alone read "PT5Mjunk" and "xxPT5M" as PT5M)', () => {
+    for (const text of ['PT5Mjunk', 'xxPT5M', 'PT5M ', ' PT5M', 'PT5M\nPT1H', 'P', 'PT', 'P1DT']) {
+      expect(() => parseDurationMs(text), JSON.stringify(text)).toThrow(/expected an ISO 8601 duration/)
+    }
+    expect(parseDurationMs('P1W')).toBe(604_800_000)
+    expect(parseDurationMs('PT0,5S')).toBe(500)
+    expect(parseDurationMs('PT0S')).toBe(0)
+  })
+
   it('formats ms for people', () => {
     expect([850, 4200, 185_000, 3_720_000].map(formatMs)).toEqual(['850ms', '4.2s', '3m 05s', '1h 02m'])
   })
