@@ -22,7 +22,7 @@ export function createRunRecord(journal: Journal, runId: string, inventory: Inve
   const {devices} = journal.createRun({id: runId, stack: inventory.stack, devices: inventory.devices.map((d) => d.name), target: inventory.target})
   journal.appendEvent(runId, {
     type: 'runConfig',
-    data: {inventory: inventory.file, playbook: playbook.file, inputs_sha256: inputsDigest(inventory, playbook), pid: process.pid, hostname: hostname()},
+    data: {inventory: inventory.file, playbook: playbook.file, platform: playbook.platform ?? null, inputs_sha256: inputsDigest(inventory, playbook), pid: process.pid, hostname: hostname()},
   })
   return devices
 }
