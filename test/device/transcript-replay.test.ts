@@ -1,5 +1,5 @@
 /**
- * Recorded transcripts of each platform's lab upgrade (test/fixtures/transcripts/<platform>.log, written by
+ * Recorded transcripts of each platform's lab upgrade (test/fixtures/transcripts/<platform>.transcript, a copy of DIR/<run>/<first device>.log, written by
  * `chainup upgrade inventories/examples/<platform>-stack.yml --lab --transcript DIR`) replayed offline against the
  * session code as the steps use it: connectDevice with the playbook's session mode, prompt and pager, then every
  * recorded command through `exec` (answers from the playbook). The replay server (ssh2's Server) checks that the
@@ -52,7 +52,7 @@ const CASES = [
 describe.each(CASES)('replaying the recorded $platform upgrade through the session code', ({platform, from, to, reload}) => {
   it('sends exactly what was recorded, and the outputs prove the versions before and after the reload', async () => {
     const playbook = await loadPlaybook(join(ROOT, 'playbooks', `${platform}.yml`))
-    const events = parseTranscript(readFileSync(join(ROOT, 'test/fixtures/transcripts', `${platform}.log`), 'utf8'))
+    const events = parseTranscript(readFileSync(join(ROOT, 'test/fixtures/transcripts', `${platform}.transcript`), 'utf8'))
     server = await replayServer(events)
     const results: Array<{command: string; result: ExecResult}> = []
     for (const id of [...new Set(events.map((e) => e.session))]) {

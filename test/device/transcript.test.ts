@@ -68,7 +68,7 @@ describe('DeviceTranscript', () => {
 
 describe('replay server', () => {
   it('records a mismatch and cuts the connection when the client answers differently from the recording', async () => {
-    const events = parseTranscript(readFileSync(join(ROOT, 'test/fixtures/transcripts/nxos.log'), 'utf8')).filter((e) => e.session === 2)
+    const events = parseTranscript(readFileSync(join(ROOT, 'test/fixtures/transcripts/nxos.transcript'), 'utf8')).filter((e) => e.session === 2)
     server = await replayServer(events.map((e) => ({...e, session: 1})))
     const session = await connectDevice({
       device: 'nx1',
