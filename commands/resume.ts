@@ -15,6 +15,7 @@ Exit codes as for upgrade.`
   static override flags = {
     json: Flags.boolean({description: 'print the ChainExecutionResult as JSON on stdout (progress goes to stderr)'}),
     'state-dir': Flags.string({description: 'state directory: journal and results (default $XDG_STATE_HOME/chainup)'}),
+    transcript: Flags.string({description: "write every device session (sent and received, timestamped, secrets redacted) to DIR/<run id>/<device>.log"}),
   }
 
   async run(): Promise<ChainExecutionResult | FleetExecutionResult> {
@@ -32,6 +33,7 @@ Exit codes as for upgrade.`
         runId: args.run,
         json: flags.json,
         stateDir: stateDirectory(flags['state-dir']),
+        ...(flags.transcript ? {transcriptDir: flags.transcript} : {}),
         stdout: process.stdout,
         stderr: process.stderr,
         cancel: signals.cancel,

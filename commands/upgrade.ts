@@ -26,6 +26,7 @@ Exit codes (stable): 0 completed, 1 failed, 2 bad input, 3 vetoed (also parked b
     'log-file': Flags.string({description: 'also append the plain timestamped progress lines to this file (for cron; created 0600)'}),
     'ignore-window': Flags.boolean({description: "start even outside the inventory's maintenance window and do not park for it (journaled as windowIgnored)"}),
     'new-run': Flags.boolean({description: 'start a new run even when the stack\'s last run was parked by the maintenance window (which otherwise continues)'}),
+    transcript: Flags.string({description: "write every device session (sent and received, timestamped, secrets redacted) to DIR/<run id>/<device>.log"}),
     'dry-run': Flags.boolean({description: "upgrade nothing: the same as `chainup plan INVENTORY --check` (only the playbook's read-only facts and readiness commands are sent; docs/plan.md)"}),
   }
 
@@ -67,6 +68,7 @@ Exit codes (stable): 0 completed, 1 failed, 2 bad input, 3 vetoed (also parked b
         ...(flags['log-file'] ? {logFile: flags['log-file']} : {}),
         ...(flags['ignore-window'] ? {ignoreWindow: true} : {}),
         ...(flags['new-run'] ? {newRun: true} : {}),
+        ...(flags.transcript ? {transcriptDir: flags.transcript} : {}),
         stdout: process.stdout,
         stderr: process.stderr,
         cancel: signals.cancel,
