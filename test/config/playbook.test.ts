@@ -330,19 +330,58 @@ upgrade:
 
   it('compensate step with an unknown field', async () => {
     expect(await problemsOf(`${VALID}  - name: verify\n    command: show version\n    compensate:\n      - {name: undo, command: show version, retries: 3}\n`)).toEqual([
-      '10:45 upgrade[1].compensate[0].retries: unknown field; expected one of: name, command, expect, reject, reload, timeout',
+      '10:45 upgrade[1].compensate[0].retries: unknown field; expected one of: name, command, expect, reject, reload, timeout, session, answers',
     ])
   })
 
   it('compensate step with a compensate of its own (refused as an unknown field)', async () => {
     expect(await problemsOf(`${VALID}  - name: verify\n    command: show version\n    compensate:\n      - name: undo\n        command: show version\n        compensate: [{name: undo again, command: show version}]\n`)).toEqual([
-      '12:9 upgrade[1].compensate[0].compensate: unknown field; expected one of: name, command, expect, reject, reload, timeout',
+      '12:9 upgrade[1].compensate[0].compensate: unknown field; expected one of: name, command, expect, reject, reload, timeout, session, answers',
     ])
   })
 
   it('unknown placeholder in a compensate step', async () => {
     expect(await problemsOf(`${VALID}  - name: verify\n    command: show version\n    compensate:\n      - {name: undo, command: 'install add file flash:{{ previous.img }} activate commit'}\n`)).toEqual([
       '10:31 upgrade[1].compensate[0].command: unknown placeholder {{ previous.img }}; known: {{ stack }}, {{ target.version }}, {{ target.image }}, {{ target.md5 }}, {{ target.sha512 }}, {{ device.name }}, {{ device.host }}, {{ previous.version }}, {{ previous.image }}',
+    ])
+  })
+})
+
+describe('stage (image staging, docs/staging.md)', () => {
+  it('the shipped playbook stages by SCP to flash: and verifies the MD5', async () => {
+    const playbook = await loadPlaybook('playbooks/ios-xe-install.yml')
+    expect(playbook.stage).toEqual({
+      method: 'scp',
+      destination: 'flash:',
+      free_space: {command: 'dir flash:', pattern: '\\((?<free>\\d+) bytes free\\)'},
+      verify: {command: 'verify /md5 flash:{{ target.image }}', expect: '= {{ target.md5 }}', timeout: 600_000},
+    })
+  })
+
+  it('fills the defaults: destination flash:, dir of the destination, the IOS-XE free-space pattern', async () => {
+    const playbook = await loadPlaybook(write('stage-defaults.yml', `${VALID}stage:\n  method: sftp\n  verify: {command: 'verify /sha512 flash:{{ target.image }}', expect: '{{ target.sha512 }}'}\n`))
+    expect(playbook.stage).toEqual({
+      method: 'sftp',
+      destination: 'flash:',
+      free_space: {command: 'dir flash:', pattern: '\\((?<free>\\d+) bytes free\\)'},
+      verify: {command: 'verify /sha512 flash:{{ target.image }}', expect: '{{ target.sha512 }}'},
+    })
+    const other = await loadPlaybook(write('stage-dir.yml', `${VALID}stage: {method: scp, destination: /var/tmp/, verify: {command: 'md5sum /var/tmp/{{ target.image }}', expect: '^{{ target.md5 }} '}}\n`))
+    expect(other.stage?.free_space.command).toBe('dir /var/tmp/')
+  })
+
+  it('reports a bad method, a destination with shell syntax, a free pattern without its group and a missing verify', async () => {
+    expect(await problemsOf(`${VALID}stage:\n  method: ftp\n  destination: 'flash:; reload'\n  free_space: {pattern: '(\\d+) bytes free'}\n`)).toEqual([
+      '8:3 stage.verify: missing required field "verify"',
+      '8:11 stage.method: expected "scp" or "sftp", got "ftp"',
+      '9:16 stage.destination: expected a file system or directory such as "flash:" or "/var/tmp/" (letters, digits, "_", ".", "/", ":", "+", "-")',
+      '10:25 stage.free_space.pattern: the pattern must capture the free in a named group: (?<free>...)',
+    ])
+  })
+
+  it('checks {{ target.md5 }} in patterns with a sample digest when the inventory gives none', async () => {
+    expect(await problemsOf(`${VALID}stage: {method: scp, verify: {command: 'verify /md5 flash:{{ target.image }}', expect: '{{ target.md6 }}'}}\n`)).toEqual([
+      expect.stringMatching(/^7:88 stage\.verify\.expect: unknown placeholder \{\{ target\.md6 \}\}; known: .*\{\{ target\.md5 \}\}, \{\{ target\.sha512 \}\}/),
     ])
   })
 })

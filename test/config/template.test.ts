@@ -210,3 +210,18 @@ describe("expandTemplate 'shell' mode (a gate's run: line, issue #8 §2)", () =>
     ])
   })
 })
+
+describe('{{ target.md5 }} and {{ target.sha512 }} (image staging)', () => {
+  const md5 = '0123456789abcdef0123456789abcdef'
+  const withDigests: TemplateVars = {...VARS, target: {...VARS.target, md5, sha512: 'ab'.repeat(64)}}
+
+  it('inserts the digests in commands and patterns', () => {
+    expect(expandTemplate('verify /md5 flash:{{ target.image }} {{ target.md5 }}', withDigests, 'text')).toBe(`verify /md5 flash:cat9k_iosxe.17.09.05.SPA.bin ${md5}`)
+    expect(expandTemplate('= {{target.sha512}}', withDigests, 'regex')).toBe(`= ${'ab'.repeat(64)}`)
+  })
+
+  it('says how to get them when they are not known', () => {
+    expect(() => expandTemplate('{{ target.md5 }}', VARS, 'text')).toThrow('{{ target.md5 }} is not known: set target.image_file (its digests are computed) or target.md5 in the inventory')
+    expect(() => expandTemplate('{{ target.sha512 }}', VARS, 'regex')).toThrow('or target.sha512 in the inventory')
+  })
+})
