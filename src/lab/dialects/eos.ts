@@ -81,7 +81,7 @@ export function eosDialect(): Dialect {
         if (now) return go()
         return io.ask('Proceed with reload? [confirm]', (answer) => (answer === '' || /^y/i.test(answer) ? go() : io.done(0)))
       }
-      if (is('show')) {
+      if (is('show') && w.length === 1) {
         io.print(['% Incomplete command'])
         return io.done(1)
       }
