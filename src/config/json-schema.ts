@@ -17,8 +17,9 @@ import {inventorySchema} from './inventory.js'
 import {playbookSchema} from './playbook.js'
 
 /** The file kinds that have a JSON Schema. */
-export const SCHEMA_KINDS = ['inventory', 'playbook'] as const
-export type SchemaKind = (typeof SCHEMA_KINDS)[number]
+import {SCHEMA_KINDS, type SchemaKind} from './schema-kinds.js'
+
+export {SCHEMA_KINDS, type SchemaKind}
 
 /** A JSON Schema object (draft-07). */
 export type JsonSchema = Record<string, unknown>
@@ -176,6 +177,12 @@ const PLAYBOOK: Record<string, Annotation> = {
   'gate.expect': `device_command gates: pattern the output must match to allow; ${PATTERN_TEXT}.`,
   'gate.reject': `device_command gates: pattern the output must not match; ${PATTERN_TEXT}.`,
   'gate.timeout': 'Overrides the inventory\'s timeouts.gate; a gate that exceeds it vetoes.',
+  'gate.http': 'A call to another system (docs/playbook.md "HTTP gates"): the gate context is sent as JSON and {"decision": "allow"|"veto", "reason": "..."} decides; anything else, a non-2xx status or a timeout vetoes.',
+  'gate.http.url': 'http:// or https:// URL; placeholders are filled in, URL-encoded.',
+  'gate.http.method': 'POST (default) or PUT.',
+  'gate.http.headers': 'Extra request headers; placeholders are filled in.',
+  'gate.http.timeout': 'Overrides the gate\'s timeout.',
+  'gate.http.secret_env': 'Environment variable holding the HMAC-SHA256 key: the body is signed in X-Chainup-Signature: sha256=<hex>.',
 }
 
 /**
@@ -279,8 +286,9 @@ function addInventoryRules(schema: JsonSchema): void {
 function addPlaybookRules(schema: JsonSchema): void {
   const gates = child(schema, 'gates')
   const kinds = [
-    {required: ['run'], not: {anyOf: [{required: ['device_command']}, {required: ['expect']}, {required: ['reject']}]}},
-    {required: ['device_command', 'expect'], not: {required: ['run']}},
+    {required: ['run'], not: {anyOf: [{required: ['device_command']}, {required: ['expect']}, {required: ['reject']}, {required: ['http']}]}},
+    {required: ['device_command', 'expect'], not: {anyOf: [{required: ['run']}, {required: ['http']}]}},
+    {required: ['http'], not: {anyOf: [{required: ['run']}, {required: ['device_command']}, {required: ['expect']}, {required: ['reject']}]}},
   ]
   for (const list of ['before', 'after', 'on_error', 'final']) {
     const gate = child(child(gates, list), '[]')
@@ -288,7 +296,8 @@ function addPlaybookRules(schema: JsonSchema): void {
     if (list !== 'before') delete properties['scope']
     if (list === 'final') {
       for (const field of ['device_command', 'expect', 'reject']) delete properties[field]
-      gate['required'] = ['name', 'run']
+      gate['required'] = ['name']
+      gate['oneOf'] = [{required: ['run'], not: {required: ['http']}}, {required: ['http'], not: {required: ['run']}}]
     } else {
       gate['oneOf'] = kinds
     }

@@ -5,7 +5,7 @@
  */
 import {z} from 'zod'
 
-import {type Gate, INPUT_LIMITS, type Playbook, type PlaybookStage, type PlaybookStep} from './types.js'
+import {type Gate, type HttpGate, INPUT_LIMITS, type Playbook, type PlaybookStage, type PlaybookStep} from './types.js'
 import {type CheckIssue, type LineOf, REPORTED_BY_CHECKS, durationOrZeroSchema, durationSchema, isRecord, maxLength, textSchema} from './common.js'
 import {type TemplateVars, expandTemplate, unknownPlaceholderMessage, unknownPlaceholders, unquotablePlaceholders} from './template.js'
 
@@ -192,7 +192,20 @@ function stepSchema(check: PatternCheck) {
     .transform((s): PlaybookStep => s)
 }
 
-/** The zod schema of one gate as written (`run` or `device_command`), turned into the `kind`-tagged {@link Gate}. */
+/** An HTTP gate's `http:` (docs/playbook.md "HTTP gates"): url, method, headers, timeout, secret_env. */
+function httpGateSchema() {
+  return z
+    .strictObject({
+      url: textSchema('url').refine((u) => /^https?:\/\/[^\s/]+/i.test(u), 'expected an http:// or https:// URL'),
+      method: z.enum(['POST', 'PUT']).default('POST'),
+      headers: z.record(z.string().regex(/^[A-Za-z0-9-]{1,64}$/, 'a header name: letters, digits and "-"'), textSchema('header value')).default({}),
+      timeout: durationSchema.exactOptional(),
+      secret_env: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]{0,127}$/, 'an environment variable name').exactOptional(),
+    })
+    .transform((h): HttpGate['http'] => h)
+}
+
+/** The zod schema of one gate as written (`run`, `device_command` or `http`), turned into the `kind`-tagged {@link Gate}. */
 function gateSchema(check: PatternCheck) {
   return z
     .strictObject({
@@ -202,12 +215,14 @@ function gateSchema(check: PatternCheck) {
       device_command: commandSchema('command').exactOptional(),
       expect: patternSchema(check).exactOptional(),
       reject: patternSchema(check).exactOptional(),
+      http: httpGateSchema().exactOptional(),
       timeout: durationSchema.exactOptional(),
     })
     .transform((g, ctx): Gate & {scope: 'stack' | 'device'} => {
       const scope = g.scope ?? 'device'
       const timeout = g.timeout === undefined ? {} : {timeout: g.timeout}
       if (g.run !== undefined) return {kind: 'command', name: g.name, run: g.run, ...timeout, scope}
+      if (g.http !== undefined) return {kind: 'http', name: g.name, http: g.http, ...timeout, scope}
       if (g.device_command !== undefined && g.expect !== undefined) {
         return {
           kind: 'device_command',
@@ -337,15 +352,19 @@ export function checkPlaybook(raw: Record<string, unknown>, lineOf: LineOf): Che
       const at = ['gates', list, i]
       const hasRun = 'run' in g
       const hasDevice = 'device_command' in g
-      if (hasRun && hasDevice) {
+      const hasHttp = 'http' in g
+      if (hasHttp && (hasRun || hasDevice)) {
+        issues.push({path: [...at, 'http'], at: 'key', message: `a gate has either ${hasRun ? 'run (a local command)' : 'device_command'} or http (a call to another system), not both`})
+      } else if (hasRun && hasDevice) {
         issues.push({path: [...at, 'device_command'], at: 'key', message: 'a gate has either run (a local command) or device_command, not both'})
-      } else if (!hasRun && !hasDevice) {
+      } else if (!hasRun && !hasDevice && !hasHttp) {
+        // (http, a call to another system, is the third kind: docs/playbook.md "HTTP gates")
         issues.push({path: at, message: 'a gate needs either run (a local command) or device_command (a command on the device, with expect)'})
       } else if (hasDevice && !('expect' in g)) {
         issues.push({path: [...at, 'expect'], message: 'missing required field "expect" (a device_command gate passes when its output matches expect)'})
-      } else if (hasRun) {
+      } else if (hasRun || hasHttp) {
         for (const field of ['expect', 'reject'] as const) {
-          if (field in g) issues.push({path: [...at, field], at: 'key', message: `${field} only applies to device_command gates (a run gate allows with exit code 0)`})
+          if (field in g) issues.push({path: [...at, field], at: 'key', message: `${field} only applies to device_command gates (${hasRun ? 'a run gate allows with exit code 0' : 'an http gate allows with {"decision": "allow"}'})`})
         }
       }
       if ('scope' in g && list !== 'before') {

@@ -306,7 +306,27 @@ export interface DeviceCommandGate extends GateBase {
   expect: string
   reject?: string
 }
-export type Gate = CommandGate | DeviceCommandGate
+/**
+ * HTTP gate (DEC-002's call to another system, docs/playbook.md "HTTP gates"): chainup sends the gate context as JSON,
+ * signed with HMAC-SHA256 when `secret_env` is set, and the answer `{"decision": "allow"|"veto", "reason": "…"}`
+ * decides; any other answer, a non-2xx status or a timeout is a veto saying why.
+ */
+export interface HttpGate extends GateBase {
+  kind: 'http'
+  http: {
+    /** http:// or https:// URL; placeholders are filled in (URL-encoded). */
+    url: string
+    /** @default "POST" */
+    method: 'POST' | 'PUT'
+    /** Extra request headers (placeholders filled in). */
+    headers: Record<string, string>
+    /** Overrides the gate's timeout, ms. */
+    timeout?: number
+    /** Environment variable holding the HMAC-SHA256 key for `X-Chainup-Signature: sha256=<hex>`. */
+    secret_env?: string
+  }
+}
+export type Gate = CommandGate | DeviceCommandGate | HttpGate
 
 export interface Playbook {
   /** Absolute path of the playbook file. */

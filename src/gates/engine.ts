@@ -1,8 +1,10 @@
 /**
  * The gate engine (DEC-002 "Gates"): evaluates one gate and returns a binding allow/veto.
- * Two kinds: a local command (exit 0 = allow) and a device command whose output must match a pattern.
+ * Three kinds: a local command (exit 0 = allow), a device command whose output must match a pattern, and an HTTP
+ * call to another system (`{"decision": "allow"}` = allow; docs/playbook.md "HTTP gates").
  */
 import {spawn} from 'node:child_process'
+import {createHmac} from 'node:crypto'
 import {dirname} from 'node:path'
 
 import {PLACEHOLDER_ENV, PLACEHOLDERS, type ExpandMode} from '../config/template.js'
@@ -52,7 +54,12 @@ export async function evaluateGate(gate: Gate, ctx: GateContext): Promise<GateEv
   const timeoutMs = gate.timeout ?? ctx.defaultTimeoutMs
   const base = {type: ctx.type, name: gate.name, device: ctx.device}
   try {
-    const verdict = gate.kind === 'command' ? await runCommandGate(gate.run, ctx, timeoutMs) : await runDeviceGate(gate, ctx, timeoutMs)
+    const verdict =
+      gate.kind === 'command'
+        ? await runCommandGate(gate.run, ctx, timeoutMs)
+        : gate.kind === 'http'
+          ? await runHttpGate(gate, ctx, gate.http.timeout ?? timeoutMs)
+          : await runDeviceGate(gate, ctx, timeoutMs)
     return {...base, ...verdict}
   } catch (error) {
     return {...base, decision: 'veto', reason: `gate could not be evaluated: ${(error as Error).message}`}
@@ -143,4 +150,103 @@ async function runDeviceGate(gate: Extract<Gate, {kind: 'device_command'}>, ctx:
     if (m) return {decision: 'veto', reason: `"${command}" output matches /${reject.source}/: ${lineAt(result.output, m.index)}`}
   }
   return {decision: 'allow', reason: `"${command}" output matches /${expect.source}/`}
+}
+
+/** What an HTTP gate POSTs (docs/playbook.md "HTTP gates"). */
+export interface HttpGateRequest {
+  run_id: string
+  stack: string
+  /** null for stack-wide gates. */
+  device: string | null
+  gate: {type: GateType; name: string}
+  target: {version: string; image: string}
+  /** Every placeholder's value as the gate sees it (`target.version`, `device.host`, `previous.version` …; "" when not known yet). */
+  facts: Record<string, string>
+}
+
+/** At most this much of an HTTP gate's answer is read, bytes. */
+const HTTP_GATE_MAX_ANSWER = 65_536
+
+/**
+ * `X-Chainup-Signature` for a body: `sha256=` and the lowercase hex HMAC-SHA256 of the exact body bytes under the
+ * key (as GitHub's `X-Hub-Signature-256`). A receiver recomputes it over the raw body and compares in constant time.
+ */
+export function gateSignature(body: string, key: string): string {
+  return `sha256=${createHmac('sha256', key).update(body, 'utf8').digest('hex')}`
+}
+
+/**
+ * POSTs (or PUTs) the gate context as JSON and reads `{decision, reason}`. A 2xx answer with `decision` "allow" or
+ * "veto" decides (its `reason`, made printable, else "allowed by URL"/"vetoed by URL"); anything else vetoes with a
+ * reason saying what came back: a non-2xx status, a body that is not that JSON, a timeout, a refused connection.
+ */
+async function runHttpGate(gate: Extract<Gate, {kind: 'http'}>, ctx: GateContext, timeoutMs: number): Promise<Pick<GateEvaluation, 'decision' | 'reason'>> {
+  const facts = Object.fromEntries(
+    PLACEHOLDERS.map((name) => {
+      try {
+        return [name, ctx.expand(`{{ ${name} }}`, 'text')]
+      } catch {
+        return [name, '']
+      }
+    }),
+  )
+  const payload: HttpGateRequest = {
+    run_id: ctx.runId,
+    stack: ctx.stack,
+    device: ctx.device,
+    gate: {type: ctx.type, name: gate.name},
+    target: {version: facts['target.version'] ?? '', image: facts['target.image'] ?? ''},
+    facts,
+  }
+  const body = JSON.stringify(payload)
+  const url = expandUrl(gate.http.url, ctx)
+  const headers: Record<string, string> = {}
+  for (const [name, value] of Object.entries(gate.http.headers)) headers[name] = ctx.expand(value, 'text')
+  headers['content-type'] = 'application/json'
+  headers['user-agent'] = 'chainup'
+  if (gate.http.secret_env !== undefined) {
+    const key = process.env[gate.http.secret_env]
+    if (!key) return {decision: 'veto', reason: `secret_env ${gate.http.secret_env} is not set: the request cannot be signed`}
+    headers['x-chainup-signature'] = gateSignature(body, key)
+  }
+  const where = printable(new URL(url).origin + new URL(url).pathname)
+  const clock = ctx.clock ?? systemClock
+  const abort = new AbortController()
+  let timedOut = false
+  const timer = clock.setTimeout(() => {
+    timedOut = true
+    abort.abort()
+  }, timeoutMs)
+  const onAbort = () => abort.abort()
+  ctx.signal?.addEventListener('abort', onAbort, {once: true})
+  try {
+    const res = await fetch(url, {method: gate.http.method, headers, body, signal: abort.signal, redirect: 'error'})
+    const text = (await res.text()).slice(0, HTTP_GATE_MAX_ANSWER)
+    if (res.status < 200 || res.status > 299) return {decision: 'veto', reason: `${where} answered HTTP ${res.status}${text.trim() ? `: ${printable(text.trim().split('\n')[0]?.slice(0, 200) ?? '')}` : ''}`}
+    let answer: unknown
+    try {
+      answer = JSON.parse(text)
+    } catch {
+      return {decision: 'veto', reason: `${where} answered HTTP ${res.status} with a body that is not JSON: expected {"decision": "allow"|"veto", "reason": "..."}`}
+    }
+    const decision = answer !== null && typeof answer === 'object' ? (answer as {decision?: unknown}).decision : undefined
+    const reason = answer !== null && typeof answer === 'object' ? (answer as {reason?: unknown}).reason : undefined
+    if (decision !== 'allow' && decision !== 'veto') return {decision: 'veto', reason: `${where} answered without "decision": "allow" or "veto" (got ${printable(JSON.stringify(decision ?? null).slice(0, 60))})`}
+    const why = typeof reason === 'string' && reason.trim() !== '' ? printable(reason.trim().slice(0, 500)) : `${decision === 'allow' ? 'allowed' : 'vetoed'} by ${where}`
+    return {decision, reason: why}
+  } catch (error) {
+    if (timedOut) return {decision: 'veto', reason: `${where} did not answer within ${formatMs(timeoutMs)}`}
+    if (ctx.signal?.aborted) return {decision: 'veto', reason: 'run halted while the gate ran'}
+    const cause = (error as {cause?: {code?: string; message?: string}}).cause
+    return {decision: 'veto', reason: `${where} could not be reached: ${printable(cause?.code ?? cause?.message ?? (error as Error).message)}`}
+  } finally {
+    clock.clearTimeout(timer)
+    ctx.signal?.removeEventListener('abort', onAbort)
+  }
+}
+
+/** The gate's URL with placeholders filled in, each value URL-encoded. @throws for a URL that does not parse */
+function expandUrl(template: string, ctx: GateContext): string {
+  const url = template.replace(/\{\{([^{}]*)\}\}/g, (whole) => encodeURIComponent(ctx.expand(whole, 'text')))
+  return new URL(url).toString()
 }

@@ -44,7 +44,7 @@ export function buildPlan(inventory: Inventory, playbook: Playbook, opts: BuildP
     name: g.name,
     kind: g.kind,
     ...(g.scope === undefined ? {} : {scope: g.scope}),
-    ...(g.kind === 'command' ? {run: g.run} : {device_command: g.device_command, expect: g.expect, ...(g.reject === undefined ? {} : {reject: g.reject})}),
+    ...(g.kind === 'command' ? {run: g.run} : g.kind === 'http' ? {http: `${g.http.method} ${g.http.url}`} : {device_command: g.device_command, expect: g.expect, ...(g.reject === undefined ? {} : {reject: g.reject})}),
     timeout_ms: g.timeout ?? t.gate,
   })
   return totals(

@@ -92,6 +92,7 @@ function windowLine(plan: Plan): string {
 
 function gateWhat(g: PlanGate): string {
   if (g.kind === 'command') return `run: ${g.run}`
+  if (g.kind === 'http') return `http: ${g.http}`
   return `${g.device_command} =~ /${g.expect}/${g.reject ? ` !~ /${g.reject}/` : ''}`
 }
 

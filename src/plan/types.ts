@@ -87,7 +87,9 @@ export interface PlanDevice {
 /** A gate as the plan lists it (playbook text, placeholders as written: they are filled in per device when it runs). */
 export interface PlanGate {
   name: string
-  kind: 'command' | 'device_command'
+  kind: 'command' | 'device_command' | 'http'
+  /** `http` gates: the method and URL called (placeholders as written). */
+  http?: string
   /** `before` gates only: once for the stack, or per device during readiness. */
   scope?: 'stack' | 'device'
   /** The local command (`command` gates). */
