@@ -19,7 +19,7 @@ import {resolveSecrets} from '../run/secrets.js'
 import {formatMs} from '../util/duration.js'
 import {printable} from '../util/text.js'
 import {windowState, formatInZone} from '../window/window.js'
-import type {RunUiOptions} from './run-ui.js'
+import {appendLogLine, type RunUiOptions} from './run-ui.js'
 
 export interface FleetCommandOptions extends RunUiOptions {
   /** Two or more inventory files, in start order. */
@@ -121,7 +121,9 @@ async function loadFleet(paths: string[], lab: boolean): Promise<{stacks: FleetS
 
 async function execute(stacks: FleetStack[], env: NodeJS.ProcessEnv, opts: FleetCommandOptions, resume: string | undefined): Promise<{result: FleetExecutionResult; exitCode: ExitCode}> {
   const out = opts.json ? opts.stderr : opts.stdout
-  const progress = new FleetProgress(stacks.map((s) => s.inventory.stack), out, !opts.json && opts.stdout.isTTY === true && !process.env.CI)
+  // --log-file: checked before anything starts (exit 2), then every plain line goes there as well
+  if (opts.logFile) appendLogLine(opts.logFile, '')
+  const progress = new FleetProgress(stacks.map((s) => s.inventory.stack), out, !opts.json && opts.stdout.isTTY === true && !process.env.CI, opts.logFile)
   const now = opts.now ?? (() => new Date())
   try {
     const result = await runFleet({
@@ -179,6 +181,7 @@ class FleetProgress {
     stacks: string[],
     private readonly out: Writable,
     private readonly tty: boolean,
+    private readonly logFile?: string,
   ) {
     this.rows = stacks.map((stack) => ({stack, status: 'pending', device: '', since: 0}))
     if (tty) this.timer = setInterval(() => this.draw(), 1000)
@@ -208,6 +211,7 @@ class FleetProgress {
   }
 
   done(summary: string): void {
+    this.toFile(printable(summary))
     this.draw()
     this.out.write(`${this.tty ? '' : `${new Date().toISOString()} `}${printable(summary)}\n`)
     this.drawn = 0
@@ -222,12 +226,24 @@ class FleetProgress {
     if (!row) return
     Object.assign(row, patch)
     if (this.tty) this.schedule()
-    else this.line(i, text)
+    this.line(i, text)
   }
 
   private line(i: number, text: string): void {
-    if (this.tty) return
-    this.out.write(`${new Date().toISOString()} ${printable(this.rows[i]?.stack ?? '-')} ${printable(text)}\n`)
+    const plain = `${printable(this.rows[i]?.stack ?? '-')} ${printable(text)}`
+    this.toFile(plain)
+    if (!this.tty) this.out.write(`${new Date().toISOString()} ${plain}\n`)
+  }
+
+  private fileFailed = false
+  private toFile(line: string): void {
+    if (!this.logFile || this.fileFailed) return
+    try {
+      appendLogLine(this.logFile, line)
+    } catch (error) {
+      this.fileFailed = true
+      process.stderr.write(`warning: ${(error as Error).message}; no more lines are written to it\n`)
+    }
   }
 
   private pending = false

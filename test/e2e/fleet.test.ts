@@ -81,8 +81,13 @@ describe('chainup upgrade with several inventories (a fleet)', () => {
 
   it('a vetoed stack halts the fleet: exit 3, the stacks after it do not start', async () => {
     const {dir, files} = await inventories(['a', 'b', 'c'], {veto: 'b'})
-    const run = await chainup(['upgrade', ...files, '--lab', '--json', '--state-dir', join(dir, 'state')])
+    const log = join(dir, 'fleet.log')
+    const run = await chainup(['upgrade', ...files, '--lab', '--json', '--state-dir', join(dir, 'state'), '--log-file', log])
     expect(run.code, run.stderr).toBe(3)
+    // --log-file gets the same plain lines, the fleet's summary last
+    const logged = readFileSync(log, 'utf8')
+    expect(logged).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z b vetoed in .*: before gate "change board" vetoed: not today$/m)
+    expect(logged.trim().split('\n').pop()).toMatch(/Z fleet [0-9a-f-]{36} vetoed in /)
     const result = JSON.parse(run.stdout) as FleetExecutionResult
     expect(result.status).toBe('vetoed')
     expect(result.stacks.map((s) => [s.chain_id, s.status])).toEqual([
