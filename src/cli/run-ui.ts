@@ -49,7 +49,7 @@ export interface RunLab {
 export async function startRunLab(inventory: Inventory, note: (line: string) => void): Promise<RunLab> {
   const {startLab} = await import('../lab/lab.js')
   const lab = await startLab(inventory, {onTrap: (line) => note(`lab trap receiver: ${line}`)})
-  note(`lab started ${lab.switches.length} simulated Catalyst 9000 switches (${lab.switches.map((s) => `${s.port}`).join(', ')}) and ${lab.receivers.length} trap receiver(s)`)
+  note(`lab started ${lab.switches.length} simulated ${lab.simulates} switches (${lab.switches.map((s) => `${s.port}`).join(', ')}) and ${lab.receivers.length} trap receiver(s)`)
   return {
     env: {...process.env, ...lab.env},
     hostKeys: lab.hostKeys,

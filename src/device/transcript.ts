@@ -17,7 +17,7 @@
  * command), `shell` (a PTY shell opened), `<` (received), `>` (sent), `exit` (an exec's exit status, or `dropped`),
  * `note`, `close`. {@link parseTranscript} reads it back (the replay tests play it to the session code).
  */
-import {appendFileSync, mkdirSync} from 'node:fs'
+import {appendFileSync, existsSync, mkdirSync, readFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {terminalJson, withoutSecrets} from '../util/text.js'
@@ -79,6 +79,8 @@ export class DeviceTranscript {
     this.file = join(dir, runId, `${device}.log`)
     try {
       mkdirSync(join(dir, runId), {recursive: true, mode: 0o700})
+      // A resumed run appends to its transcript: its connections are numbered on from the last one there.
+      if (existsSync(this.file)) for (const m of readFileSync(this.file, 'utf8').matchAll(/^\S+ s(\d+) /gm)) this.sessions = Math.max(this.sessions, Number(m[1]))
     } catch (error) {
       this.fail(error)
     }

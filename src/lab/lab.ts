@@ -23,6 +23,8 @@ export interface Lab {
   hostKeys: Map<string, HostKeySource>
   /** Environment overrides for secrets the lab made up (a generated password when password_env is unset). */
   env: Record<string, string>
+  /** What the switches simulate, for messages: `Catalyst 9000` (IOS-XE), `eos`, `junos`, `nxos`, `sonic`. */
+  simulates: string
   stop(): Promise<void>
 }
 
@@ -132,5 +134,5 @@ export async function startLab(inventory: Inventory, options: LabOptions = {}): 
     throw error
   }
   const hostKeys = new Map<string, HostKeySource>(switches.map((s, i) => [inventory.devices[i]!.name, {kind: 'fingerprint', fingerprint: s.hostKeyFingerprint}]))
-  return {switches, receivers, hostKeys, env: labEnv, stop}
+  return {switches, receivers, hostKeys, env: labEnv, simulates: dialectFor(platform)?.platform ?? 'Catalyst 9000', stop}
 }

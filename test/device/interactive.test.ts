@@ -207,6 +207,24 @@ describe('interactive sessions (PTY shell over real SSH)', () => {
     expect(device!.sent).toContain('answer:')
   })
 
+  it('a step with session: interactive on an exec connection runs in the shell (pager first), other commands stay exec', async () => {
+    device ??= await scriptedDevice()
+    session = await connectDevice({
+      device: 'R1',
+      host: '127.0.0.1',
+      port: device.port,
+      credentials: new Credentials('netops', {password: 'pw'}),
+      hostKey: {kind: 'fingerprint', fingerprint},
+      timeoutMs: 5000,
+      interactive: {pager: 'terminal length 0'},
+    })
+    const r = await session.exec('show version', 5000, {session: 'interactive'})
+    expect(r.output).toContain('Version 17.06.05')
+    expect(device.sent).toEqual(['terminal length 0', 'show version'])
+    // The scripted device has no exec: the default mode is exec, so this fails rather than reaching the shell.
+    await expect(session.exec('show version', 2000)).rejects.toThrow()
+  })
+
   it('an exec-mode command on an interactive connection still uses exec (per step session)', async () => {
     const s = await open()
     await expect(s.exec('show version', 2000, {session: 'exec'})).rejects.toThrow()

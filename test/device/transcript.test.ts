@@ -91,3 +91,13 @@ describe('replay server', () => {
     }
   })
 })
+
+describe('a resumed run appends to the transcript', () => {
+  it('numbers its connections on from the last one in the file', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chainup-transcript-'))
+    new DeviceTranscript(dir, 'run-1', 'sw1', []).connection('h:22').close(true)
+    const again = new DeviceTranscript(dir, 'run-1', 'sw1', [])
+    again.connection('h:22').exec('show version')
+    expect(parseTranscript(readFileSync(again.file, 'utf8')).map((e) => `s${e.session} ${e.kind}`)).toEqual(['s1 connect', 's1 close', 's2 connect', 's2 exec'])
+  })
+})
