@@ -109,6 +109,10 @@ export function attachListrReporter(events: RunEvents, output: ListrOutput = {})
     const text = p.state === 'copied' ? `staged ${p.image}: ${stagingText(p)}, verifying` : `staging ${p.image}: ${p.state === 'failed' ? 'interrupted at ' : ''}${stagingText(p)}`
     v.output?.(printable(text))
   })
+  events.on('stepFinished', (s) => {
+    // The copy's line ends with the on-device check's verdict (staging.ts names the step).
+    if (s.action === 'stage: verify image') views.get(s.device)?.output?.(s.status === 'completed' ? 'image staged and verified' : 'image staged, but its digest does not verify')
+  })
   events.on('stepStarted', (s) => {
     const v = views.get(s.device)
     if (!v) return
