@@ -2,6 +2,7 @@
  * A fleet through the CLI (`bin/run.js`, its own process, no TTY): `chainup upgrade A.yml B.yml C.yml --lab`, the fleet
  * result with `--json` and its exit code, `history` and `show --tree` at the fleet level, shared devices refused.
  */
+import {spawn} from 'node:child_process'
 import {mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -14,7 +15,7 @@ import {chainup} from '../helpers/cli.js'
 import {freePorts, ROOT} from '../helpers/lab-stack.js'
 
 /** Writes one lab inventory per stack (two devices each, 0.3 s boot) and, for a vetoed stack, a playbook whose stack-wide before gate vetoes. */
-async function inventories(names: string[], opts: {veto?: string} = {}): Promise<{dir: string; files: string[]; ports: number[]}> {
+async function inventories(names: string[], opts: {veto?: string; bootTime?: string} = {}): Promise<{dir: string; files: string[]; ports: number[]}> {
   const dir = mkdtempSync(join(tmpdir(), 'chainup-e2e-fleet-'))
   const ports = await freePorts(names.length * 2)
   writeFileSync(join(dir, 'known_hosts'), '# lab keys are checked by fingerprint\n')
@@ -31,7 +32,7 @@ async function inventories(names: string[], opts: {veto?: string} = {}): Promise
         target: {version: '17.09.05', image: 'cat9k_iosxe.17.09.05.SPA.bin'},
         ssh: {username: 'netops', password_env: 'CHAINUP_E2E_FLEET_PASSWORD', known_hosts: './known_hosts'},
         timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT10S', predecessor: 'PT30S', gate: 'PT10S', connect: 'PT5S'},
-        lab: {version: '17.06.05', boot_time: 'PT0.3S'},
+        lab: {version: '17.06.05', boot_time: opts.bootTime ?? 'PT0.3S'},
         devices: [
           {name: 'sw1', host: '127.0.0.1', port: ports[2 * i]},
           {name: 'sw2', host: '127.0.0.1', port: ports[2 * i + 1]},
@@ -105,5 +106,30 @@ describe('chainup upgrade with several inventories (a fleet)', () => {
     const run = await chainup(['upgrade', ...files, '--lab', '--state-dir', join(dir, 'state')])
     expect(run.code).toBe(2)
     expect(run.stderr).toContain(`127.0.0.1:${ports[0]} is in two inventories: ${files[0]} sw1 and ${files[1]} sw1`)
+  })
+
+  it('SIGINT: the running stacks finish the device in progress and park, exit 130', async () => {
+    const {dir, files} = await inventories(['p', 'q', 'r'], {bootTime: 'PT1.5S'})
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'upgrade', ...files, '--lab', '--json', '--concurrency', '2', '--state-dir', join(dir, 'state')], {
+      cwd: ROOT,
+      env: {...process.env, CI: 'true'},
+    })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString()
+        if (/ p sw1 booting: /.test(stderr) && !child.killed) child.kill('SIGINT')
+      })
+      child.on('exit', (c) => resolve(c))
+    })
+    expect(code, stderr).toBe(130)
+    const result = JSON.parse(stdout) as FleetExecutionResult
+    expect(result.status).toBe('cancelled')
+    const p = result.stacks.find((s) => s.chain_id === 'p')!
+    expect(p).toMatchObject({status: 'cancelled', reason: 'parked: the fleet was cancelled by the operator'})
+    expect(p.devices.map((d) => d.status)).toEqual(['upgraded', 'not_started'])
+    expect(result.not_started.map((s) => s.chain_id)).toEqual(['r'])
   })
 })
