@@ -59,6 +59,11 @@ export interface RunEventMap {
   chainHalted: [{device: string; reason: string; predecessor?: string}]
   /** A trap was sent (by the notifier), with each receiver's answer. */
   trapSent: [TrapRecord]
+  /**
+   * `device`'s ChainSync node has its link to `side` up again after it dropped during the round (draft §8 extensions:
+   * the lines of the round are sent again). `chainup serve` counts them (`chainup_chainsync_link_reconnects_total`).
+   */
+  linkReconnected: [{device: string; side: 'predecessor' | 'successor'}]
   log: [{level: LogLevel; device: string | null; message: string}]
   runFinished: [ChainExecutionResult]
 }

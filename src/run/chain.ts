@@ -80,6 +80,8 @@ export async function runChain(round: ChainRound, agents: Map<string, DeviceAgen
     for (const device of inventory.devices) {
       const node = nodes.get(device.name)
       if (!node) continue
+      // A link back after a drop (RunEvents.linkReconnected): metrics count them.
+      node.on('linkUp', ({side, reconnect}) => void (reconnect && events.emit('linkReconnected', {device: device.name, side})))
       const versionBefore = resume?.versionsBefore.get(device.name)
       const resumeState = resume?.states.get(device.name)
       agents.set(

@@ -87,7 +87,7 @@ export class ServeMetrics {
     })
     events.on('gateEvaluated', (g) => this.gates.inc({type: g.type, decision: g.decision}))
     events.on('trapSent', (t) => this.traps.inc({kind: t.kind, outcome: t.receivers.every((r) => r.ok) ? 'ok' : 'failed'}))
-    events.on('linkReconnected' as never, ((e: {device: string}) => this.reconnects.inc({device: e.device})) as never)
+    events.on('linkReconnected', (e) => this.reconnects.inc({device: e.device}))
     events.on('runFinished', (r) => {
       this.runsFinished.inc({status: r.status})
       if (running) this.inProgress.dec()
