@@ -14,6 +14,6 @@ export default class Schema extends ChainupCommand {
 
   async run(): Promise<void> {
     const {args} = await this.parse(Schema)
-    process.stdout.write(schemaCommand(args.kind))
+    process.stdout.write(await schemaCommand(args.kind))
   }
 }

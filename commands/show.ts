@@ -23,12 +23,12 @@ export default class Show extends ChainupCommand {
     if (flags.json) {
       this.log(terminalJson(flags.tree ? shown.tree : flags.verify ? shown.verify : (shown.result ?? shown.tree)))
     } else if (flags.tree || !shown.result) {
-      this.log(formatTree(shown.tree))
+      this.log(await formatTree(shown.tree))
     } else if (!flags.verify) {
       this.log(terminalJson(shown.result))
     }
     if (shown.verify) {
-      if (!flags.json) this.log(formatVerify(shown.verify))
+      if (!flags.json) this.log(await formatVerify(shown.verify))
       if (!shown.verify.ok) process.exitCode = ExitCode.failed
     }
   }

@@ -259,7 +259,7 @@ describe('chainup CLI in-process (@oclif/test)', () => {
     const upgrade = await chainupInProcess(['upgrade', '--help'])
     expect(upgrade.code, upgrade.stderr).toBe(0)
     expect(upgrade.stdout).toMatch(/^ {2}\$ chainup upgrade INVENTORY/m)
-    expect(upgrade.stdout.replace(/\s+/g, ' ')).toMatch(/Exit codes: 0 completed, 1 failed, 2 bad input, 3 vetoed, 4 stack locked by another run, 130 cancelled\./)
+    expect(upgrade.stdout.replace(/\s+/g, ' ')).toMatch(/Exit codes \(stable\): 0 completed, 1 failed, 2 bad input, 3 vetoed \(also parked by the maintenance window\), 4 stack locked by another run, 5 not started: outside the maintenance window, 130 cancelled\./)
     const version = await chainupInProcess(['--version'])
     expect(version.code, version.stderr).toBe(0)
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {version: string}
