@@ -38,10 +38,11 @@ export interface InteractiveConfig {
 }
 
 /**
- * A generic prompt: a host name (letters, digits, `. _ - @ : ~ / ( ) [ ]`) ending in `>`, `#`, `$` or `%`, e.g.
+ * A generic prompt: a host name (a letter, then letters, digits, `. _ - @ : ~ / ( ) [ ]`) ending in `>`, `#`, `$` or
+ * `%`, e.g.
  * `sw1#`, `sw1(config)#`, `netops@ex1>`, `admin@sonic:~$`.
  */
-export const DEFAULT_PROMPT = '^[\\w.@:~/()\\[\\]-]+ ?[>#$%] ?$'
+export const DEFAULT_PROMPT = '^[A-Za-z][\\w.@:~/()\\[\\]-]* ?[>#$%] ?$'
 
 /**
  * The pagers chainup presses space for: ` --More-- ` (IOS, NX-OS, EOS), `---(more)---` / `---(more 42%)---` (Junos),
@@ -75,7 +76,7 @@ export class PromptTimeoutError extends ChainupError {
     readonly partialOutput: string,
   ) {
     super(
-      `${device}: "${printable(command)}" did not return to the prompt within ${formatSeconds(timeoutMs)}: waited for /${printable(waitedFor)}/; last lines seen: ${lastLines.length === 0 ? '(nothing)' : lastLines.map((l) => `"${l}"`).join(' / ')}`,
+      `${device}: ${command === '' ? 'no prompt after login' : `"${printable(command)}" did not return to the prompt`} within ${formatSeconds(timeoutMs)}: waited for /${printable(waitedFor)}/; last lines seen: ${lastLines.length === 0 ? '(nothing)' : lastLines.map((l) => `"${l}"`).join(' / ')}`,
       {code: 'PROMPT_TIMEOUT', hint: 'a question the step does not answer (add it to the step\'s answers), a prompt the playbook\'s prompt pattern does not match, or a command that takes longer than its timeout'},
     )
   }

@@ -8,7 +8,7 @@ import {StringDecoder} from 'node:string_decoder'
 
 import {ChainupError} from '../errors.js'
 import type {DeviceSession, ExecResult} from '../model/device-session.js'
-import {InteractiveShell, type InteractiveConfig, type PromptAnswer} from './interactive.js'
+import {InteractiveShell, PromptTimeoutError, type InteractiveConfig, type PromptAnswer} from './interactive.js'
 import {hostKeyCheck, type HostKeySource} from './known-hosts.js'
 import type {DeviceTranscript, TranscriptLog} from './transcript.js'
 
@@ -337,7 +337,9 @@ export class SshDeviceSession implements DeviceSession {
       shell = await this.shell
     } catch (error) {
       this.shell = undefined
-      if (this.closed) return {output: '', exitCode: undefined, dropped: true}
+      // The device went away while the shell opened (a reload): dropped, as an exec would be. A prompt that never
+      // came (a wrong `prompt` pattern) is an error, never a drop.
+      if (this.closed && !this.closedByUs && !(error instanceof PromptTimeoutError)) return {output: '', exitCode: undefined, dropped: true}
       throw error
     }
     if (shell.isClosed) {
@@ -349,7 +351,7 @@ export class SshDeviceSession implements DeviceSession {
       return await shell.run(command, timeoutMs, options.answers ?? [])
     } catch (error) {
       // A command that did not get its prompt back leaves the shell in an unknown state: drop the connection, as exec does.
-      if (!(error instanceof Error && error.message.includes('still runs'))) this.close()
+      if (error instanceof PromptTimeoutError) this.close()
       throw error
     }
   }

@@ -225,6 +225,17 @@ describe('interactive sessions (PTY shell over real SSH)', () => {
     await expect(session.exec('show version', 2000)).rejects.toThrow()
   })
 
+  it('a prompt pattern that never matches fails the command with PromptTimeoutError (never taken as a dropped connection)', async () => {
+    const s = await open({prompt: '^NEVER>$'})
+    const error = await s.exec('show version', 5000).then(
+      () => undefined,
+      (e: unknown) => e,
+    )
+    expect(error).toBeInstanceOf(PromptTimeoutError)
+    expect((error as Error).message).toMatch(/R1: no prompt after login within 5s: waited for \/\^NEVER>\$\/; last lines seen: "Welcome to the lab" \/ "R1#"/)
+    expect(s.isClosed).toBe(true)
+  })
+
   it('an exec-mode command on an interactive connection still uses exec (per step session)', async () => {
     const s = await open()
     await expect(s.exec('show version', 2000, {session: 'exec'})).rejects.toThrow()
