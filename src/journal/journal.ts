@@ -238,7 +238,7 @@ export interface Journal {
 
 /**
  * Opens (creating if needed) the journal at `STATE_DIR/chainup.db`: the directory is created 0700, the file
- * 0600 (tightened to 0600 if it was wider); WAL, `synchronous=FULL`, foreign keys on, a busy timeout; missing
+ * 0600 (tightened to 0600 if it was wider); WAL, `synchronous=NORMAL` (FULL for fences, locks, outcomes and a run's end), foreign keys on, a busy timeout; missing
  * migrations applied in one transaction.
  * @throws JournalError `JOURNAL_UNAVAILABLE` (better-sqlite3 cannot load), `JOURNAL_UNREADABLE` (not a database,
  *   no permission), `JOURNAL_TOO_NEW` (written by a newer chainup)
@@ -260,7 +260,7 @@ class SqliteJournal implements Journal {
   }
 
   createRun(input: CreateRunInput): {id: string; devices: Record<string, string>} {
-    return createRun(this.#s, input)
+    return this.#s.durable(() => createRun(this.#s, input))
   }
   startStep(runId: string, device: string, input: StartStepInput): string {
     return startStep(this.#s, runId, device, input)
@@ -278,7 +278,7 @@ class SqliteJournal implements Journal {
     return appendEvent(this.#s, runId, input)
   }
   transaction<T>(fn: () => T): T {
-    return this.#s.transaction(fn)
+    return this.#s.durable(() => this.#s.transaction(fn))
   }
   enqueue(runId: string, device: string, side: Side, line: string): number {
     return enqueue(this.#s, runId, device, side, line)
@@ -290,16 +290,16 @@ class SqliteJournal implements Journal {
     return markSent(this.#s, id)
   }
   recordReloadIntent(input: ReloadIntentInput): number {
-    return recordReloadIntent(this.#s, input)
+    return this.#s.durable(() => recordReloadIntent(this.#s, input))
   }
   openFence(runId: string, device: string): ReloadFence | null {
     return openFence(this.#s, runId, device)
   }
   clearFence(runId: string, device: string, outcome: FenceOutcome): boolean {
-    return clearFence(this.#s, runId, device, outcome)
+    return this.#s.durable(() => clearFence(this.#s, runId, device, outcome))
   }
   finishRun(runId: string, status: ChainStatus, reason: string | null): void {
-    finishRun(this.#s, runId, status, reason)
+    this.#s.durable(() => finishRun(this.#s, runId, status, reason))
   }
   reopenRun(runId: string, reason: string): void {
     reopenRun(this.#s, runId, reason)
@@ -320,16 +320,16 @@ class SqliteJournal implements Journal {
     return verify(this.#s, runId)
   }
   acquireLock(stack: string, runId: string): LockResult {
-    return acquireLock(this.#s, stack, runId)
+    return this.#s.durable(() => acquireLock(this.#s, stack, runId))
   }
   releaseLock(stack: string, runId: string): boolean {
-    return releaseLock(this.#s, stack, runId)
+    return this.#s.durable(() => releaseLock(this.#s, stack, runId))
   }
   lockHolder(stack: string): LockHolder | null {
     return lockHolder(this.#s, stack)
   }
   unlock(stack: string, opts: {force: boolean; by?: Unlocker}): UnlockResult {
-    return unlock(this.#s, stack, opts)
+    return this.#s.durable(() => unlock(this.#s, stack, opts))
   }
   createFleet(input: CreateFleetInput): void {
     createFleet(this.#s, input)

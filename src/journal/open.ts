@@ -1,7 +1,7 @@
 /**
  * Opening the journal's database file (docs/journal.md "File, permissions, connection" and "Schema and
  * migrations"): better-sqlite3 loaded lazily, the state directory 0700 and the file 0600 whatever the umask, the
- * connection pragmas (WAL, `synchronous=FULL`, foreign keys, a busy timeout), and the missing migrations applied
+ * connection pragmas (WAL, `synchronous=NORMAL`, foreign keys, a busy timeout), and the missing migrations applied
  * in one IMMEDIATE transaction. Owns {@link JOURNAL_FILE} and {@link OpenJournalOptions}.
  */
 import {chmodSync, closeSync, constants, fchmodSync, fstatSync, mkdirSync, openSync, statSync} from 'node:fs'
@@ -41,7 +41,7 @@ export interface OpenedDatabase {
 
 /**
  * Opens (creating if needed) `STATE_DIR/chainup.db`: the directory is created 0700, the file 0600 (tightened to
- * 0600 if it was wider, and its `-wal`/`-shm` too); WAL, `synchronous=FULL`, foreign keys on, a busy timeout
+ * 0600 if it was wider, and its `-wal`/`-shm` too); WAL, `synchronous=NORMAL`, foreign keys on, a busy timeout
  * (`busyTimeoutMs`, default 5000 ms); missing migrations applied in one transaction.
  * @throws JournalError `JOURNAL_UNAVAILABLE` (better-sqlite3 cannot load), `JOURNAL_UNREADABLE` (not a database,
  *   no permission), `JOURNAL_TOO_NEW` (written by a newer chainup); InputError `STATE_DIR_NETWORK_FS` (exit 2) when the
@@ -72,7 +72,10 @@ export async function openDatabase(stateDir: string, options: OpenJournalOptions
   }
   try {
     db.pragma('journal_mode = WAL')
-    db.pragma('synchronous = FULL')
+    // NORMAL in WAL mode: a commit survives a crash of chainup (the WAL is written before the commit returns) but
+    // not necessarily a power loss; the writes that must survive that too (reload fences, stack locks, a device's
+    // outcome with its COMPLETE, a run's end) commit with FULL (JournalStore.durable; docs/journal.md "Durability").
+    db.pragma('synchronous = NORMAL')
     db.pragma('foreign_keys = ON')
     migrate(db, file, options.now ?? (() => new Date()))
   } catch (error) {

@@ -58,6 +58,22 @@ export class JournalStore {
     return this.#tx.immediate(fn) as T
   }
 
+  /**
+   * Runs `fn` so that what it commits survives a power loss, not only a crash of chainup: `synchronous=FULL` for its
+   * commit (the WAL is fsynced), then back to the connection's NORMAL. Inside an open transaction `fn` just runs: the
+   * outer commit decides (callers that need it make the outer one durable). For reload fences, stack locks, a
+   * device's outcome with the COMPLETE it sends, and a run's end (docs/journal.md "Durability").
+   */
+  durable<T>(fn: () => T): T {
+    if (this.db.inTransaction) return fn()
+    this.db.pragma('synchronous = FULL')
+    try {
+      return fn()
+    } finally {
+      this.db.pragma('synchronous = NORMAL')
+    }
+  }
+
   // ---- lookups ------------------------------------------------------------------------------------------
 
   /** The run's root row. @throws JournalError `UNKNOWN_RUN` */
