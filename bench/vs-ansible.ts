@@ -28,6 +28,8 @@ import {stringify} from 'yaml'
 import {SimSwitch} from '../src/lab/sim-switch.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+/** BENCH_TOOLS=chainup runs only chainup (for profiling); BENCH_VERBOSE=1 prints chainup's timestamped lines. */
+const TOOLS = (process.env.BENCH_TOOLS ?? 'chainup,ansible').split(',')
 const NAMES = ['sw1', 'sw2', 'sw3', 'sw4']
 const INSTALL_MS = 2000
 const DOWN_AFTER_MS = 1000
@@ -172,7 +174,7 @@ async function main(): Promise<void> {
   const load0 = loadavg()[0]!
   for (let round = 1; round <= ROUNDS; round++) {
     const order: Array<'chainup' | 'ansible'> = round % 2 ? ['chainup', 'ansible'] : ['ansible', 'chainup']
-    for (const tool of order) {
+    for (const tool of order.filter((t) => TOOLS.includes(t))) {
       const dir = mkdtempSync(join(base, `${tool}-${round}-`))
       const lab = await startLab(dir, key)
       try {
@@ -182,6 +184,7 @@ async function main(): Promise<void> {
           const state = join(dir, 'state')
           r = await run(process.execPath, [join(ROOT, 'bin/run.js'), 'upgrade', inv, '--state-dir', state], {...process.env, CI: 'true', NO_COLOR: '1', CHAINUP_BENCH_PASSWORD: PASSWORD})
           if (r.code === 0) details.push(chainupDetail(lab, state))
+          if (process.env.BENCH_VERBOSE) console.log(r.out)
         } else {
           const inv = writeAnsibleInventory(lab, keyFile)
           r = await run('ansible-playbook', ['-i', inv, playbook], {...process.env, ANSIBLE_HOST_KEY_CHECKING: 'False', ANSIBLE_NOCOLOR: '1', ANSIBLE_STDOUT_CALLBACK: 'default', ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'), ANSIBLE_SSH_CONTROL_PATH_DIR: join(dir, 'cp')})
@@ -202,6 +205,7 @@ async function main(): Promise<void> {
 
   const deviceTotal = DEVICE_MS * NAMES.length
   const overhead = (tool: 'chainup' | 'ansible') => (median(walls[tool]) - deviceTotal) / NAMES.length
+  if (!TOOLS.includes('ansible')) walls.ansible.push(NaN)
   const steps: Record<string, number> = {}
   for (const name of Object.keys(details[0]?.steps ?? {})) steps[name] = median(details.map((d) => d.steps[name] ?? NaN))
   const boot = median(details.flatMap((d) => d.bootDetectMs))

@@ -72,6 +72,8 @@ export class DeviceSteps {
   /** Upgrade steps started in this run (including before a restart): the ones a rollback compensates. */
   readonly started = new Set<string>()
   private session: DeviceConnection | undefined
+  /** A {@link preconnect} in flight. */
+  private preconnecting: Promise<void> | undefined
   private transcript: DeviceTranscript | undefined
 
   constructor(readonly ctx: DeviceContext) {
@@ -106,6 +108,7 @@ export class DeviceSteps {
   /** The open session, or a new one (host key verified). @throws DeviceTaskError, recorded as a failed `connect` step */
   async connect(phase: StepPhase, timeoutMs = this.ctx.inventory.timeouts.connect): Promise<DeviceConnection> {
     this.checkHalted()
+    if (this.preconnecting) await this.preconnecting
     if (this.session && !this.session.isClosed) return this.session
     try {
       this.session = await this.dial(timeoutMs)
@@ -157,6 +160,21 @@ export class DeviceSteps {
   /** The session if one is open (gates of kind device_command use it). */
   get openSession(): DeviceConnection | undefined {
     return this.session && !this.session.isClosed ? this.session : undefined
+  }
+
+  /**
+   * Opens the session ahead of the task, silently (issue #12: the successor prepares while its predecessor works);
+   * the task's {@link connect} then finds it open (or, if it failed or the device closed it meanwhile, dials as
+   * usual). Nothing is sent on it: the facts baseline is still read when the task starts. Never throws.
+   */
+  preconnect(): void {
+    if (this.openSession || this.preconnecting || this.signal.aborted) return
+    this.preconnecting = this.dial(this.ctx.inventory.timeouts.connect).then(
+      () => {
+        if (this.signal.aborted) this.closeSession()
+      },
+      () => undefined,
+    ).finally(() => (this.preconnecting = undefined))
   }
 
   /** Closes the SSH session if one is open. */

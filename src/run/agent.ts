@@ -126,6 +126,8 @@ export class DeviceAgent {
       events.emit('chainHalted', {device: this.name, reason, ...(side === 'predecessor' ? {predecessor: peer} : {})})
     })
     this.listen('startTask', ({roundId}) => roundId === runId && this.track(this.runTask()))
+    // The predecessor began its task: open this device's session now, so the hand-off does not wait for an SSH login.
+    this.listen('predecessorWorking', ({roundId}) => roundId === runId && this.worker.steps.preconnect())
     // Readiness is read-only; the READY wave is the barrier.
     this.track(
       this.worker.prepare().then(

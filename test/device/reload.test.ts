@@ -171,6 +171,21 @@ describe('reload and boot (fake clock, in-memory switch)', () => {
     expect(clock.now() - install.at).toBeGreaterThanOrEqual(182_000)
   })
 
+  it('a session opened ahead of the task (preconnect, when the predecessor starts) is the one the task uses; the baseline is still read at the start', async () => {
+    const {clock, device, worker} = setUp()
+    worker.steps.preconnect()
+    worker.steps.preconnect()
+    await clock.settle()
+    expect(device.dials).toHaveLength(1)
+    expect(device.commands).toEqual([])
+    await clock.advance(30_000)
+    const {error} = await drive(clock, worker.upgrade())
+    expect(error).toBeUndefined()
+    const install = device.commands.find((c) => c.command.startsWith('install add'))!
+    expect(device.dials.filter((t) => t <= install.at)).toHaveLength(1)
+    expect(device.commands[0]).toMatchObject({command: 'show version', at: install.at})
+  })
+
   describe('host keys after a reload (host_key_policy)', () => {
     it('repin-after-reload: a device back from its own reload with a new key is pinned; old and new fingerprints are reported', async () => {
       const {clock, device, report, worker} = setUp({newHostKeyAfterReload: true}, new AbortController(), {policy: 'repin-after-reload'})
