@@ -5,6 +5,7 @@
  * (ssh2's `fastPut`). A connection that drops mid-copy rejects the copy with {@link TransferInterruptedError}.
  */
 import {ChainupError} from '../errors.js'
+import {formatMs} from '../util/duration.js'
 import {hostKeyCheck} from './known-hosts.js'
 import {scpPush, ScpError} from './scp.js'
 import {ConnectError, type ConnectOptions} from './ssh-session.js'
@@ -19,7 +20,7 @@ export class TransferInterruptedError extends ChainupError {
 /** A copy that did not finish within `timeouts.transfer`; its connection is closed. */
 export class TransferTimeoutError extends ChainupError {
   constructor(timeoutMs: number) {
-    super(`the copy did not finish within ${Math.round(timeoutMs / 1000)}s (timeouts.transfer)`, {code: 'TRANSFER_TIMEOUT'})
+    super(`the copy did not finish within ${formatMs(timeoutMs)} (timeouts.transfer)`, {code: 'TRANSFER_TIMEOUT'})
   }
 }
 

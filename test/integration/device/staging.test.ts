@@ -52,7 +52,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0)) await c()
 })
 
-async function stagingStack(spec: {devices: DeviceSpec[]; method?: 'scp' | 'sftp'; concurrency?: number; imageBytes?: number}): Promise<Fixture> {
+async function stagingStack(spec: {devices: DeviceSpec[]; method?: 'scp' | 'sftp'; concurrency?: number; imageBytes?: number; transfer?: string; attempts?: number}): Promise<Fixture> {
   const dir = mkdtempSync(join(tmpdir(), 'chainup-staging-'))
   const image = randomBytes(spec.imageBytes ?? 4 * 1024 * 1024)
   writeFileSync(join(dir, 'image.bin'), image)
@@ -69,9 +69,9 @@ async function stagingStack(spec: {devices: DeviceSpec[]; method?: 'scp' | 'sftp
       stack: 'staging-stack',
       playbook: './playbook.yml',
       target: {version: '17.09.05', image: IMAGE, image_file: './image.bin'},
-      staging: {concurrency: spec.concurrency ?? 4},
+      staging: {concurrency: spec.concurrency ?? 4, attempts: spec.attempts ?? 3},
       ssh: {username: 'netops', password_env: 'CHAINUP_STAGING_PASSWORD', known_hosts: './known_hosts'},
-      timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT10S', predecessor: 'PT30S', gate: 'PT10S', connect: 'PT5S', transfer: 'PT30S'},
+      timeouts: {settle: 'PT0S', command: 'PT10S', boot: 'PT10S', predecessor: 'PT30S', gate: 'PT10S', connect: 'PT5S', transfer: spec.transfer ?? 'PT30S'},
       lab: {version: '17.06.05', boot_time: 'PT0.3S'},
       devices: spec.devices.map((d, i) => ({name: d.name, host: '127.0.0.1', port: ports[i]})),
     }),
@@ -217,6 +217,16 @@ describe('image staging in readiness', () => {
     expect(result.status).toBe('failed')
     expect(result.reason).toMatch(/sw2 is not ready: .*not enough space on flash: for cat9k_iosxe\.17\.09\.05\.SPA\.bin: it needs 4\.0 MiB \(4194304 bytes\), 1\.0 MiB \(1048576 bytes\) free/)
     expect(f.simEvents('copy_started').filter((e) => e.device === 'sw2')).toEqual([])
+    expect(f.simEvents('install_started')).toEqual([])
+  })
+
+  it('a copy that outlasts timeouts.transfer is abandoned and retried; after staging.attempts the device is not ready', async () => {
+    const f = await stagingStack({devices: [{name: 'sw1'}], imageBytes: 64 * 1024 * 1024, transfer: 'PT0.05S', attempts: 2})
+    const result = await f.run()
+    expect(result.status).toBe('failed')
+    expect(result.reason).toMatch(/sw1 is not ready: copying cat9k_iosxe\.17\.09\.05\.SPA\.bin failed \(attempt 2 of 2\): the copy did not finish within 50ms \(timeouts\.transfer\)/)
+    expect(steps(result, 'sw1', 'stage: copy image').map((s) => s.status)).toEqual(['failed', 'failed'])
+    expect(f.simEvents('copy_finished')).toEqual([])
     expect(f.simEvents('install_started')).toEqual([])
   })
 })
