@@ -131,10 +131,16 @@ export class RunRegistry extends EventEmitter<{change: [runId: string]; ended: [
       fleetId,
       ...(options.concurrency === undefined ? {} : {concurrency: options.concurrency}),
       ...(options.maxFailed === undefined ? {} : {maxFailed: options.maxFailed}),
-      watchStack: (_i, events) => void this.watch(events, request, controls, fleetId),
+      watchStack: (_i, events) => void this.watch(events, request, controls, fleetId).id.then(() => firstStack()),
       ...this.common(controls),
     }).finally(() => this.end(fleetId))
-    return this.started(new Promise<string>((resolve) => setImmediate(() => resolve(fleetId))), done)
+    // The fleet is journaled before its first stack run starts: answer 202 then (or when it ended without one).
+    let firstStack: () => void = () => undefined
+    const id = new Promise<string>((resolve) => {
+      firstStack = () => resolve(fleetId)
+      void done.then(firstStack, () => undefined)
+    })
+    return this.started(id, done)
   }
 
   /** `POST /v1/executions/{id}/resume` of a fleet: `chainup resume FLEET_ID`. */

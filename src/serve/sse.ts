@@ -60,28 +60,26 @@ export async function streamEvents(reply: FastifyReply, opts: StreamOptions): Pr
     res.end()
   }
 
-  /** One pass: send what is new; false when the stream should end. */
+  /** One pass: send what is new, then wait for a change (or end the stream when the run ended). */
   async function once(): Promise<void> {
-    {
-      const running = journal.tree(runId).status === 'running' || registry.get(runId) !== undefined
-      for (const row of journal.events(runId)) {
-        if (row.seq <= last) continue
-        res.write(frame(row))
-        last = row.seq
-      }
-      if (!running) {
-        res.write(`event: end\ndata: ${JSON.stringify({status: journal.tree(runId).status})}\n\n`)
-        closed = true
-        return
-      }
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, opts.pollMs)
-        wake = () => {
-          clearTimeout(timer)
-          resolve()
-        }
-      })
-      wake = undefined
+    const running = journal.tree(runId).status === 'running' || registry.get(runId) !== undefined
+    for (const row of journal.events(runId)) {
+      if (row.seq <= last) continue
+      res.write(frame(row))
+      last = row.seq
     }
+    if (!running) {
+      res.write(`event: end\ndata: ${JSON.stringify({status: journal.tree(runId).status})}\n\n`)
+      closed = true
+      return
+    }
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, opts.pollMs)
+      wake = () => {
+        clearTimeout(timer)
+        resolve()
+      }
+    })
+    wake = undefined
   }
 }
