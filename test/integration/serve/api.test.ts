@@ -199,6 +199,18 @@ describe('POST /v1/councils/execute', () => {
     expect(body.result.stacks.map((r: {chain_id: string; status: string}) => `${r.chain_id}:${r.status}`)).toEqual(['broken:failed', 'good:completed'])
   })
 
+  it('Prefer: respond-async → 202 with the fleet\'s Location, then its result there', async () => {
+    const res = await s.call('/v1/councils/execute', {json: {inventories: ['good']}, headers: {prefer: 'respond-async'}})
+    expect(res.status).toBe(202)
+    const location = res.headers.get('location') as string
+    let body: {status?: string; kind?: string; stacks?: unknown[]} = {}
+    for (let i = 0; i < 120 && body.status !== 'completed'; i++) {
+      body = await (await s.call(location)).json()
+      if (body.status !== 'completed') await new Promise((r) => setTimeout(r, 500))
+    }
+    expect(body).toMatchObject({status: 'completed', stacks: [{chain_id: 'good', status: 'completed'}]})
+  })
+
   it('a veto halts it (409)', async () => {
     const res = await s.call('/v1/councils/execute', {json: {inventories: ['vetoed', 'good']}})
     expect(res.status).toBe(409)
