@@ -47,7 +47,7 @@ describe.skipIf(!present)('the NOC page in Chromium', () => {
     await page.fill('#token', TOKENS.operator)
     await page.click('#auth button')
     await page.waitForSelector('#inventory option[value="core-1"]', {state: 'attached'})
-  })
+  }, 120_000)
 
   afterAll(async () => {
     await browser?.close()
@@ -94,7 +94,7 @@ describe.skipIf(!present)('the NOC page in Chromium', () => {
     expect(await page.$$eval('#gates tbody tr[data-decision="allow"]', (rows) => rows.length)).toBe(3)
     await page.waitForSelector('#history tbody tr td >> text=core-1')
     await page.screenshot({path: join(shots, 'noc-page.png'), fullPage: true})
-  })
+  }, 180_000)
 
   it('shows a veto with its reason, as text', async () => {
     await page.selectOption('#inventory', 'frozen')
@@ -108,7 +108,7 @@ describe.skipIf(!present)('the NOC page in Chromium', () => {
     expect(await page.title()).toBe('chainup NOC')
     expect(await page.$$eval('[data-device]', (cards) => cards.map((c) => c.querySelector('[data-role=status]')?.textContent))).toEqual(['NOT STARTED', 'NOT STARTED'])
     await page.screenshot({path: join(shots, 'noc-page-veto.png'), fullPage: true})
-  })
+  }, 120_000)
 
   it('filters and pages the history table', async () => {
     await page.selectOption('#status-filter', 'vetoed')

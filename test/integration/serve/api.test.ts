@@ -161,7 +161,7 @@ describe('POST /v1/chains/execute', () => {
     const body = await resumed.json()
     expect(resumed.status, JSON.stringify(body).slice(0, 500)).toBe(200)
     expect(body).toMatchObject({execution_id: id, status: 'completed'})
-  })
+  }, 180_000)
 
   it('404 for an unknown execution', async () => {
     expect((await s.call('/v1/executions/00000000-0000-0000-0000-000000000000')).status).toBe(404)
@@ -209,7 +209,7 @@ describe('POST /v1/councils/execute', () => {
       if (body.status !== 'completed') await new Promise((r) => setTimeout(r, 500))
     }
     expect(body).toMatchObject({status: 'completed', stacks: [{chain_id: 'good', status: 'completed'}]})
-  })
+  }, 120_000)
 
   it('a veto halts it (409)', async () => {
     const res = await s.call('/v1/councils/execute', {json: {inventories: ['vetoed', 'good']}})
