@@ -121,6 +121,8 @@ export class DeviceSteps {
 
   /** A new session without reporting anything (the boot wait polls with it). @throws ConnectError */
   async dial(timeoutMs: number): Promise<DeviceConnection> {
+    // A session this one replaces (e.g. one opened ahead of a resumed task's boot wait) must not stay open.
+    this.closeSession()
     const {device} = this.ctx
     const {playbook} = this.ctx
     const connection = await (this.ctx.dial ?? connectDevice)({

@@ -127,7 +127,8 @@ export class DeviceAgent {
     })
     this.listen('startTask', ({roundId}) => roundId === runId && this.track(this.runTask()))
     // The predecessor began its task: open this device's session now, so the hand-off does not wait for an SSH login.
-    this.listen('predecessorWorking', ({roundId}) => roundId === runId && this.worker.steps.preconnect())
+    // Only for a task that starts from the beginning: a resumed one waits for its boot or is done already.
+    this.listen('predecessorWorking', ({roundId}) => roundId === runId && !this.worker.resume && this.worker.steps.preconnect())
     // Readiness is read-only; the READY wave is the barrier.
     this.track(
       this.worker.prepare().then(
