@@ -8,6 +8,10 @@ import {printable} from '../util/text.js'
 import {windowTime} from './build.js'
 import type {Plan, PlanGate} from './types.js'
 
+/** SGR cyan and default foreground (ECMA-48); written only when the caller decided the stream is a colour terminal. */
+const CYAN = '\x1b[36m'
+const RESET = '\x1b[39m'
+
 /** Options of {@link renderPlan}. */
 export interface RenderOptions {
   /** Colour the table headers and borders (a terminal without NO_COLOR). @default false */
@@ -17,8 +21,10 @@ export interface RenderOptions {
 /** The plan as text, ending with a newline. */
 export async function renderPlan(plan: Plan, opts: RenderOptions = {}): Promise<string> {
   const {default: Table} = await import('cli-table3')
-  const style = {head: opts.color ? ['cyan'] : [], border: opts.color ? ['grey'] : [], compact: true}
-  const table = (head: string[]) => new Table({head, style})
+  // cli-table3's own colours follow @colors/colors' global detection (off without a TTY on process.stdout, on with
+  // FORCE_COLOR), not our stream's: colour the header cells ourselves when asked, and never let it colour.
+  const style = {head: [], border: [], compact: true}
+  const table = (head: string[]) => new Table({head: opts.color ? head.map((h) => `${CYAN}${h}${RESET}`) : head, style})
   const out: string[] = []
 
   out.push(`Plan for stack ${plan.stack}: ${plan.devices.length} device${plan.devices.length === 1 ? '' : 's'} to ${plan.target.version} (${plan.target.image}), on failure: ${plan.on_failure}`)
