@@ -138,6 +138,34 @@ const RSA_ALGOS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
  * @throws ConnectError (kind `host_key` for an unknown or changed key, `auth`, `unreachable`, `timeout`)
  */
 export async function connectDevice(opts: ConnectOptions): Promise<SshDeviceSession> {
+  return new SshDeviceSession(opts.device, await openVerifiedClient(opts), opts.maxOutputBytes, {
+    ...(opts.session === undefined ? {} : {session: opts.session}),
+    ...(opts.interactive === undefined ? {} : {interactive: opts.interactive}),
+    ...(opts.transcript === undefined ? {} : {transcript: opts.transcript.connection(`${opts.host}:${opts.port}`)}),
+    connectTimeoutMs: opts.timeoutMs,
+  })
+}
+
+/** The optional parts of a {@link SshDeviceSession}. */
+export interface SessionExtras {
+  /** @default 'exec' */
+  session?: SessionMode
+  interactive?: InteractiveConfig
+  transcript?: TranscriptLog
+  /** How long an interactive shell's first prompt may take, ms. @default 15000 */
+  connectTimeoutMs?: number
+}
+
+/**
+ * The one place chainup opens an ssh2 connection to a device (command sessions and image copies): the host key is
+ * checked against the device's source (`known-hosts.ts`) before any credential is sent, only the key types the
+ * source lists are asked for, keepalives every 5 s. A refused key is reported with the key the device offered (for
+ * `host_key_policy: repin-after-reload`).
+ * @param ciphers ssh2's cipher list to offer (the staging benchmark pins one); default ssh2's own preference
+ * @returns the ready client
+ * @throws ConnectError (kind `host_key`, `auth`, `unreachable`, `timeout`)
+ */
+export async function openVerifiedClient(opts: ConnectOptions, ciphers?: string[]): Promise<Ssh2Client> {
   const {Client} = await import('ssh2')
   const check = hostKeyCheck(opts.hostKey, opts.host, opts.port)
   const client = new Client()
@@ -171,7 +199,10 @@ export async function connectDevice(opts: ConnectOptions): Promise<SshDeviceSess
       ...(opts.credentials.password === undefined ? {} : {password: opts.credentials.password}),
       ...(opts.credentials.privateKey === undefined ? {} : {privateKey: opts.credentials.privateKey}),
       ...(opts.credentials.passphrase === undefined ? {} : {passphrase: opts.credentials.passphrase}),
-      ...(serverHostKey ? {algorithms: {serverHostKey: serverHostKey as never}} : {}),
+      algorithms: {
+        ...(serverHostKey ? {serverHostKey: serverHostKey as never} : {}),
+        ...(ciphers ? {cipher: ciphers as never} : {}),
+      },
       hostVerifier: (key: Buffer) => {
         hostKeyProblem = check.verify(key)
         if (hostKeyProblem !== undefined) offeredKey = key
@@ -179,22 +210,7 @@ export async function connectDevice(opts: ConnectOptions): Promise<SshDeviceSess
       },
     })
   })
-  return new SshDeviceSession(opts.device, client, opts.maxOutputBytes, {
-    ...(opts.session === undefined ? {} : {session: opts.session}),
-    ...(opts.interactive === undefined ? {} : {interactive: opts.interactive}),
-    ...(opts.transcript === undefined ? {} : {transcript: opts.transcript.connection(`${opts.host}:${opts.port}`)}),
-    connectTimeoutMs: opts.timeoutMs,
-  })
-}
-
-/** The optional parts of a {@link SshDeviceSession}. */
-export interface SessionExtras {
-  /** @default 'exec' */
-  session?: SessionMode
-  interactive?: InteractiveConfig
-  transcript?: TranscriptLog
-  /** How long an interactive shell's first prompt may take, ms. @default 15000 */
-  connectTimeoutMs?: number
+  return client
 }
 
 type Ssh2Client = import('ssh2').Client

@@ -6,9 +6,8 @@
  */
 import {ChainupError} from '../errors.js'
 import {formatMs} from '../util/duration.js'
-import {hostKeyCheck} from './known-hosts.js'
 import {scpPush, ScpError} from './scp.js'
-import {ConnectError, type ConnectOptions} from './ssh-session.js'
+import {type ConnectOptions, openVerifiedClient} from './ssh-session.js'
 
 /** The connection went away during a copy (a retry from scratch may succeed). */
 export class TransferInterruptedError extends ChainupError {
@@ -75,49 +74,7 @@ type Ssh2Client = import('ssh2').Client
  * @throws ConnectError (kind `host_key`, `auth`, `unreachable`, `timeout`)
  */
 export async function connectTransfer(opts: TransferConnectOptions): Promise<TransferSession> {
-  const {Client} = await import('ssh2')
-  const check = hostKeyCheck(opts.hostKey, opts.host, opts.port)
-  const client = new Client()
-  let hostKeyProblem: string | undefined
-  await new Promise<void>((resolve, reject) => {
-    let settled = false
-    const fail = (error: Error & {level?: string}) => {
-      if (settled) return
-      settled = true
-      client.end()
-      if (hostKeyProblem !== undefined) return reject(new ConnectError(`${opts.device}: ${hostKeyProblem}`, 'host_key'))
-      if (error.level === 'client-authentication') return reject(new ConnectError(`${opts.device}: authentication as ${opts.credentials.username} failed`, 'auth', error))
-      if (/Timed out/i.test(error.message)) return reject(new ConnectError(`${opts.device}: SSH handshake with ${opts.host}:${opts.port} timed out`, 'timeout', error))
-      reject(new ConnectError(`${opts.device}: cannot connect to ${opts.host}:${opts.port}: ${error.message}`, 'unreachable', error))
-    }
-    client.once('ready', () => {
-      settled = true
-      resolve()
-    })
-    client.on('error', fail)
-    client.once('close', () => fail(new Error('connection closed during handshake')))
-    const serverHostKey = check.algorithms?.flatMap((t) => (t === 'ssh-rsa' ? ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa'] : [t]))
-    client.connect({
-      host: opts.host,
-      port: opts.port,
-      username: opts.credentials.username,
-      readyTimeout: opts.timeoutMs,
-      keepaliveInterval: 5000,
-      keepaliveCountMax: 3,
-      ...(opts.credentials.password === undefined ? {} : {password: opts.credentials.password}),
-      ...(opts.credentials.privateKey === undefined ? {} : {privateKey: opts.credentials.privateKey}),
-      ...(opts.credentials.passphrase === undefined ? {} : {passphrase: opts.credentials.passphrase}),
-      algorithms: {
-        ...(serverHostKey ? {serverHostKey: serverHostKey as never} : {}),
-        ...(opts.ciphers ? {cipher: opts.ciphers as never} : {}),
-      },
-      hostVerifier: (key: Buffer) => {
-        hostKeyProblem = check.verify(key)
-        return hostKeyProblem === undefined
-      },
-    })
-  })
-  return new Ssh2Transfer(opts.device, client, opts.tuning ?? {})
+  return new Ssh2Transfer(opts.device, await openVerifiedClient(opts, opts.ciphers), opts.tuning ?? {})
 }
 
 class Ssh2Transfer implements TransferSession {
