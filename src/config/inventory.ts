@@ -80,6 +80,7 @@ const deviceSchema = z.strictObject({
   lab: labDeviceSchema.exactOptional(),
   node: nodeAddressSchema.exactOptional(),
   remote: z.boolean({error: 'expected true or false'}).default(false),
+  snmp_port: portSchema.exactOptional(),
 })
 
 /**
@@ -260,7 +261,13 @@ export function inventorySchema(baseDir: string) {
         run: durationSchema.exactOptional(),
       })
       .prefault({}),
-    snmp: z.strictObject({enterprise_oid: enterpriseOidSchema.exactOptional(), traps: z.array(trapSchema).default([])}).prefault({}),
+    snmp: z
+      .strictObject({
+        enterprise_oid: enterpriseOidSchema.exactOptional(),
+        traps: z.array(trapSchema).default([]),
+        uptime: z.strictObject({community_env: envNameSchema, port: portSchema.default(161), timeout: durationSchema.default(2000)}).exactOptional(),
+      })
+      .prefault({}),
     on_failure: z.enum(['halt', 'rollback'], {error: (iss) => `expected "halt" or "rollback", got ${describeValue(iss.input)}`}).default('halt'),
     lab: z.strictObject({version: versionSchema.default('17.06.05'), boot_time: durationSchema.default(3000)}).prefault({}),
     window: windowSchema.exactOptional(),

@@ -73,6 +73,10 @@ const INVENTORY: Record<string, Annotation> = {
   'timeouts.settle': 'Overrides the playbook\'s settle: how long a device must keep answering after its boot before it counts as back (PT0S: no wait).',
   'timeouts.run': 'Maximum execution time of the whole run (no limit by default): past it no new device starts and the run fails.',
   snmp: 'SNMP trap receivers.',
+  'snmp.uptime': 'Read each device\'s sysUpTime.0 over SNMPv2c as boot evidence when the playbook\'s facts give neither a restart time nor an uptime (docs/devices.md).',
+  'snmp.uptime.community_env': 'Environment variable holding the read community.',
+  'snmp.uptime.port': 'UDP port of the devices\' SNMP agents (devices[].snmp_port overrides it).',
+  'snmp.uptime.timeout': 'How long one GET may take.',
   'snmp.enterprise_oid': 'The enterprise OID the traps are sent under, dotted, in quotes, e.g. "1.3.6.1.4.1.32473" (docs/snmp.md).',
   'snmp.traps': 'Trap receivers: version 2c with exactly one of community and community_env; version 3 with user, auth and priv (docs/snmp.md).',
   'snmp.traps[].host': 'Host name or IP address of the trap receiver.',
@@ -120,6 +124,7 @@ const INVENTORY: Record<string, Annotation> = {
   'window.cron': 'When each window opens: a standard 5-field crontab expression in quotes, e.g. "0 2 * * 6" (Saturdays 02:00), or a nickname such as @daily.',
   'window.duration': 'How long each window stays open, at least PT1M.',
   'window.timezone': 'IANA time zone the cron expression is read in, spelled as the zone database spells it, e.g. "Europe/Berlin" or "UTC".',
+  'devices[].snmp_port': 'The device\'s SNMP agent port for snmp.uptime (default that section\'s port).',
   'devices[].remote': 'true: the device\'s node runs elsewhere (chainup node --inventory FILE --device NAME); needs chainsync.tls.',
 }
 

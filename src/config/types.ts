@@ -63,6 +63,8 @@ export interface DeviceEntry {
   node?: {host: string; port: number}
   /** The node runs elsewhere (`chainup node --device NAME`); `chainup upgrade` does not run it. @default false */
   remote: boolean
+  /** The device's SNMP agent port for `snmp.uptime` (default that section's port, 161). */
+  snmp_port?: number
 }
 
 /** ChainSync settings (docs/chainsync.md). */
@@ -218,6 +220,11 @@ export interface Inventory {
     /** The OID chainup's subtree hangs below (`<enterprise_oid>.1`, mibs/CHAINUP-MIB.txt). @default "1.3.6.1.4.1.32473" (RFC 5612's documentation enterprise) */
     enterprise_oid?: string
     traps: TrapReceiver[]
+    /**
+     * Read each device's sysUpTime.0 (SNMPv2c GET, RFC 3418) as boot evidence when the playbook's facts give neither
+     * a restart time nor an uptime (docs/devices.md "Proof of return"). The community comes from the environment.
+     */
+    uptime?: {community_env: string; port: number; /** ms @default 2000 */ timeout: number}
   }
   /** What a failure that halts the chain leads to: stop where it is (`halt`, the safe default of draft §9 example 1) or roll back (seed 001 §3.4). @default "halt" */
   on_failure: 'halt' | 'rollback'

@@ -11,6 +11,8 @@ export interface DeviceFacts {
   uptimeSeconds: number | undefined
   /** The device's "System restarted at" text, verbatim (device clock, seconds precision on IOS). */
   restartedAt: string | undefined
+  /** `snmp` when `uptimeSeconds` is the device's sysUpTime.0 (the facts gave neither uptime nor restart time). */
+  uptimeSource?: 'snmp'
 }
 
 const UNIT_SECONDS: Record<string, number> = {year: 31_536_000, week: 604_800, day: 86_400, hour: 3600, minute: 60, second: 1}

@@ -15,6 +15,7 @@ import {DeviceTaskError, HaltedError} from './errors.js'
 import {parseFacts, rebootedSince, type DeviceFacts} from './facts.js'
 import {fingerprintOf, repinKnownHosts} from './known-hosts.js'
 import {tcpProbe} from './probe.js'
+import {SNMP_UPTIME_PRECISION_MS} from './sysuptime.js'
 import {ConnectError} from './ssh-session.js'
 import {summarizeFacts, type DeviceSteps} from './steps.js'
 
@@ -106,7 +107,7 @@ export class Reload {
     const {steps} = this
     const {timeouts} = steps.ctx.inventory
     const settle = timeouts.settle ?? steps.ctx.playbook.settle
-    const precision = steps.facts.uptime_precision
+    const cliPrecision = steps.facts.uptime_precision
     const clock = steps.ctx.clock
     const backBy = resumed ? Math.max(reloadSentAt + timeouts.boot, clock.now() + timeouts.boot) : reloadSentAt + timeouts.boot
     const poll = Math.min(10_000, Math.max(250, Math.floor(timeouts.boot / 60)))
@@ -157,7 +158,9 @@ export class Reload {
           lostAfterBack()
           steps.closeSession()
         } else {
-          const facts = parseFacts(result.output, steps.facts)
+          const facts = await steps.withSnmpUptime(parseFacts(result.output, steps.facts))
+          // An uptime read over SNMP has its own precision (TimeTicks), not the CLI's.
+          const precision = facts.uptimeSource === 'snmp' ? SNMP_UPTIME_PRECISION_MS : cliPrecision
           if (back && rebootedSince(back.facts, facts, clock.now() - back.since, false, precision)) {
             // It booted again while settling (some installs reload twice): the settle time starts over.
             back = {since: clock.now(), facts}

@@ -47,6 +47,8 @@ export interface DeviceContext {
   dial?: Dialer
   /** Probes the SSH port with a TCP connect while waiting for a boot. @default tcpProbe */
   probe?: Probe
+  /** The device's sysUpTime in seconds (`snmp.uptime`), or undefined when it does not answer; unset when not configured. */
+  sysUpTime?: () => Promise<number | undefined>
   /** Image staging shared by the run's workers: the copy limiter and the image's digests (`staging.ts`). @default one of its own */
   staging?: StagingPool
   /** Opens the SSH connection an image copy runs on. @default connectTransfer (ssh2, host key verified) */
@@ -194,7 +196,7 @@ export class DeviceSteps {
     try {
       const result = await session.exec(command, this.ctx.inventory.timeouts.command)
       if (result.dropped) throw new Error(`connection dropped during "${command}"`)
-      const facts = parseFacts(result.output, this.facts, this.name)
+      const facts = await this.withSnmpUptime(parseFacts(result.output, this.facts, this.name))
       if (recordStep) this.finishStep(order, {action: 'facts', phase, command, status: 'completed', output: summarizeFacts(facts), error: null}, started)
       return facts
     } catch (error) {
@@ -202,6 +204,16 @@ export class DeviceSteps {
       if (recordStep) this.finishStep(order, {action: 'facts', phase, command, status: 'failed', output: null, error: message}, started)
       throw new DeviceTaskError(this.name, message, error)
     }
+  }
+
+  /**
+   * `facts` with the device's sysUpTime.0 as its uptime when the playbook's facts gave neither an uptime nor a
+   * restart time and `snmp.uptime` is configured (docs/devices.md "Proof of return"); else `facts` unchanged.
+   */
+  async withSnmpUptime(facts: DeviceFacts): Promise<DeviceFacts> {
+    if (facts.restartedAt !== undefined || facts.uptimeSeconds !== undefined || !this.ctx.sysUpTime) return facts
+    const seconds = await this.ctx.sysUpTime()
+    return seconds === undefined ? facts : {...facts, uptimeSeconds: seconds, uptimeSource: 'snmp'}
   }
 
   /** Runs one step that does not reload the device and checks its output. @returns its output @throws DeviceTaskError */

@@ -7,6 +7,7 @@
 import type {DeviceEntry, Inventory, Playbook} from '../config/types.js'
 import {hostKeyFor, type HostKeySource} from '../device/known-hosts.js'
 import type {StagingPool} from '../device/staging-pool.js'
+import {readSysUpTime} from '../device/sysuptime.js'
 import {DeviceTaskError, DeviceWorker, GateVetoError, HaltedError, type WorkerOptions} from '../device/worker.js'
 import type {RunEvents} from '../model/events.js'
 import type {GateEvaluation} from '../model/result.js'
@@ -75,6 +76,7 @@ export function createDeviceAgent(opts: AgentOptions): DeviceAgent {
     ...(opts.clock ? {clock: opts.clock} : {}),
     ...(opts.dial ? {dial: opts.dial} : {}),
     ...(opts.probe ? {probe: opts.probe} : {}),
+    ...sysUpTimeReader(opts),
     ...(opts.transcriptDir === undefined ? {} : {transcriptDir: opts.transcriptDir}),
     ...(opts.staging ? {staging: opts.staging} : {}),
     onStagingProgress: (progress) => void opts.events.emit('stagingProgress', progress),
@@ -287,4 +289,13 @@ export class DeviceAgent {
       events.emit('chainHalted', {device: this.name, reason: full})
     }
   }
+}
+
+/** `snmp.uptime` configured (and its community resolved): the device's sysUpTime reader for the worker; else nothing. */
+function sysUpTimeReader(opts: AgentOptions): {sysUpTime?: () => Promise<number | undefined>} {
+  const uptime = opts.inventory.snmp.uptime
+  const community = opts.secrets.uptimeCommunity
+  if (!uptime || community === undefined) return {}
+  const port = opts.device.snmp_port ?? uptime.port
+  return {sysUpTime: () => readSysUpTime(opts.device.host, port, community, uptime.timeout)}
 }

@@ -16,6 +16,8 @@ export interface ResolvedSecrets {
   trapTargets: TrapTarget[]
   /** Names of the environment variables that hold secrets; gates do not get them. */
   hiddenEnv: string[]
+  /** The read community of `snmp.uptime` (devices' sysUpTime as boot evidence), when configured. */
+  uptimeCommunity?: string
   /**
    * One line per secret file that group or others may access (mode & 0o077), naming the file, its mode and the
    * field; for the caller to print before the run. Never contains a secret.
@@ -150,6 +152,12 @@ export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = pr
     }
     if (community !== undefined) trapTargets.push({host: t.host, port: t.port, community, ...delivery, ...enterprise})
   })
+  let uptimeCommunity: string | undefined
+  if (inventory.snmp.uptime) {
+    const name = inventory.snmp.uptime.community_env
+    hiddenEnv.push(name)
+    uptimeCommunity = checkLength(fromEnv(name, 'snmp.uptime.community_env'), 'snmp.uptime.community_env', `environment variable ${name}`)
+  }
   if (problems.length > 0) {
     throw new InputError(`${inventory.file}: ${problems.length === 1 ? 'a secret is' : `${problems.length} secrets are`} missing`, {
       code: 'SECRET_MISSING',
@@ -164,13 +172,13 @@ export function resolveSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = pr
       hint: `Secrets of fewer than ${MIN_SECRET_LENGTH} characters cannot be told apart from ordinary text, so chainup could not keep them out of its output and journal.`,
     })
   }
-  return {credentials: new Credentials(ssh.username, secrets), trapTargets, hiddenEnv, warnings}
+  return {credentials: new Credentials(ssh.username, secrets), trapTargets, hiddenEnv, warnings, ...(uptimeCommunity === undefined ? {} : {uptimeCommunity})}
 }
 
 /** The secret values the journal must never store (redacted wherever they appear); shorter ones were refused by {@link resolveSecrets}. */
 export function secretValues(secrets: ResolvedSecrets): string[] {
   const snmp = secrets.trapTargets.flatMap((t) => (t.version === 3 ? [t.authPassword, t.privPassword] : [t.community]))
-  return [secrets.credentials.password, secrets.credentials.passphrase, ...snmp].filter(
+  return [secrets.credentials.password, secrets.credentials.passphrase, ...snmp, secrets.uptimeCommunity].filter(
     (v): v is string => typeof v === 'string' && v.length >= MIN_SECRET_LENGTH,
   )
 }

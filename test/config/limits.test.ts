@@ -314,7 +314,7 @@ describe('"did you mean"', () => {
 
   it('reports a 100 KB unknown key as unknown, with its start', async () => {
     const problems = await inventoryProblems(INVENTORY.replace('{name: sw1,', `{name: sw1, ${'h'.repeat(100_000)}: 1,`))
-    expect(problems).toEqual([`6:17 devices[0]["${'h'.repeat(40)}…"]: unknown field; expected one of: name, host, port, host_key, lab, node, remote`])
+    expect(problems).toEqual([`6:17 devices[0]["${'h'.repeat(40)}…"]: unknown field; expected one of: name, host, port, host_key, lab, node, remote, snmp_port`])
   })
 })
 
