@@ -506,6 +506,10 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
       now: () => this.now(),
       files: () => [...this.flash.keys()],
       hasFile: (name) => this.flash.has(name),
+      digest: (name, algorithm) => {
+        const file = this.flash.get(name)
+        return file === undefined ? undefined : (file[algorithm] ?? fakeDigest(name, algorithm))
+      },
       hasFault: (fault) => this.faults.has(fault),
       setNextVersion: (version) => {
         this.nextVersion = version

@@ -52,7 +52,7 @@ export function eosDialect(): Dialect {
           return io.done(0)
         }
         // EOS runs exec commands in configuration mode too.
-        if (!is('show') && !is('dir') && !is('write') && !is('copy')) return invalid()
+        if (!is('show') && !is('dir') && !is('write') && !is('copy') && !is('verify')) return invalid()
       }
       if (is('configure') || is('configure', 'terminal')) {
         if (!io.interactive) {
@@ -65,6 +65,17 @@ export function eosDialect(): Dialect {
       if (is('show', 'version')) return print(io, showVersion(host))
       if (is('show', 'boot-config')) return print(io, [`Software image: flash:/${bootImage ?? imageName(host.version)}`, 'Console speed: (not set)', 'Aboot password (encrypted): (not set)', 'Memory test iterations: (not set)'])
       if (is('dir') && (w.length === 1 || /^flash:\/?$/i.test(w[1]!))) return print(io, dir(host))
+      // `verify /md5 flash:FILE` (image staging, docs/staging.md): "verify /md5 (flash:FILE) = HEX".
+      if (is('verify') && w.length === 3 && /^\/(md5|sha512)$/i.test(w[1]!)) {
+        const algorithm = w[1]!.slice(1).toLowerCase() as 'md5' | 'sha512'
+        const file = w[2]!.replace(/^flash:\/?/i, '')
+        const digest = /^flash:/i.test(w[2]!) ? host.digest(file, algorithm) : undefined
+        if (digest === undefined) {
+          io.print([`% Error: flash:/${file}: No such file or directory`])
+          return io.done(1)
+        }
+        return print(io, [`verify /${algorithm} (flash:${file}) = ${digest}`])
+      }
       if (is('terminal', 'length') && w.length === 3 && /^\d+$/.test(w[2]!)) {
         io.setScreenLength(Number(w[2]))
         if (!io.interactive) io.print([`Pagination disabled.`])

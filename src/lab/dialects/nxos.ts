@@ -37,6 +37,16 @@ export function nxosDialect(): Dialect {
       if (w.length === 0) return io.done(0)
       if (is('show', 'version')) return print(io, showVersion(host))
       if (is('dir') && (w.length === 1 || /^bootflash:\/*$/i.test(w[1]!))) return print(io, dir(host))
+      // `show file bootflash:FILE md5sum` (image staging, docs/staging.md): the digest alone on a line.
+      if (is('show', 'file') && w.length === 4 && /^(md5sum|sha512sum)$/.test(w[3]!)) {
+        const file = w[2]!.replace(/^bootflash:\/*/i, '')
+        const digest = /^bootflash:/i.test(w[2]!) ? host.digest(file, w[3] === 'md5sum' ? 'md5' : 'sha512') : undefined
+        if (digest === undefined) {
+          io.print([`No such file or directory`])
+          return io.done(1)
+        }
+        return print(io, [digest])
+      }
       if (is('terminal', 'length') && w.length === 3 && /^\d+$/.test(w[2]!)) {
         io.setScreenLength(Number(w[2]))
         return io.done(0)

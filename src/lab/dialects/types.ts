@@ -25,6 +25,8 @@ export interface DialectHost {
   /** File names on the device's image file system (flash:, bootflash:, /var/tmp/, the home directory). */
   files(): string[]
   hasFile(name: string): boolean
+  /** A file's digest (hex): of the bytes copied to it (image staging), else a stable made-up one; undefined when absent. */
+  digest(name: string, algorithm: 'md5' | 'sha512'): string | undefined
   hasFault(fault: LabFault): boolean
   /** Commits the version the next boot runs. */
   setNextVersion(version: string): void
