@@ -148,6 +148,7 @@ const PLAYBOOK: Record<string, Annotation> = {
   'stage.destination': 'Where the image goes, e.g. "flash:" (IOS-XE) or "/var/tmp/"; the image\'s name is appended.',
   'stage.free_space': 'How the image\'s presence and the free space are read.',
   'stage.free_space.command': 'Lists the destination; default "dir <destination>".',
+  'stage.free_space.unit': 'Bytes per unit of the captured free value, e.g. 1024 for 1024-byte blocks; default 1.',
   'stage.free_space.pattern': `Pattern with the named group (?<free>\\d+): free bytes; default IOS-XE's "(N bytes free)"; ${PATTERN_TEXT}.`,
   'stage.verify': 'The on-device digest check, after a copy and to skip a copy.',
   'stage.verify.command': 'e.g. verify /md5 flash:{{ target.image }}.',

@@ -257,6 +257,7 @@ function stageSchema(check: PatternCheck) {
         .strictObject({
           command: commandSchema('command').exactOptional(),
           pattern: patternSchema(check, 'free').exactOptional(),
+          unit: z.number({error: 'expected a number of bytes, e.g. 1024'}).int('expected a whole number of bytes').min(1, 'expected at least 1').max(1_073_741_824, 'expected at most 1073741824').exactOptional(),
         })
         .exactOptional(),
       verify: z.strictObject({
@@ -269,7 +270,7 @@ function stageSchema(check: PatternCheck) {
       (s): PlaybookStage => ({
         method: s.method,
         destination: s.destination,
-        free_space: {command: s.free_space?.command ?? `dir ${s.destination}`, pattern: s.free_space?.pattern ?? DEFAULT_FREE_PATTERN},
+        free_space: {command: s.free_space?.command ?? `dir ${s.destination}`, pattern: s.free_space?.pattern ?? DEFAULT_FREE_PATTERN, ...(s.free_space?.unit === undefined ? {} : {unit: s.free_space.unit})},
         verify: s.verify,
       }),
     )

@@ -284,6 +284,8 @@ export interface PlaybookStage {
     command: string
     /** Pattern with the named group `(?<free>\d+)`: free bytes. @default '\((?<free>\d+) bytes free\)' (IOS-XE) */
     pattern: string
+    /** Bytes per unit of `free` (1024 where the platform prints 1024-byte blocks, e.g. Junos `show system storage detail`). @default 1 */
+    unit?: number
   }
   /** The on-device digest check, after a copy and to skip a copy. */
   verify: {

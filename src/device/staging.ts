@@ -56,12 +56,12 @@ export interface FreeSpace {
  * @param pattern the free-space pattern, placeholders expanded (regex mode), with a `(?<free>\d+)` group
  * @returns undefined when the pattern does not match
  */
-export function parseFreeSpace(output: string, pattern: string, image: string): FreeSpace | undefined {
+export function parseFreeSpace(output: string, pattern: string, image: string, unit = 1): FreeSpace | undefined {
   const m = new RegExp(pattern, 'm').exec(output)
   const free = m?.groups?.['free']
   if (free === undefined || !/^\d+$/.test(free)) return undefined
   const present = new RegExp(`(?:^|[\\s/:])${escapeRegExp(image)}\\s*$`, 'm').test(output)
-  return {free: Number(free), present}
+  return {free: Number(free) * unit, present}
 }
 
 const ACTION = {free: 'stage: free space', present: 'stage: check staged image', copy: 'stage: copy image', verify: 'stage: verify image'} as const
@@ -143,7 +143,7 @@ async function readFreeSpace(steps: DeviceSteps, stage: PlaybookStage, image: st
   await checkStep(steps, ACTION.free, command, steps.ctx.inventory.timeouts.command, (output, exitCode) => {
     const problem = checkOutput({name: ACTION.free, command}, output, exitCode, steps.patterns)
     if (problem) return {ok: false, error: problem}
-    space = parseFreeSpace(output, steps.patterns.expand(stage.free_space.pattern), image)
+    space = parseFreeSpace(output, steps.patterns.expand(stage.free_space.pattern), image, stage.free_space.unit)
     if (!space) return {ok: false, error: `cannot read the free space: the output of "${command}" does not match /${stage.free_space.pattern}/`}
     // A copy over a present image replaces it: its space is reused.
     if (!space.present && space.free < size) {

@@ -607,7 +607,8 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
   /** `scp -t TARGET`: the sink side of the SCP protocol (docs/staging.md); TARGET is `flash:NAME` or `flash:`. */
   private scpSink(ch: ServerChannel, target: string): void {
     ch.on('error', () => {})
-    const fs = /^(flash|bootflash):\/?(.*)$/i.exec(target)
+    // A dialect's device also takes its image directory (Junos /var/tmp/, a SONiC home directory): one flat file system.
+    const fs = /^(flash|bootflash):\/?(.*)$/i.exec(target) ?? (this.opts.dialect ? /^(\/(?:[\w.-]+\/)*)([^/]*)$/.exec(target) : null)
     const refuse = (message: string) => {
       if (ch.writable) ch.write(`\x01scp: ${message}\n`)
       ch.exit(1)
@@ -672,7 +673,9 @@ export class SimSwitch extends EventEmitter<{event: [SimEvent]}> {
     const handleOf = (h: Buffer) => (h.length === 4 ? h.readUInt32BE(0) : -1)
     sftp.on('error', () => {})
     sftp.on('OPEN', (reqid, filename, flags) => {
-      const name = filename.replace(/^(flash|bootflash):/i, '').replace(/^\/+/, '')
+      const stripped = filename.replace(/^(flash|bootflash):/i, '').replace(/^\/+/, '')
+      // A dialect's device takes any directory of its one flat file system (Junos /var/tmp/, a SONiC home directory).
+      const name = this.opts.dialect ? stripped.slice(stripped.lastIndexOf('/') + 1) : stripped
       if (!(flags & OPEN_MODE.WRITE) || name === '' || name.includes('/')) return sftp.status(reqid, STATUS_CODE.PERMISSION_DENIED, `only files on flash: can be written`)
       const id = nextHandle++
       open.set(id, {rx: this.receiver(name, 'sftp', undefined), next: 0, pending: new Map(), broken: false})

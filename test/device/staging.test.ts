@@ -209,6 +209,9 @@ describe('free space from `dir flash:`', () => {
     expect(output).toMatch(/^11353194496 bytes total \(8441466192 bytes free\)$/m)
     expect(parseFreeSpace(output, pattern, 'cat9k_iosxe.17.09.05.SPA.bin')).toEqual({free: 8_441_466_192, present: true})
     expect(parseFreeSpace(output, pattern, 'cat9k_iosxe.17.09.0.SPA.bin')).toEqual({free: 8_441_466_192, present: false})
+    // Junos prints 1024-byte blocks (stage.free_space.unit: 1024).
+    const storage = 'Filesystem              1024-blocks       Used      Avail  Capacity  Mounted on\n/dev/gpt/var                3258404    1127644    1875084       38%  /.mount/var\n'
+    expect(parseFreeSpace(storage, '^\\S+/var\\s+\\d+\\s+\\d+\\s+(?<free>\\d+)\\s', 'x.tgz', 1024)).toEqual({free: 1_875_084 * 1024, present: false})
     expect(parseFreeSpace(output, pattern, '17.09.05.SPA.bin')).toEqual({free: 8_441_466_192, present: false})
   })
 

@@ -1,7 +1,7 @@
 /**
- * Image staging with the EOS and NX-OS playbooks (issue #10: each vendor playbook with its staging section): the
- * inventory's target.image_file is copied by SCP to every simulated switch's flash:/bootflash: during readiness,
- * verified on the switch with the platform's own digest command, and only then does the chain upgrade.
+ * Image staging with the EOS, NX-OS, Junos and SONiC playbooks (issue #10: each vendor playbook with its staging section): the
+ * inventory's target.image_file is copied to every simulated switch during readiness,
+ * verified on the switch with the platform's own digest command (SCP to flash:, bootflash:, /var/tmp/; SFTP to a SONiC home directory), and only then does the chain upgrade.
  */
 import {createHash, randomBytes} from 'node:crypto'
 import {mkdtempSync, writeFileSync} from 'node:fs'
@@ -21,6 +21,8 @@ afterEach(async () => {
 const PLATFORMS = {
   eos: {playbook: 'eos.yml', from: '4.28.3M', version: '4.30.1F', image: 'EOS-4.30.1F.swi', verify: 'verify /md5 flash:EOS-4.30.1F.swi'},
   nxos: {playbook: 'nxos.yml', from: '9.3.8', version: '9.3.10', image: 'nxos.9.3.10.bin', verify: 'show file bootflash:nxos.9.3.10.bin md5sum'},
+  junos: {playbook: 'junos.yml', from: '21.2R3-S4.8', version: '21.4R3-S5.4', image: 'jinstall-ex-4300-21.4R3-S5.4-signed.tgz', verify: 'file checksum md5 /var/tmp/jinstall-ex-4300-21.4R3-S5.4-signed.tgz'},
+  sonic: {playbook: 'sonic.yml', from: '202205.1', version: '202305.1', image: 'sonic-broadcom-202305.1.bin', verify: 'md5sum sonic-broadcom-202305.1.bin'},
 } as const
 
 describe.each(Object.entries(PLATFORMS))('%s: staging the image during readiness', (_platform, p) => {

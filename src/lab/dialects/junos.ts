@@ -31,6 +31,21 @@ export function junosDialect(): Dialect {
       if (text === 'show version') return print(io, [`Hostname: ${host.name}`, 'Model: ex4300-48t', `Junos: ${host.version}`, `JUNOS OS Kernel 64-bit  [20230609.3c2c7d1_builder_stable_11]`, 'JUNOS OS libs [20230609.3c2c7d1_builder_stable_11]', 'JUNOS OS runtime [20230609.3c2c7d1_builder_stable_11]', `JUNOS EX  Software Suite [${host.version}]`, `JUNOS Online Documentation [${host.version}]`])
       if (text === 'show system uptime') return print(io, uptime(host))
       if (/^file list \/var\/tmp\/?$/.test(text)) return print(io, ['/var/tmp/:', ...host.files(), 'gres-tp/', 'vi.recover/'])
+      // Image staging (docs/staging.md): free space in 1024-byte blocks, and a staged file's digest.
+      if (text === 'show system storage detail') {
+        return print(io, [
+          'Filesystem              1024-blocks       Used      Avail  Capacity  Mounted on',
+          '/dev/gpt/junos              1306384     509884     692020       42%  /.mount',
+          '/dev/gpt/var                3258404    1127644    1875084       38%  /.mount/var',
+          'tmpfs                        823140        148     823000        0%  /.mount/tmp',
+        ])
+      }
+      const checksum = /^file checksum (md5|sha-512) \/var\/tmp\/(\S+)$/.exec(text)
+      if (checksum) {
+        const digest = host.digest(checksum[2]!, checksum[1] === 'md5' ? 'md5' : 'sha512')
+        if (digest === undefined) return print(io, [`error: could not resolve file: /var/tmp/${checksum[2]}`], 1)
+        return print(io, [`${checksum[1] === 'md5' ? 'MD5' : 'SHA512'} (/var/tmp/${checksum[2]}) = ${digest}`])
+      }
       if (/^set cli screen-length \d+$/.test(text)) {
         io.setScreenLength(Number(w[3]))
         return print(io, [`Screen length set to ${w[3]}`])

@@ -56,6 +56,15 @@ function one(line: string, host: DialectHost, io: CommandIO, installed: Set<stri
   if (w.length === 0) return done(0)
   if (text === 'show version') return out(showVersion(host, hash))
   if (text === 'uptime -s') return out([isoSeconds(host.bootedAt)])
+  // Image staging (docs/staging.md): free bytes of the home directory's file system, and a staged file's digest.
+  if (/^df -B1 --output=avail(?: \S+)?$/.test(text)) return out(['         Avail', '   12884901888'])
+  const sum = /^(md5sum|sha512sum) (\S+)$/.exec(text)
+  if (sum) {
+    const file = sum[2]!.replace(/^(?:\.\/|~\/|\/home\/[\w.-]+\/)/, '')
+    const digest = host.digest(file, sum[1] === 'md5sum' ? 'md5' : 'sha512')
+    if (digest === undefined) return out([`${sum[1]}: ${sum[2]}: No such file or directory`], 1)
+    return out([`${digest}  ${sum[2]}`])
+  }
   if (w[0] === 'ls') {
     const wanted = w.slice(1).filter((a) => !a.startsWith('-'))
     const missing = wanted.filter((f) => !host.hasFile(f))
