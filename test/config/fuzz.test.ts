@@ -12,21 +12,11 @@ import {type Document, type Node, type Pair, type YAMLMap, type YAMLSeq, isMap, 
 
 import {loadInventory, loadPlaybook, loadStack} from '../../src/config/index.js'
 import {ExitCode, InputError, formatError} from '../../src/errors.js'
+import {prng} from '../protocol/support/prng.js'
 
 const CASES = 1000
 const SEED = 0x5eed_0085
 
-/** mulberry32: a tiny deterministic PRNG, floats in [0, 1). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 type Rng = () => number
 const int = (rng: Rng, n: number): number => Math.floor(rng() * n)
 function pick<T>(rng: Rng, items: readonly T[]): T {
