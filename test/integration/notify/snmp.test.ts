@@ -160,7 +160,14 @@ describe.skipIf(!hasSnmptrapd)('SnmpNotifier → snmptrapd', () => {
       expect(logged).toContain('iso.3.6.1.4.1.32473.1.1.1 = STRING: "run-20261121-100203-ab12"')
       expect(logged).toContain('iso.3.6.1.4.1.32473.1.1.6 = Gauge32: 1260')
     } finally {
-      daemon.kill('SIGTERM')
+      // Wait for the daemon to exit before removing its directory: it writes its persistent state there on SIGTERM.
+      if (daemon.exitCode === null && daemon.signalCode === null && daemon.pid !== undefined) {
+        const exited = new Promise<void>((ok) => daemon.once('exit', () => ok()))
+        process.kill(daemon.pid, 'SIGTERM')
+        const timer = setTimeout(() => daemon.exitCode === null && daemon.pid !== undefined && process.kill(daemon.pid, 'SIGKILL'), 2000)
+        await exited
+        clearTimeout(timer)
+      }
       rmSync(dir, {recursive: true, force: true})
     }
   })
