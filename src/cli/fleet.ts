@@ -5,6 +5,8 @@
  * and maps the fleet's status to an exit code (0 completed, 1 failed, 3 vetoed, 130 cancelled).
  */
 import {randomBytes} from 'node:crypto'
+import {existsSync} from 'node:fs'
+import {join} from 'node:path'
 import type {Writable} from 'node:stream'
 
 import {loadStack} from '../config/load.js'
@@ -18,8 +20,10 @@ import type {ChainStatus} from '../model/status.js'
 import {resolveSecrets} from '../run/secrets.js'
 import {formatMs} from '../util/duration.js'
 import {printable} from '../util/text.js'
+import {fleetRecap} from '../ui/recap.js'
+import {phaseText} from '../ui/wording.js'
 import {windowState, formatInZone} from '../window/window.js'
-import {appendLogLine, type RunUiOptions} from './run-ui.js'
+import {appendLogLine, stateDirArg, type RunUiOptions} from './run-ui.js'
 
 export interface FleetCommandOptions extends RunUiOptions {
   /** Two or more inventory files, in start order. */
@@ -154,6 +158,10 @@ async function execute(stacks: FleetStack[], env: NodeJS.ProcessEnv, opts: Fleet
       onFinish: (i, outcome) => progress.finished(i, outcome.kind === 'ran' ? outcome.status : 'not started', outcome.reason),
     })
     progress.done(`fleet ${result.execution_id} ${result.status} in ${formatMs(result.duration_ms)}${result.reason ? `: ${result.reason}` : ''}`)
+    // The recap on stderr (stdout stays the --json result): each stack's end, where the result is, what to run next.
+    const file = join(opts.stateDir, 'runs', `${result.execution_id}.json`)
+    const saved = existsSync(file) ? `result saved to ${file}` : 'the fleet result could not be saved (each stack run\'s result is under runs/; --json prints the fleet\'s)'
+    opts.stderr.write(fleetRecap(result, {saved, stateDirArg: stateDirArg(opts.stateDir)}).join('\n') + '\n')
     return {result, exitCode: fleetExitCode(result.status)}
   } finally {
     progress.stop()
@@ -192,7 +200,7 @@ class FleetProgress {
     const events = new RunEvents()
     events.on('devicePhase', (e) => {
       if (!['upgrading', 'booting', 'verifying', 'upgraded', 'skipped', 'failed', 'rolling_back', 'rolled_back', 'rollback_failed'].includes(e.phase)) return
-      this.update(i, {device: `${e.device} ${e.phase}`}, `${e.device} ${e.phase}: ${e.detail}`)
+      this.update(i, {device: `${e.device} ${e.phase}`}, `${e.device} ${phaseText(e.device, e.phase, e.detail)}`)
     })
     events.on('log', (l) => {
       if (l.level !== 'info') this.line(i, `${l.device ?? '-'} ${l.level}: ${l.message}`)

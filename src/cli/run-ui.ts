@@ -3,15 +3,20 @@
  * run, and map the result to an exit code.
  */
 import {appendFileSync} from 'node:fs'
+import {join} from 'node:path'
 import {Writable} from 'node:stream'
 
 import type {Inventory, Playbook} from '../config/types.js'
 import {ExitCode, InputError} from '../errors.js'
 import {RunEvents} from '../model/events.js'
 import type {ChainExecutionResult} from '../model/result.js'
+import {openJournal} from '../journal/journal.js'
 import {resolveSecrets} from '../run/secrets.js'
 import {runUpgrade, type UpgradeOptions} from '../run/upgrade.js'
+import {WindowEvent} from '../run/window-gate.js'
 import {attachPlainReporter} from '../ui/plain.js'
+import {runRecap, shellWord} from '../ui/recap.js'
+import {stateDirectory} from './state-dir.js'
 
 export interface RunUiOptions {
   json: boolean
@@ -103,11 +108,16 @@ export function exitCodeFor(result: ChainExecutionResult): ExitCode {
 }
 
 /** Progress on a terminal (listr2) or as timestamped lines; `note` writes one extra line the same way. */
-export async function attachProgress(events: RunEvents, opts: RunUiOptions): Promise<{note: (line: string) => void; done: () => Promise<void>; tty: boolean}> {
+export async function attachProgress(events: RunEvents, opts: RunUiOptions): Promise<{note: (line: string) => void; done: () => Promise<void>; tty: boolean; saved: () => string | undefined}> {
   // listr2 on a terminal, timestamped plain lines otherwise; with --json progress goes to stderr.
   const progressOut = opts.json ? opts.stderr : opts.stdout
   const tty = !opts.json && opts.stdout.isTTY === true && !process.env.CI
   let listrDone: Promise<void> | undefined
+  // The run's own line about its result file (run/record.ts: `result saved to …`, or where it went instead), for the recap.
+  let saved: string | undefined
+  events.on('log', (l) => {
+    if (l.device === null && /^result (saved to|could not be saved)/.test(l.message)) saved = l.message
+  })
   if (tty) {
     const {attachListrReporter} = await import('../ui/listr.js')
     listrDone = attachListrReporter(events).done
@@ -122,6 +132,7 @@ export async function attachProgress(events: RunEvents, opts: RunUiOptions): Pro
   }
   return {
     tty,
+    saved: () => saved,
     note: (line) => {
       const stamped = `${new Date().toISOString()} ${line}\n`
       ;(tty ? opts.stderr : progressOut).write(stamped)
@@ -160,9 +171,30 @@ export async function runWithUi(
     ...input.extra,
   })
   await ui.done()
-  if (ui.tty) {
-    const {formatMs} = await import('../util/duration.js')
-    opts.stdout.write(`run ${result.execution_id} ${result.status} in ${formatMs(result.duration_ms)}${result.reason ? `: ${result.reason}` : ''}\n`)
-  }
+  opts.stderr.write(runRecap(result, {
+    saved: ui.saved() ?? `result saved to ${join(opts.stateDir, 'runs', `${result.execution_id}.json`)}`,
+    stateDirArg: stateDirArg(opts.stateDir),
+    inventory: inventory.file,
+    parked: result.status === 'vetoed' && (await parkedByWindow(opts.stateDir, result.execution_id)),
+  }).join('\n') + '\n')
   return {result, exitCode: exitCodeFor(result)}
+}
+
+/** ` --state-dir DIR` for the commands the recap suggests, when `stateDir` is not the default one; else ''. */
+export function stateDirArg(stateDir: string): string {
+  return stateDir === stateDirectory(undefined) ? '' : ` --state-dir ${shellWord(stateDir)}`
+}
+
+/** Whether the maintenance window parked the run (its journal has a `windowParked` event); false when the journal cannot say. */
+async function parkedByWindow(stateDir: string, runId: string): Promise<boolean> {
+  try {
+    const journal = await openJournal(stateDir)
+    try {
+      return journal.events(runId).some((e) => e.type === WindowEvent.parked)
+    } finally {
+      journal.close()
+    }
+  } catch {
+    return false
+  }
 }

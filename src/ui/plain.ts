@@ -9,13 +9,23 @@ import type {Writable} from 'node:stream'
 import type {RunEvents, StagingProgress} from '../model/events.js'
 import {formatMs} from '../util/duration.js'
 import {printable} from '../util/text.js'
+import {nodeStateText, phaseText} from './wording.js'
 
 /** Prints the run's events as `2026-11-21T05:40:00.123Z sw1 message` lines on `out`. */
 export function attachPlainReporter(events: RunEvents, out: Writable, now: () => Date = () => new Date()): void {
   const line = (device: string | null, text: string) => out.write(`${now().toISOString()} ${printable(device ?? '-')} ${printable(text)}\n`)
-  events.on('runStarted', (e) => line(null, `run ${e.runId}: upgrade stack ${e.stack} (${e.devices.join(' -> ')}) to ${e.target.version}`))
-  events.on('nodeState', (e) => line(e.device, `chainsync ${e.state}`))
-  events.on('devicePhase', (e) => line(e.device, `${e.phase}: ${e.detail}`))
+  // What each device line needs to say itself: the chain (a ChainSync state names a neighbour), the target, the version before.
+  let devices: readonly string[] = []
+  let target: string | undefined
+  const before = new Map<string, string>()
+  events.on('runStarted', (e) => {
+    devices = e.devices
+    target = e.target.version
+    line(null, `run ${e.runId}: upgrade stack ${e.stack} (${e.devices.join(' -> ')}) to ${e.target.version}`)
+  })
+  events.on('deviceFacts', (e) => before.set(e.device, e.versionBefore))
+  events.on('nodeState', (e) => line(e.device, nodeStateText(e.device, e.state, devices)))
+  events.on('devicePhase', (e) => line(e.device, phaseText(e.device, e.phase, e.detail, {target, versionBefore: before.get(e.device)})))
   events.on('stepFinished', (s) =>
     line(s.device, `step ${s.order} ${s.action}: ${s.status} in ${formatMs(s.duration_ms)}${s.error ? ` - ${s.error}` : ''}`),
   )
