@@ -25,17 +25,17 @@ function withoutDevice(device: string, detail: string): string {
  * `failed: step "verify version" failed: …`.
  */
 export function phaseText(device: string, phase: DevicePhase, detail: string, ctx: DeviceContext = {}): string {
-  const d = withoutDevice(device, detail)
+  // Say the phase once: a detail that starts with it again (`ready, running X`) loses that start.
+  const word = phase.replace('_', ' ')
+  const d = withoutDevice(device, detail).replace(new RegExp(`^${word}[,:]\\s*`), '')
   const running = /^running (.+)$/.exec(d)?.[1]
   switch (phase) {
     case 'readiness':
       return `checking readiness: ${d}`
     case 'ready': {
-      // readiness.ts says `ready, running X` (or `resumed: …`): say "ready" once, and what it will go to.
-      const what = d.replace(/^ready,\s*/, '')
-      const version = /^running (.+)$/.exec(what)?.[1]
-      if (version === undefined || ctx.target === undefined) return `ready (${what})`
-      return version === ctx.target ? `ready (${what}, already the target)` : `ready (${what}, target ${ctx.target})`
+      // readiness.ts says `ready, running X` (or `resumed: …`): "ready" once, and what it will go to.
+      if (running === undefined || ctx.target === undefined) return `ready (${d})`
+      return running === ctx.target ? `ready (${d}, already the target)` : `ready (${d}, target ${ctx.target})`
     }
     case 'upgrading':
       return `upgrading: ${d}`

@@ -63,18 +63,17 @@ describe('listr2 progress (terminal)', () => {
     await replay(events, [started!])
     // listr2 is imported lazily: let the display draw every device's row before the devices move, as in a real run
     // (readiness takes a while), so every later event goes through the live display.
-    await until(() => ['sw1', 'sw2', 'sw3'].every((d) => stripVTControlCharacters(stdout.text).includes(`${d}      [-]         waiting`)))
+    await until(() => ['sw1', 'sw2', 'sw3'].every((d) => stripVTControlCharacters(stdout.text).includes(`${d}      waiting to start`)))
     await replay(events, rest, () => turn())
     await done
 
     const frame = finalFrame(stdout.text)
     expect(frame).toMatchInlineSnapshot(`
       "⚠ Upgrade lab-stack to 17.09.05 (run 6ab91ddc-43e7-45b9-9e8c-84b1b50cbf98)
-        ✔ sw1      [COMPLETE]  upgraded: running 17.09.05
-        ↓ sw2      already on target, running 17.09.05
-        ✖ sw3      failed: sw3: step "verify version" failed: output does not match /Version
-          17\\.09\\.05/
-          › sw3: failed: sw3: step "verify version" failed: output does not match /Version 17\\.09\\.05/
+        ✔ sw1      upgraded 17.06.05 -> 17.09.05
+        ↓ sw2      skipped, already on 17.09.05
+        ✖ sw3      failed
+          › step "verify version" failed: output does not match /Version 17\\.09\\.05/
       "
     `)
     // Drawn on the given stream only, with the cursor shown again at the end.
@@ -94,11 +93,10 @@ describe('listr2 progress (terminal)', () => {
     // The first settling event wins (devicePhase upgraded/skipped, else runFinished); no later nodeState redraws it.
     expect(frame).toMatchInlineSnapshot(`
       "⚠ Upgrade lab-stack to 17.09.05 (run 6ab91ddc-43e7-45b9-9e8c-84b1b50cbf98)
-        ✔ sw1      upgraded, running 17.09.05
-        ↓ sw2      already on target, running 17.09.05
-        ✖ sw3      failed: sw3: step "verify version" failed: output does not match /Version
-          17\\.09\\.05/
-          › sw3: failed: sw3: step "verify version" failed: output does not match /Version 17\\.09\\.05/
+        ✔ sw1      upgraded 17.06.05 -> 17.09.05
+        ↓ sw2      skipped, already on 17.09.05
+        ✖ sw3      failed
+          › step "verify version" failed: output does not match /Version 17\\.09\\.05/
       "
     `)
   })
@@ -120,7 +118,7 @@ describe('listr2 progress (terminal)', () => {
     const {done} = attachListrReporter(events, {stdout: stdout as unknown as NodeJS.WriteStream, stderr: stderr as unknown as NodeJS.WriteStream})
     const [started] = RUN
     await replay(events, [started!])
-    await until(() => stripVTControlCharacters(stdout.text).includes('sw1      [-]         waiting'))
+    await until(() => stripVTControlCharacters(stdout.text).includes('sw1      waiting to start'))
     await replay(
       events,
       [

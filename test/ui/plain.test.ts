@@ -34,32 +34,32 @@ describe('plain reporter (cron, CI)', () => {
     expect(text).not.toMatch(/\x1b\[/)
     expect(text).toMatchInlineSnapshot(`
       "2026-11-21T05:40:00.000Z - run 6ab91ddc-43e7-45b9-9e8c-84b1b50cbf98: upgrade stack lab-stack (sw1 -> sw2 -> sw3) to 17.09.05
-      2026-11-21T05:40:00.010Z sw1 readiness: connecting
+      2026-11-21T05:40:00.010Z sw1 checking readiness: connecting
       2026-11-21T05:40:00.020Z sw1 step 1 facts: completed in 65ms
-      2026-11-21T05:40:00.030Z sw1 readiness: show version
+      2026-11-21T05:40:00.030Z sw1 checking readiness: show version
       2026-11-21T05:40:00.040Z sw1 step 2 show version: completed in 83ms
-      2026-11-21T05:40:00.050Z sw1 readiness: image on flash
+      2026-11-21T05:40:00.050Z sw1 checking readiness: image on flash
       2026-11-21T05:40:00.060Z sw1 step 3 image on flash: completed in 90ms
-      2026-11-21T05:40:00.070Z sw1 ready: ready, running 17.06.05
-      2026-11-21T05:40:00.080Z sw1 chainsync READY
-      2026-11-21T05:40:00.090Z sw2 readiness: connecting
+      2026-11-21T05:40:00.070Z sw1 ready (running 17.06.05, target 17.09.05)
+      2026-11-21T05:40:00.080Z sw1 ChainSync READY: this device and all before it are ready
+      2026-11-21T05:40:00.090Z sw2 checking readiness: connecting
       2026-11-21T05:40:00.100Z sw2 step 4 facts: completed in 65ms
-      2026-11-21T05:40:00.110Z sw2 readiness: show version
+      2026-11-21T05:40:00.110Z sw2 checking readiness: show version
       2026-11-21T05:40:00.120Z sw2 step 5 show version: completed in 83ms
-      2026-11-21T05:40:00.130Z sw2 readiness: image on flash
+      2026-11-21T05:40:00.130Z sw2 checking readiness: image on flash
       2026-11-21T05:40:00.140Z sw2 step 6 image on flash: completed in 90ms
-      2026-11-21T05:40:00.150Z sw2 ready: ready, running 17.09.05
-      2026-11-21T05:40:00.160Z sw2 chainsync READY
-      2026-11-21T05:40:00.170Z sw3 readiness: connecting
+      2026-11-21T05:40:00.150Z sw2 ready (running 17.09.05, already the target)
+      2026-11-21T05:40:00.160Z sw2 ChainSync READY: this device and all before it are ready
+      2026-11-21T05:40:00.170Z sw3 checking readiness: connecting
       2026-11-21T05:40:00.180Z sw3 step 7 facts: completed in 65ms
-      2026-11-21T05:40:00.190Z sw3 readiness: show version
+      2026-11-21T05:40:00.190Z sw3 checking readiness: show version
       2026-11-21T05:40:00.200Z sw3 step 8 show version: completed in 83ms
-      2026-11-21T05:40:00.210Z sw3 readiness: image on flash
+      2026-11-21T05:40:00.210Z sw3 checking readiness: image on flash
       2026-11-21T05:40:00.220Z sw3 step 9 image on flash: completed in 90ms
-      2026-11-21T05:40:00.230Z sw3 ready: ready, running 17.06.05
-      2026-11-21T05:40:00.240Z sw3 chainsync WATCH
-      2026-11-21T05:40:00.250Z sw2 chainsync WATCH
-      2026-11-21T05:40:00.260Z sw1 chainsync START
+      2026-11-21T05:40:00.230Z sw3 ready (running 17.06.05, target 17.09.05)
+      2026-11-21T05:40:00.240Z sw3 ChainSync WATCH: waiting for sw2 to complete
+      2026-11-21T05:40:00.250Z sw2 ChainSync WATCH: waiting for sw1 to complete
+      2026-11-21T05:40:00.260Z sw1 ChainSync START: its turn to upgrade
       2026-11-21T05:40:00.270Z sw1 upgrading: connecting
       2026-11-21T05:40:00.280Z sw1 step 10 facts: completed in 46ms
       2026-11-21T05:40:00.290Z sw1 upgrading: install image
@@ -69,20 +69,20 @@ describe('plain reporter (cron, CI)', () => {
       2026-11-21T05:40:00.330Z sw1 verifying: back on 17.09.05
       2026-11-21T05:40:00.340Z sw1 upgrading: verify version
       2026-11-21T05:40:00.350Z sw1 step 13 verify version: completed in 74ms
-      2026-11-21T05:40:00.360Z sw1 gates: after gates
+      2026-11-21T05:40:00.360Z sw1 checking its after gates
       2026-11-21T05:40:00.370Z sw1 after gate "running target": allow - "show version" output matches /Version 17\\.09\\.05/
-      2026-11-21T05:40:00.380Z sw1 upgraded: running 17.09.05
-      2026-11-21T05:40:00.390Z sw1 chainsync COMPLETE
-      2026-11-21T05:40:00.400Z sw2 chainsync START
+      2026-11-21T05:40:00.380Z sw1 upgraded 17.06.05 -> 17.09.05
+      2026-11-21T05:40:00.390Z sw1 ChainSync COMPLETE: its turn is over; sw2 goes next
+      2026-11-21T05:40:00.400Z sw2 ChainSync START: its turn to upgrade
       2026-11-21T05:40:00.410Z sw2 upgrading: connecting
       2026-11-21T05:40:00.420Z sw2 step 14 facts: completed in 48ms
       2026-11-21T05:40:00.430Z sw2 step 15 upgrade: skipped in 3ms
-      2026-11-21T05:40:00.440Z sw2 skipped: already on 17.09.05
-      2026-11-21T05:40:00.450Z sw2 gates: after gates
+      2026-11-21T05:40:00.440Z sw2 skipped: already on 17.09.05, no upgrade needed
+      2026-11-21T05:40:00.450Z sw2 checking its after gates
       2026-11-21T05:40:00.460Z sw2 after gate "running target": allow - "show version" output matches /Version 17\\.09\\.05/
-      2026-11-21T05:40:00.470Z sw2 skipped: running 17.09.05
-      2026-11-21T05:40:00.480Z sw2 chainsync COMPLETE
-      2026-11-21T05:40:00.490Z sw3 chainsync START
+      2026-11-21T05:40:00.470Z sw2 skipped (running 17.09.05, already the target)
+      2026-11-21T05:40:00.480Z sw2 ChainSync COMPLETE: its turn is over; sw3 goes next
+      2026-11-21T05:40:00.490Z sw3 ChainSync START: its turn to upgrade
       2026-11-21T05:40:00.500Z sw3 upgrading: connecting
       2026-11-21T05:40:00.510Z sw3 step 16 facts: completed in 44ms
       2026-11-21T05:40:00.520Z sw3 upgrading: install image
@@ -92,7 +92,7 @@ describe('plain reporter (cron, CI)', () => {
       2026-11-21T05:40:00.560Z sw3 verifying: back on 17.06.05
       2026-11-21T05:40:00.570Z sw3 upgrading: verify version
       2026-11-21T05:40:00.580Z sw3 step 19 verify version: failed in 80ms - output does not match /Version 17\\.09\\.05/
-      2026-11-21T05:40:00.590Z sw3 failed: sw3: step "verify version" failed: output does not match /Version 17\\.09\\.05/
+      2026-11-21T05:40:00.590Z sw3 failed: step "verify version" failed: output does not match /Version 17\\.09\\.05/
       2026-11-21T05:40:00.600Z sw3 error: halting the chain: sw3: step "verify version" failed: output does not match /Version 17\\.09\\.05/
       2026-11-21T05:40:00.610Z sw3 SNMP trap chain_halted sent to 127.0.0.1:10162, 192.0.2.10:162 (failed: send EHOSTUNREACH 192.0.2.10:162)
       2026-11-21T05:40:00.620Z - info: result saved to /var/lib/chainup/runs/6ab91ddc-43e7-45b9-9e8c-84b1b50cbf98.json
@@ -135,7 +135,7 @@ describe('plain reporter (cron, CI)', () => {
     for (const w of writes) expect(w).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z \S+ [^\n]*\n$/)
     expect(text).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/)
     const shown = '17.06.05;touch${IFS}pwned\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\r\\x1b[2Kall good\\nsecond line\\u202e'
-    expect(writes[0]).toContain(`sw1 ready: ready, running ${shown}\n`)
+    expect(writes[0]).toContain(`sw1 ready (running ${shown})\n`)
     expect(writes[1]).toContain(`sw1 step 1 bogus: failed in 5ms - device reported an error: ${shown}\n`)
     expect(writes[2]).toContain(`after gate "g${shown}": veto - ${shown}\n`)
     expect(writes[3]).toContain(` sw\\x1b[1m1 error: ${shown}\n`)

@@ -59,6 +59,7 @@ function gate(g: GateEvaluation): RecordedEvent {
 const readiness = (device: string, version: string): RecordedEvent[] => [
   ['devicePhase', {device, phase: 'readiness', detail: 'connecting'}],
   ...step(device, 'facts', 'readiness', 'show version', 65, {output: `version ${version}`}),
+  ['deviceFacts', {device, versionBefore: version}],
   ['devicePhase', {device, phase: 'readiness', detail: 'show version'}],
   ...step(device, 'show version', 'readiness', 'show version', 83),
   ['devicePhase', {device, phase: 'readiness', detail: 'image on flash'}],
