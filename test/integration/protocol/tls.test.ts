@@ -338,7 +338,7 @@ describe('tlsTransport with certificates', () => {
 
   it.skipIf(!hasOpenssl)('works with certificates made by the openssl commands of docs/chainsync-security.md', async () => {
     const docs = readFileSync(new URL('../../../docs/chainsync-security.md', import.meta.url), 'utf8')
-    const script = /<!-- openssl-init -->\s*```sh\n([\s\S]*?)```/.exec(docs)?.[1]
+    const script = /<!-- openssl-init -->\s*```sh[^\n]*\n([\s\S]*?)```/.exec(docs)?.[1]
     expect(script).toBeDefined()
     const work = mkdtempSync(join(tmpdir(), 'chainup-openssl-'))
     cleanup.push(() => rmSync(work, {recursive: true, force: true}))
