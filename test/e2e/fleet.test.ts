@@ -62,6 +62,12 @@ describe('chainup upgrade with several inventories (a fleet)', () => {
     expect(run.stderr).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z core-2 run [0-9a-f-]{36} started$/m)
     expect(run.stderr).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z core-1 sw2 booting: /m)
     expect(run.stderr).toMatch(new RegExp(`fleet ${result.execution_id} completed in `))
+    // The recap ends stderr: each stack, where the fleet's result is, and the command that shows it (issue #13).
+    const recap = run.stderr.slice(run.stderr.indexOf('RECAP fleet')).trimEnd().split('\n')
+    expect(recap[0]).toMatch(new RegExp(`^RECAP fleet ${result.execution_id}: completed in `))
+    expect(recap.slice(1, 4).map((l) => l.replace(/, run [0-9a-f-]{36}$/, ''))).toEqual(['  core-1  completed', '  core-2  completed', '  core-3  completed'])
+    expect(recap).toContain(`result saved to ${join(state, 'runs', `${result.execution_id}.json`)}`)
+    expect(recap.at(-1)).toBe(`next: chainup show ${result.execution_id} --tree --state-dir ${state}   (every stack's run, device and step)`)
 
     const history = await chainup(['history', '--state-dir', state])
     expect(history.code).toBe(0)

@@ -4,6 +4,10 @@ import {join} from 'node:path'
 
 import {afterEach, describe, expect, it} from 'vitest'
 
+import {prepareResume} from '../../src/cli/resume.js'
+import {RunEvents} from '../../src/model/events.js'
+import {resolveSecrets} from '../../src/run/secrets.js'
+import {runUpgrade} from '../../src/run/upgrade.js'
 import {initCerts} from '../../src/protocol/certs.js'
 import {runTransports} from '../../src/run/transport.js'
 
@@ -241,6 +245,46 @@ describe('chainup upgrade against simulated Catalyst 9000s (real SSH, real Chain
     // sw1 was in progress at the deadline: it finished; nothing after it started.
     expect(result.devices.map((d) => d.status)).toEqual(['upgraded', 'not_started', 'not_started', 'not_started'])
     expect(installed(fixture)).toEqual(['sw1'])
+  })
+
+  it('timeouts.run with on_failure: rollback: the run stops like a cancel, fails with the timeout reason, and no compensating step reaches any device (docs/decisions.md #36)', async () => {
+    fixture = await labStack({devices: four(), timeouts: {run: 'PT1S'}, bootTime: 'PT1.5S', extra: {on_failure: 'rollback'}})
+    const result = await fixture.run()
+    expect(result.status).toBe('failed')
+    expect(result.reason).toMatch(/^timeout: the run exceeded timeouts\.run \(1\.0s\)$/)
+    // sw1 was being upgraded when the time ran out: it finished and stays on the target; nothing was rolled back.
+    expect(result.devices.map((d) => [d.name, d.status, d.version_after])).toEqual([
+      ['sw1', 'upgraded', '17.09.05'],
+      ['sw2', 'not_started', null],
+      ['sw3', 'not_started', null],
+      ['sw4', 'not_started', null],
+    ])
+    expect(result.steps.filter((s) => s.phase === 'rollback')).toEqual([])
+    // From the simulators' own log: no compensating command (reinstalling the previous image) reached any device,
+    // one install and one reload in the whole stack.
+    const log = simEvents(fixture)
+    expect(log.filter((e) => (e.detail ?? '').includes('cat9k_iosxe.17.06.05'))).toEqual([])
+    expect(installed(fixture)).toEqual(['sw1'])
+    expect(fixture.lab.switches.map((s) => [s.reloads, s.version])).toEqual([
+      [1, '17.09.05'],
+      [0, '17.06.05'],
+      [0, '17.06.05'],
+      [0, '17.06.05'],
+    ])
+    // What the operator can do next (docs/inventory.md `run`): a failed run is not resumed ...
+    const stateDir = join(fixture.dir, 'state')
+    expect(await prepareResume(stateDir, result.execution_id)).toMatchObject({already: true, result: {status: 'failed'}})
+    // ... and a new run goes on where it stopped: sw1 is already on the target (skipped), sw2 is upgraded next.
+    const next = await runUpgrade({
+      inventory: fixture.inventory,
+      playbook: fixture.playbook,
+      secrets: resolveSecrets(fixture.inventory, {CHAINUP_TEST_PASSWORD: TEST_PASSWORD}),
+      hostKeys: fixture.lab.hostKeys,
+      events: new RunEvents(),
+      stateDir,
+    })
+    expect(next.devices.map((d) => d.status).slice(0, 2), String(next.reason)).toEqual(['skipped', 'upgraded'])
+    expect(installed(fixture)).toEqual(['sw1', 'sw2'])
   })
 
   it('on_failure: rollback: the failed device first, then the upgraded ones in reverse chain order, back on their old version', async () => {

@@ -139,7 +139,7 @@ describe('maintenance window', () => {
     let now = OPENS + 60_000
     const log = join(s.dir, 'run1.log')
     const first = options(s, () => new Date(now), {logFile: log, lab: false}, (line) => {
-      if (/ sw1 upgraded: /.test(line)) now = CLOSES - 1000
+      if (/ sw1 upgraded /.test(line)) now = CLOSES - 1000
     })
     const run1 = await upgradeCommand(first)
     expect(run1.result.reason, first.stdout.text()).toMatch(/^window: /)
@@ -198,7 +198,7 @@ describe('maintenance window', () => {
     let now = OPENS
     const run1 = await upgradeCommand(
       options(s, () => new Date(now), {}, (line) => {
-        if (/ sw1 upgraded: /.test(line)) now = CLOSES - 1000
+        if (/ sw1 upgraded /.test(line)) now = CLOSES - 1000
       }),
     )
     expect(run1.result.status).toBe('vetoed')
