@@ -122,8 +122,10 @@ function durationMsSchema(zeroAllowed: boolean) {
 /**
  * A path to an existing file, written relative to `baseDir` (or absolute, or starting with `~/`); output absolute.
  * The file must exist when the inventory is loaded; its content is not read here.
+ * @param mayBeMissing - A path that does not exist yet passes (one that exists must still be of `kind`): for the
+ *   files a command is about to write (`chainup certs init` and `chainsync.tls`). @default false
  */
-export function existingFileSchema(baseDir: string, what: string, kind: 'file' | 'directory' = 'file') {
+export function existingFileSchema(baseDir: string, what: string, kind: 'file' | 'directory' = 'file', mayBeMissing = false) {
   return z
     .string()
     .max(INPUT_LIMITS.text, maxLength(INPUT_LIMITS.text))
@@ -135,7 +137,8 @@ export function existingFileSchema(baseDir: string, what: string, kind: 'file' |
       try {
         const st = statSync(abs)
         isFile = kind === 'file' ? st.isFile() : st.isDirectory()
-      } catch {
+      } catch (error: unknown) {
+        if (mayBeMissing && (error as NodeJS.ErrnoException).code === 'ENOENT') return abs
         ctx.issues.push({code: 'custom', message: `${what} not found: ${shown}`, input: text})
         return z.NEVER
       }

@@ -210,12 +210,23 @@ const windowSchema = z.strictObject({
   timezone: timeZoneSchema,
 })
 
+/** How {@link inventorySchema} treats what it cannot check yet. */
+export interface InventorySchemaOptions {
+  /**
+   * `chainsync.tls.ca`, `cert_dir` and `psk_file` may name files that do not exist yet (they are still resolved, and
+   * one that exists must be of the right kind): `chainup certs init` loads the inventory before it writes them.
+   * @default false: they must exist, like every other path
+   */
+  tlsFilesMayBeMissing?: boolean
+}
+
 /**
  * The zod schema of one inventory file. Paths are resolved against `baseDir` (the inventory file's directory)
  * and must name existing files; durations come out in milliseconds; defaults are filled in.
  * The output is an {@link Inventory} without `file` (the loader adds it).
  */
-export function inventorySchema(baseDir: string) {
+export function inventorySchema(baseDir: string, opts: InventorySchemaOptions = {}) {
+  const tlsMayBeMissing = opts.tlsFilesMayBeMissing === true
   return z.strictObject({
     stack: nameSchema('stack name'),
     playbook: existingFileSchema(baseDir, 'playbook file'),
@@ -280,8 +291,8 @@ export function inventorySchema(baseDir: string) {
         insecure_plain_tcp: z.boolean({error: 'expected true or false'}).default(false),
         tls: z
           .strictObject({
-            ca: existingFileSchema(baseDir, 'CA certificate').exactOptional(),
-            cert_dir: existingFileSchema(baseDir, 'certificate directory', 'directory').exactOptional(),
+            ca: existingFileSchema(baseDir, 'CA certificate', 'file', tlsMayBeMissing).exactOptional(),
+            cert_dir: existingFileSchema(baseDir, 'certificate directory', 'directory', tlsMayBeMissing).exactOptional(),
             pins: z
               .record(z.string(), z.string().regex(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/, 'expected a SHA-256 fingerprint as "AB:CD:..." (32 hex pairs)'))
               .superRefine((pins, ctx) => {
@@ -290,7 +301,7 @@ export function inventorySchema(baseDir: string) {
                 }
               })
               .exactOptional(),
-            psk_file: existingFileSchema(baseDir, 'PSK file').exactOptional(),
+            psk_file: existingFileSchema(baseDir, 'PSK file', 'file', tlsMayBeMissing).exactOptional(),
           })
           .exactOptional(),
       })

@@ -32,7 +32,7 @@ import type {z} from 'zod'
 
 import {InputError} from '../errors.js'
 import {type CheckIssue, type LineOf, type PathSegment, REPORTED_BY_CHECKS, closest, createErrorMap, describeValue, formatPath, isRecord, pathKey} from './common.js'
-import {checkInventory, inventorySchema} from './inventory.js'
+import {checkInventory, type InventorySchemaOptions, inventorySchema} from './inventory.js'
 import {DUMMY_VARS, checkPlaybook, playbookSchema} from './playbook.js'
 import type {TemplateVars} from './template.js'
 import {INPUT_LIMITS, type Inventory, type Playbook} from './types.js'
@@ -560,16 +560,18 @@ function validate<S extends z.ZodType>(kind: FileKind, source: SourceFile, data:
  * only checked to exist (see {@link loadStack}). Reads no environment variable: secrets stay names.
  *
  * @param path - The inventory file, absolute or relative to the current directory; messages show it as given.
+ * @param opts - `tlsFilesMayBeMissing`: the `chainsync.tls` files may not exist yet (`chainup certs init` only);
+ *   every other rule still applies.
  * @returns The inventory with durations in milliseconds, `file`, `playbook` and key/password/known_hosts paths
  *   absolute, and every default filled in.
  * @throws InputError `FILE_UNREADABLE` when the file cannot be read; `INVENTORY_INVALID` listing every problem
  *   of the file (YAML syntax, unknown or missing fields, bad values, missing referenced files, cross-field rules)
  *   as `FILE:LINE:COL PATH: MESSAGE` lines in `problems`.
  */
-export async function loadInventory(path: string): Promise<Inventory> {
+export async function loadInventory(path: string, opts: InventorySchemaOptions = {}): Promise<Inventory> {
   const {source, data} = await readSource(path, 'inventory')
   const file = resolve(path)
-  const value = validate('inventory', source, data, inventorySchema(dirname(file)), checkInventory(data, source.lineOf))
+  const value = validate('inventory', source, data, inventorySchema(dirname(file), opts), checkInventory(data, source.lineOf))
   return {file, ...value}
 }
 
