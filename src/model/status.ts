@@ -11,11 +11,11 @@ export const RunStatus = {
   running: 'running',
   /** DEC-002: every device upgraded (or already on target) and every gate allowed. */
   completed: 'completed',
-  /** DEC-002: a device failed, a device was not ready, or the chain halted on a fault (predecessor timeout …). */
+  /** DEC-002: a device failed, a device was not ready, the chain halted on a fault (predecessor timeout …), or the run exceeded `timeouts.run` (decision 36: no rollback, not resumable). */
   failed: 'failed',
   /** DEC-002: a gate vetoed; nothing started after the veto. */
   vetoed: 'vetoed',
-  /** Seed 001 §6.1: stopped by the operator (SIGINT/SIGTERM) or `timeouts.run`; `chainup resume` continues it. */
+  /** Seed 001 §6.1: stopped by the operator (SIGINT/SIGTERM, `POST …/cancel`); `chainup resume` continues it. */
   cancelled: 'cancelled',
 } as const
 export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus]
