@@ -23,7 +23,7 @@ import {printable} from '../util/text.js'
 import {fleetRecap} from '../ui/recap.js'
 import {phaseText} from '../ui/wording.js'
 import {windowState, formatInZone} from '../window/window.js'
-import {appendLogLine, stateDirArg, type RunUiOptions} from './run-ui.js'
+import {appendLogLine, stateDirArg, writeRecap, type RunUiOptions} from './run-ui.js'
 
 export interface FleetCommandOptions extends RunUiOptions {
   /** Two or more inventory files, in start order. */
@@ -161,7 +161,7 @@ async function execute(stacks: FleetStack[], env: NodeJS.ProcessEnv, opts: Fleet
     // The recap on stderr (stdout stays the --json result): each stack's end, where the result is, what to run next.
     const file = join(opts.stateDir, 'runs', `${result.execution_id}.json`)
     const saved = existsSync(file) ? `result saved to ${file}` : 'the fleet result could not be saved (each stack run\'s result is under runs/; --json prints the fleet\'s)'
-    opts.stderr.write(fleetRecap(result, {saved, stateDirArg: stateDirArg(opts.stateDir)}).join('\n') + '\n')
+    writeRecap(opts.stderr, fleetRecap(result, {saved, stateDirArg: stateDirArg(opts.stateDir)}), progress.tty)
     return {result, exitCode: fleetExitCode(result.status)}
   } finally {
     progress.stop()
@@ -188,7 +188,7 @@ class FleetProgress {
   constructor(
     stacks: string[],
     private readonly out: Writable,
-    private readonly tty: boolean,
+    readonly tty: boolean,
     private readonly logFile?: string,
   ) {
     this.rows = stacks.map((stack) => ({stack, status: 'pending', device: '', since: 0}))

@@ -171,13 +171,26 @@ export async function runWithUi(
     ...input.extra,
   })
   await ui.done()
-  opts.stderr.write(runRecap(result, {
-    saved: ui.saved() ?? `result saved to ${join(opts.stateDir, 'runs', `${result.execution_id}.json`)}`,
-    stateDirArg: stateDirArg(opts.stateDir),
-    inventory: inventory.file,
-    parked: result.status === 'vetoed' && (await parkedByWindow(opts.stateDir, result.execution_id)),
-  }).join('\n') + '\n')
+  writeRecap(
+    opts.stderr,
+    runRecap(result, {
+      saved: ui.saved() ?? `result saved to ${join(opts.stateDir, 'runs', `${result.execution_id}.json`)}`,
+      stateDirArg: stateDirArg(opts.stateDir),
+      inventory: inventory.file,
+      parked: result.status === 'vetoed' && (await parkedByWindow(opts.stateDir, result.execution_id)),
+    }),
+    ui.tty,
+  )
   return {result, exitCode: exitCodeFor(result)}
+}
+
+/**
+ * Writes the recap to `out`: as it is on a terminal; without one (cron, CI) every line starts with the timestamp and
+ * `-` (no device), like every other plain line, so a log stays one timestamped line per event (README "Progress").
+ */
+export function writeRecap(out: Writable, lines: string[], tty: boolean): void {
+  const stamp = tty ? '' : `${new Date().toISOString()} - `
+  out.write(lines.map((l) => stamp + l).join('\n') + '\n')
 }
 
 /** ` --state-dir DIR` for the commands the recap suggests, when `stateDir` is not the default one; else ''. */

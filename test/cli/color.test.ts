@@ -108,7 +108,9 @@ describe.skipIf(!hasScript)('in a terminal', () => {
       // The live view (it redraws in place), not the plain lines.
       expect(run.out).toContain('\x1b[1A')
       expect(run.out).toMatch(/sw1 +not started: the chain stopped/)
-      expect(run.out).toMatch(/failed in .*sw1 is not ready/)
+      // The recap after the live view (issue #13): on a terminal without the plain lines' stamps.
+      expect(run.out).toMatch(/RECAP run [0-9a-f-]{36} \(stack color-stack-\d+\): failed in /)
+      expect(run.out).toMatch(/^reason: .*sw1 is not ready/m)
     }
     expect(coloured.out).toMatch(SGR)
     expect(noColor.out).not.toMatch(SGR)

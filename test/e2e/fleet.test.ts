@@ -14,6 +14,18 @@ import type {FleetExecutionResult} from '../../src/model/result.js'
 import {chainup} from '../helpers/cli.js'
 import {freePorts, ROOT} from '../helpers/lab-stack.js'
 
+/** Without a TTY every recap line carries the plain lines' stamp (`<ISO time> - `); this checks it and strips it. */
+const RECAP_STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z - /
+function recapLines(stderr: string, kind: 'run' | 'fleet'): string[] {
+  const lines = stderr.trimEnd().split('\n')
+  const start = lines.findIndex((l) => l.includes(` - RECAP ${kind} `))
+  expect(start, stderr).toBeGreaterThanOrEqual(0)
+  return lines.slice(start).map((l) => {
+    expect(l).toMatch(RECAP_STAMP)
+    return l.replace(RECAP_STAMP, '')
+  })
+}
+
 /** Writes one lab inventory per stack (two devices each, 0.3 s boot) and, for a vetoed stack, a playbook whose stack-wide before gate vetoes. */
 async function inventories(names: string[], opts: {veto?: string; bootTime?: string} = {}): Promise<{dir: string; files: string[]; ports: number[]}> {
   const dir = mkdtempSync(join(tmpdir(), 'chainup-e2e-fleet-'))
@@ -63,7 +75,7 @@ describe('chainup upgrade with several inventories (a fleet)', () => {
     expect(run.stderr).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z core-1 sw2 booting: /m)
     expect(run.stderr).toMatch(new RegExp(`fleet ${result.execution_id} completed in `))
     // The recap ends stderr: each stack, where the fleet's result is, and the command that shows it (issue #13).
-    const recap = run.stderr.slice(run.stderr.indexOf('RECAP fleet')).trimEnd().split('\n')
+    const recap = recapLines(run.stderr, 'fleet')
     expect(recap[0]).toMatch(new RegExp(`^RECAP fleet ${result.execution_id}: completed in `))
     expect(recap.slice(1, 4).map((l) => l.replace(/, run [0-9a-f-]{36}$/, ''))).toEqual(['  core-1  completed', '  core-2  completed', '  core-3  completed'])
     expect(recap).toContain(`result saved to ${join(state, 'runs', `${result.execution_id}.json`)}`)

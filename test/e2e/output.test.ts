@@ -14,6 +14,18 @@ import type {ChainExecutionResult} from '../../src/model/result.js'
 import {chainup} from '../helpers/cli.js'
 import {freePorts, ROOT} from '../helpers/lab-stack.js'
 
+/** Without a TTY every recap line carries the plain lines' stamp (`<ISO time> - `); this checks it and strips it. */
+const RECAP_STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z - /
+function recapLines(stderr: string, kind: 'run' | 'fleet'): string[] {
+  const lines = stderr.trimEnd().split('\n')
+  const start = lines.findIndex((l) => l.includes(` - RECAP ${kind} `))
+  expect(start, stderr).toBeGreaterThanOrEqual(0)
+  return lines.slice(start).map((l) => {
+    expect(l).toMatch(RECAP_STAMP)
+    return l.replace(RECAP_STAMP, '')
+  })
+}
+
 const STAMP = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z'
 
 /** inventories/lab.yml on free ports (tests run side by side), without its trap receiver, with `patch` on top. */
@@ -65,7 +77,7 @@ describe('what chainup upgrade prints (plain lines, the recap on stderr)', () =>
     // stdout: the progress; stderr ends with the recap.
     const id = /run ([0-9a-f-]{36}) completed in /.exec(lines.at(-1)!)?.[1]
     expect(id, lines.at(-1)).toBeDefined()
-    const recap = run.stderr.slice(run.stderr.indexOf('RECAP run')).trimEnd().split('\n')
+    const recap = recapLines(run.stderr, 'run')
     expect(recap[0]).toMatch(new RegExp(`^RECAP run ${id} \\(stack lab-stack\\): completed in \\d`))
     expect(recap.slice(1, 5)).toEqual(['sw1', 'sw2', 'sw3', 'sw4'].map((d) => `  ${d}  upgraded 17.06.05 -> 17.09.05`))
     const file = join(state, 'runs', `${id}.json`)
@@ -87,7 +99,7 @@ describe('what chainup upgrade prints (plain lines, the recap on stderr)', () =>
     expect(result.status).toBe('failed')
     expect(result.reason).toMatch(/^timeout: the run exceeded timeouts\.run \(1\.0s\)/)
     expect(result.devices.map((d) => d.status)).toEqual(['upgraded', 'not_started', 'not_started', 'not_started'])
-    const recap = run.stderr.slice(run.stderr.indexOf('RECAP run')).trimEnd().split('\n')
+    const recap = recapLines(run.stderr, 'run')
     expect(recap).toEqual([
       expect.stringMatching(new RegExp(`^RECAP run ${result.execution_id} \\(stack lab-stack\\): failed in `)),
       '  sw1  upgraded 17.06.05 -> 17.09.05',

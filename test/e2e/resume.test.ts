@@ -186,15 +186,15 @@ describe('cancel and lock', () => {
     expect(result.devices.map((d: {status: string}) => d.status)).toEqual(['upgraded', 'upgraded', 'not_started', 'not_started'])
     expect(installsPerDevice()).toEqual({sw1: 1, sw2: 1})
     // The end of the run on stderr (issue #13): where the result is, and the command that continues the run; run as printed.
-    expect(cancelled.stderr).toContain(`\nRECAP run ${result.execution_id} (stack resume-stack): cancelled in `)
-    expect(cancelled.stderr).toContain(`\nresult saved to ${join(state, 'runs', `${result.execution_id}.json`)}\n`)
-    const hint = /^next: chainup (resume \S+ --state-dir \S+) {3}\(continues the run/m.exec(cancelled.stderr)
+    expect(cancelled.stderr).toMatch(new RegExp(`\\n\\S+Z - RECAP run ${result.execution_id} \\(stack resume-stack\\): cancelled in `))
+    expect(cancelled.stderr).toContain(` - result saved to ${join(state, 'runs', `${result.execution_id}.json`)}\n`)
+    const hint = /^\S+Z - next: chainup (resume \S+ --state-dir \S+) {3}\(continues the run/m.exec(cancelled.stderr)
     expect(hint?.[1], cancelled.stderr).toBe(`resume ${result.execution_id} --state-dir ${state}`)
     const resumed = await chainup([...hint![1]!.split(' '), '--json']).done
     await expectFinishedCleanly(result.execution_id, state, resumed)
     // chainup resume ends with its recap too.
-    expect(resumed.stderr).toContain(`\nRECAP run ${result.execution_id} (stack resume-stack): completed in `)
-    expect(resumed.stderr).toMatch(new RegExp(`\\nnext: chainup show ${result.execution_id} --tree --state-dir \\S+ {3}\\(every step and gate of the run\\)\\n$`))
+    expect(resumed.stderr).toMatch(new RegExp(`\\n\\S+Z - RECAP run ${result.execution_id} \\(stack resume-stack\\): completed in `))
+    expect(resumed.stderr).toMatch(new RegExp(`\\n\\S+Z - next: chainup show ${result.execution_id} --tree --state-dir \\S+ {3}\\(every step and gate of the run\\)\\n$`))
   })
 
   it('a second SIGINT stops at once: the device in progress is left cancelled, and resume waits for it instead of reloading it again', async () => {
