@@ -12,6 +12,7 @@ import {type Document, type Node, type Pair, type YAMLMap, type YAMLSeq, isMap, 
 
 import {loadInventory, loadPlaybook, loadStack} from '../../src/config/index.js'
 import {ExitCode, InputError, formatError} from '../../src/errors.js'
+import {extractBlocks} from '../docs/support/blocks.js'
 import {prng} from '../protocol/support/prng.js'
 
 const CASES = 1000
@@ -25,9 +26,11 @@ function pick<T>(rng: Rng, items: readonly T[]): T {
   return item
 }
 
-/** The ```yaml blocks of a document. */
+/** The ```yaml blocks of a document (whatever their info string says: docs/docs-tests.md). */
 function yamlBlocks(file: string): string[] {
-  return [...readFileSync(file, 'utf8').matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] ?? '')
+  return extractBlocks(file, readFileSync(file, 'utf8'))
+    .filter((b) => b.lang === 'yaml')
+    .map((b) => b.content)
 }
 
 interface Seed {

@@ -13,18 +13,8 @@ import {parse, stringify} from 'yaml'
 import type {ChainExecutionResult} from '../../src/model/result.js'
 import {chainup} from '../helpers/cli.js'
 import {freePorts, ROOT} from '../helpers/lab-stack.js'
+import {recapLines} from '../helpers/recap.js'
 
-/** Without a TTY every recap line carries the plain lines' stamp (`<ISO time> - `); this checks it and strips it. */
-const RECAP_STAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z - /
-function recapLines(stderr: string, kind: 'run' | 'fleet'): string[] {
-  const lines = stderr.trimEnd().split('\n')
-  const start = lines.findIndex((l) => l.includes(` - RECAP ${kind} `))
-  expect(start, stderr).toBeGreaterThanOrEqual(0)
-  return lines.slice(start).map((l) => {
-    expect(l).toMatch(RECAP_STAMP)
-    return l.replace(RECAP_STAMP, '')
-  })
-}
 
 const STAMP = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z'
 

@@ -15,6 +15,7 @@ import type {Inventory} from '../../src/config/types.js'
 import {InputError} from '../../src/errors.js'
 import {RunEvents} from '../../src/model/events.js'
 import {resolveSecrets, secretValues} from '../../src/run/secrets.js'
+import {extractBlocks} from '../docs/support/blocks.js'
 
 let dir: string
 beforeAll(() => {
@@ -103,7 +104,9 @@ describe('SNMPv3 secrets', () => {
   })
 
   it('the example of docs/snmp.md loads and resolves (v2c trap and inform, v3 trap and inform)', async () => {
-    const example = /```yaml\nsnmp:\n([\s\S]*?)```/.exec(readFileSync('docs/snmp.md', 'utf8'))?.[1]
+    const example = extractBlocks('docs/snmp.md', readFileSync('docs/snmp.md', 'utf8'))
+      .find((b) => b.lang === 'yaml' && b.content.startsWith('snmp:\n'))
+      ?.content.slice('snmp:\n'.length)
     expect(example).toBeDefined()
     const secrets = resolveSecrets(await inventory(example!), {PW: 'ssh-password', CHAINUP_SNMP_COMMUNITY: 'community', CHAINUP_SNMP_AUTH: 'auth-pass-1', CHAINUP_SNMP_PRIV: 'priv-pass-1'})
     expect(secrets.trapTargets.map((t) => [t.host, t.version ?? '2c', t.inform === true, t.version === 3 ? `${t.authProtocol}/${t.privProtocol}` : ''])).toEqual([
