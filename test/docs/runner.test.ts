@@ -89,11 +89,18 @@ describe('the info string', () => {
     expect(classify(block('yaml fragment=playbook file=p.yml check=later'))).toEqual({kind: 'yaml', document: 'playbook', fragment: true, file: 'p.yml', checkLater: true})
   })
 
-  it('shown languages take only file=; unknown languages are refused', () => {
-    expect(classify(block('text'))).toEqual({kind: 'shown', file: undefined})
-    expect(classify(block('text file=keys.psk'))).toEqual({kind: 'shown', file: 'keys.psk'})
-    expect(() => classify(block('text expect="x"'))).toThrow(/its only attribute is file=PATH/)
+  it('shown languages take only file= or output; unknown languages are refused', () => {
+    expect(classify(block('text'))).toEqual({kind: 'shown', file: undefined, output: false})
+    expect(classify(block('text file=keys.psk'))).toEqual({kind: 'shown', file: 'keys.psk', output: false})
+    expect(classify(block('text output'))).toEqual({kind: 'shown', file: undefined, output: true})
+    expect(() => classify(block('text output file=x'))).toThrow(/contradict/)
+    expect(() => classify(block('text expect="x"'))).toThrow(/its attributes are file=PATH .* and output/)
     expect(() => classify(block('python'))).toThrow(/unknown code block language "python"/)
+  })
+
+  it('a synopsis takes no other attribute', () => {
+    expect(classify(block('sh synopsis'))).toEqual({kind: 'synopsis'})
+    expect(() => classify(block('sh synopsis exit=2'))).toThrow(/takes no other attribute/)
   })
 })
 
@@ -113,6 +120,27 @@ describe('a session', () => {
     await expect(run('sh quiet', 'echo hi\n')).rejects.toThrow(/x\.md:3: the example says it prints nothing \(quiet\), it printed:\n {4}hi/)
     await expect(run('sh quiet', 'npm install left-pad\n')).rejects.toThrow(/exited 127.*npm install left-pad is not run by the docs tests/s)
     await expect(run('sh expect="x" requires=no-such-tool-here', 'no-such-tool-here\n')).resolves.toMatchObject({status: 'skipped', reason: expect.stringMatching(/needs no-such-tool-here, which is not installed/)})
+  })
+
+  it('a synopsis names only commands and flags that exist (plugins included), else the line that does not', async () => {
+    const check = (content: string) => session.check(block('sh synopsis', content), {kind: 'synopsis'})
+    await expect(check('chainup upgrade INVENTORY [--lab] [--json]   # a comment --not-a-flag\nchainup certs init DIR --inventory FILE\nchainup autocomplete [bash|zsh]\n')).resolves.toEqual({status: 'passed'})
+    await expect(check('chainup plan INVENTORY --check\nchainup plan INVENTORY [--chek]\n')).rejects.toThrow(/^x\.md:3: line 2 of the synopsis \("chainup plan INVENTORY \[--chek\]"\): chainup plan has no flag --chek; it has .*--check/)
+    await expect(check('chainup certs renew DIR\n')).rejects.toThrow(/line 1 of the synopsis .*: no command "chainup certs renew"/)
+    await expect(check('npx chainup upgrade X\n')).rejects.toThrow(/a synopsis line starts with chainup/)
+  })
+
+  it('a text output block must be what the shell block before it printed', async () => {
+    const other = DocSession.open(ROOT)
+    try {
+      const out = (content: string) => other.check(block('text output', content), {kind: 'shown', output: true})
+      await expect(out('anything')).rejects.toThrow(/x\.md:3: output: no shell block ran before this one/)
+      await other.check(block('sh expect="two"', 'printf "one  \\ntwo\\n"\n'), classify(block('sh expect="two"')))
+      await expect(out('one\ntwo\n')).resolves.toEqual({status: 'passed'})
+      await expect(out('one\nthree\n')).rejects.toThrow(/is not what x\.md:3 printed: line 2 of the block says\n {4}three\nthe command printed\n {4}two/)
+    } finally {
+      await other.close()
+    }
   })
 
   it('a check=later file that no later block uses fails when the file is done', async () => {

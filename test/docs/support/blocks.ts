@@ -4,10 +4,11 @@
  *
  *     ```sh expect="REGEX" [expect="…"] | quiet  [exit=N] [background ready="REGEX"] [requires=CMD] [timeout=S]
  *     ```sh illustration="why it is not run"
+ *     ```sh synopsis                  (every line `chainup COMMAND …`: the command and each --flag must exist)
  *     ```yaml inventory | playbook | fragment=inventory | fragment=playbook [file=PATH] [check=later]
  *     ```yaml illustration="why"
  *     ```json                         (must parse)
- *     ```text / ts / ini / …          (shown, not run)
+ *     ```text / ts / ini / …          (shown, not run; `text output`: the previous shell block's output, verbatim)
  *
  * A fence without a language is an error, so every block is a deliberate choice. Errors name `FILE:LINE` of the
  * opening fence (1-based), the way an editor jumps to it.
@@ -34,7 +35,8 @@ export type BlockCheck =
   | {kind: 'yaml'; document: 'inventory' | 'playbook'; fragment: boolean; file?: string; checkLater: boolean}
   | {kind: 'json'}
   | {kind: 'illustration'; reason: string}
-  | {kind: 'shown'; file?: string}
+  | {kind: 'synopsis'}
+  | {kind: 'shown'; file?: string; output: boolean}
 
 /** A block that breaks the rules: `FILE:LINE: message`. */
 export class DocBlockError extends Error {
@@ -93,7 +95,7 @@ export function parseInfo(info: string, at: Pick<DocBlock, 'file' | 'line'>): {l
 }
 
 const KEYS: Record<string, Set<string>> = {
-  shell: new Set(['expect', 'quiet', 'exit', 'background', 'ready', 'requires', 'timeout', 'illustration']),
+  shell: new Set(['synopsis', 'expect', 'quiet', 'exit', 'background', 'ready', 'requires', 'timeout', 'illustration']),
   yaml: new Set(['inventory', 'playbook', 'fragment', 'file', 'check', 'illustration']),
   json: new Set(['illustration']),
 }
@@ -113,11 +115,12 @@ export function classify(block: DocBlock): BlockCheck {
   const family = SHELL.has(lang) ? 'shell' : YAML.has(lang) ? 'yaml' : lang === 'json' ? 'json' : undefined
   if (!family) {
     if (SHOWN.has(lang)) {
-      const other = attrs.filter(([k]) => k !== 'file')
-      if (other.length > 0) throw new DocBlockError(block, `a \`\`\`${lang} block is shown, never run: its only attribute is file=PATH (write it for later blocks), found ${other.map(([k]) => k).join(', ')}`)
+      const other = attrs.filter(([k]) => k !== 'file' && k !== 'output')
+      if (other.length > 0) throw new DocBlockError(block, `a \`\`\`${lang} block is shown, never run: its attributes are file=PATH (write it for later blocks) and output (it is the previous shell block's output), found ${other.map(([k]) => k).join(', ')}`)
       const file = get('file')[0]
       if (file !== undefined) checkPath(block, file)
-      return {kind: 'shown', file}
+      if (has('output') && file !== undefined) throw new DocBlockError(block, 'output and file= contradict each other: a block is either a command\'s output or a file to write')
+      return {kind: 'shown', file, output: has('output')}
     }
     throw new DocBlockError(block, `unknown code block language "${lang}": use sh, yaml, json, or one of ${[...SHOWN].join(', ')} (shown, not run)`)
   }
@@ -129,6 +132,10 @@ export function classify(block: DocBlock): BlockCheck {
     return {kind: 'illustration', reason}
   }
   if (family === 'json') return {kind: 'json'}
+  if (has('synopsis')) {
+    if (attrs.length > 1) throw new DocBlockError(block, 'a synopsis is checked against the commands\' flags, not run: it takes no other attribute')
+    return {kind: 'synopsis'}
+  }
   if (family === 'shell') {
     const expect = get('expect').map((source) => regex(block, 'expect', source))
     const quiet = has('quiet')

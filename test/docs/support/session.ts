@@ -10,7 +10,10 @@ import {cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlin
 import {tmpdir} from 'node:os'
 import {dirname, join, relative} from 'node:path'
 
+import {Config} from '@oclif/core'
 import {parse, parseDocument, stringify} from 'yaml'
+
+import {ROOT} from '../../helpers/lab-stack.js'
 
 import {type BlockCheck, type DocBlock, DocBlockError} from './blocks.js'
 
@@ -22,6 +25,8 @@ const OUTPUT_TAIL_LINES = 40
 export class DocSession {
   private readonly background: Array<{block: DocBlock; child: ChildProcess}> = []
   private readonly laterFiles: Array<{block: DocBlock; file: string}> = []
+  /** What the last shell block that ran printed, for a following `text output` block. */
+  private lastOutput: {block: DocBlock; output: string} | undefined
   /** The file= paths blocks of this file wrote so far. */
   private readonly written = new Set<string>()
 
@@ -65,6 +70,10 @@ export class DocSession {
         return {status: 'passed'}
       case 'shown':
         if (check.file !== undefined) this.writeShown(block, check.file)
+        if (check.output) this.compareOutput(block)
+        return {status: 'passed'}
+      case 'synopsis':
+        await checkSynopsis(block)
         return {status: 'passed'}
       case 'json':
         try {
@@ -174,9 +183,25 @@ export class DocSession {
       return {status: 'passed'}
     }
     const {code, output} = await this.exec(block.content, check.timeoutMs)
+    this.lastOutput = {block, output}
     if (code !== check.exit) throw new DocBlockError(block, `exited ${code}, the example says ${check.exit}${code === 137 ? ` (killed after timeout=${check.timeoutMs / 1000} s?)` : ''}; output:\n${tail(output)}`)
     this.expectOutput(block, check, output)
     return {status: 'passed'}
+  }
+
+  /** A `text output` block must be what the shell block before it printed, line for line (trailing spaces aside). */
+  private compareOutput(block: DocBlock): void {
+    const last = this.lastOutput
+    if (!last) throw new DocBlockError(block, 'output: no shell block ran before this one in the file')
+    const norm = (text: string) => text.split('\n').map((l) => l.trimEnd()).join('\n').trim()
+    const shown = norm(block.content)
+    const printed = norm(last.output)
+    if (shown === printed) return
+    const a = shown.split('\n')
+    const b = printed.split('\n')
+    const i = a.findIndex((l, n) => l !== b[n])
+    const at = i < 0 ? a.length : i
+    throw new DocBlockError(block, `is not what ${last.block.file}:${last.block.line} printed: line ${at + 1} of the block says\n    ${a[at] ?? '(nothing)'}\nthe command printed\n    ${b[at] ?? '(nothing)'}\nthe whole output:\n${tail(last.output)}`)
   }
 
   private expectOutput(block: DocBlock, check: Extract<BlockCheck, {kind: 'shell'}>, output: string): void {
@@ -194,6 +219,33 @@ function moveLabPorts(file: string): void {
   const base = 30_000 + ((process.pid * 37 + sessions++ * 11) % 3000) * 10
   const text = readText(file).replace(/port: 1002([1-4])\b/g, (_, n: string) => `port: ${base + Number(n)}`).replace(/port: 10162\b/, `port: ${base + 9}`)
   writeFileSync(file, text)
+}
+
+/**
+ * A synopsis block: every line is `chainup COMMAND [ARGS] [--flag …]  # comment`; the command must exist (plugins
+ * included) and every `--flag` must be one of its flags.
+ * @throws DocBlockError naming the line of the block
+ */
+async function checkSynopsis(block: DocBlock): Promise<void> {
+  const config = await Config.load(ROOT)
+  const lines = block.content.split('\n')
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.replace(/\s+#.*$/, '').trim()
+    if (line === '') continue
+    const at = `line ${i + 1} of the synopsis ("${line.length > 60 ? line.slice(0, 57) + '…' : line}")`
+    const words = line.split(/\s+/)
+    if (words[0] !== 'chainup') throw new DocBlockError(block, `${at}: a synopsis line starts with chainup`)
+    // The longest run of words after `chainup` that names a command (`certs init` is the command id `certs:init`).
+    const n = [3, 2, 1].find((k) => words.length > k && config.findCommand(words.slice(1, k + 1).join(':')))
+    if (n === undefined) throw new DocBlockError(block, `${at}: no command "chainup ${words.slice(1, 3).join(' ')}"`)
+    const id = words.slice(1, n + 1).join(':')
+    const flags = new Set(Object.keys(config.findCommand(id)!.flags ?? {}))
+    for (const word of words.slice(n + 1)) {
+      for (const m of word.matchAll(/--([a-z][a-z0-9-]*)/g)) {
+        if (!flags.has(m[1]!) && m[1] !== 'help') throw new DocBlockError(block, `${at}: chainup ${id.replaceAll(':', ' ')} has no flag --${m[1]}; it has ${[...flags].map((f) => `--${f}`).join(', ')}`)
+      }
+    }
+  }
 }
 
 function readText(path: string): string {
