@@ -11,6 +11,7 @@ import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
 import {loadInventory} from '../config/load.js'
 import type {Inventory} from '../config/types.js'
 import {fingerprint256, initCerts} from '../protocol/certs.js'
+import {shellWord} from '../ui/recap.js'
 
 /** What `certs init` did, for the command to print. */
 export interface CertsInitOutput {
@@ -56,7 +57,7 @@ function tlsFields(inventory: Inventory, dir: string, inventoryPath: string): Ce
   const fields = `chainsync.tls.ca ${named.ca === undefined ? '(not set)' : shown(named.ca, inventory)}, cert_dir ${named.cert_dir === undefined ? '(not set)' : shown(named.cert_dir, inventory)}`
   if (named.ca === wrote.ca && named.cert_dir === wrote.cert_dir) return {lines: [`${inventoryPath} ${fields}: the files written now; ${keepOffline}`], warnings: []}
   // The inventory's layout is certs init's own (ca.crt inside cert_dir): DIR was simply another directory.
-  const rerun = named.cert_dir !== undefined && named.ca === join(named.cert_dir, 'ca.crt') ? `, or write them where it points: chainup certs init ${relative(process.cwd(), named.cert_dir) || '.'} --inventory ${inventoryPath}` : ''
+  const rerun = named.cert_dir !== undefined && named.ca === join(named.cert_dir, 'ca.crt') ? `, or write them where it points: chainup certs init ${shellWord(relative(process.cwd(), named.cert_dir) || '.')} --inventory ${shellWord(inventoryPath)}` : ''
   return {lines: [], warnings: [`warning: ${inventoryPath} ${fields}: not the files written now, so its nodes will not use them; set ${set}${rerun}`]}
 }
 

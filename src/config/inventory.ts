@@ -213,8 +213,9 @@ const windowSchema = z.strictObject({
 /** How {@link inventorySchema} treats what it cannot check yet. */
 export interface InventorySchemaOptions {
   /**
-   * `chainsync.tls.ca`, `cert_dir` and `psk_file` may name files that do not exist yet (they are still resolved, and
-   * one that exists must be of the right kind): `chainup certs init` loads the inventory before it writes them.
+   * `chainsync.tls.ca` and `cert_dir` may name files that do not exist yet (they are still resolved, and one that
+   * exists must be of the right kind): `chainup certs init` loads the inventory before it writes them. `psk_file`
+   * must still exist: certs init does not write it.
    * @default false: they must exist, like every other path
    */
   tlsFilesMayBeMissing?: boolean
@@ -301,7 +302,7 @@ export function inventorySchema(baseDir: string, opts: InventorySchemaOptions = 
                 }
               })
               .exactOptional(),
-            psk_file: existingFileSchema(baseDir, 'PSK file', 'file', tlsMayBeMissing).exactOptional(),
+            psk_file: existingFileSchema(baseDir, 'PSK file').exactOptional(),
           })
           .exactOptional(),
       })

@@ -114,6 +114,32 @@ describe('chainup certs init on an inventory whose chainsync.tls files do not ex
     )
   })
 
+  it('does not relax psk_file: a PSK file certs init does not write must exist (exit 2, nothing written)', async () => {
+    const dir = stackDir((doc) => doc.set('chainsync', doc.createNode({tls: {psk_file: './missing.psk'}})))
+    const init = await chainupIn(dir, ['certs', 'init', 'pki', '--inventory', 'stack.yml'])
+    expect(init.code).toBe(2)
+    expect(init.stderr).toMatch(/^ {2}stack\.yml:\d+:\d+ chainsync\.tls\.psk_file: PSK file not found: \.\/missing\.psk/m)
+    expect(existsSync(join(dir, 'pki'))).toBe(false)
+  })
+
+  it('quotes the paths of the command it suggests, so it can be pasted (an inventory in a directory with a space)', async () => {
+    const dir = stackDir()
+    const sub = join(dir, 'my stacks')
+    cpSync(join(dir, 'playbooks'), join(sub, 'playbooks'), {recursive: true})
+    cpSync(join(dir, 'inventories'), join(sub, 'inventories'), {recursive: true})
+    cpSync(join(dir, 'stack.yml'), join(sub, 'stack.yml'))
+    const init = await chainupIn(dir, ['certs', 'init', 'certs', '--inventory', 'my stacks/stack.yml'])
+    expect(init.code, init.stderr).toBe(0)
+    const suggested = /write them where it points: (chainup certs init .*)$/m.exec(init.stderr)?.[1]
+    expect(suggested).toBe("chainup certs init 'my stacks/pki' --inventory 'my stacks/stack.yml'")
+    // Pasted as printed (the shell splits it), it writes where the inventory points.
+    const pasted = await new Promise<number>((resolve) => {
+      execFile('bash', ['-c', suggested!.replace(/^chainup /, `${JSON.stringify(process.execPath)} ${JSON.stringify(join(ROOT, 'bin/run.js'))} `)], {cwd: dir, env: {...process.env, CI: 'true'}}, (error) => resolve(error ? 1 : 0))
+    })
+    expect(pasted).toBe(0)
+    expect(existsSync(join(sub, 'pki/ca.crt'))).toBe(true)
+  })
+
   it('on an inventory without chainsync.tls, says what to set', async () => {
     const dir = stackDir((doc) => doc.delete('chainsync'))
     const init = await chainupIn(dir, ['certs', 'init', 'pki', '--inventory', 'stack.yml'])
