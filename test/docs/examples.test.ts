@@ -19,8 +19,8 @@ for (const file of files) {
   const blocks = extractBlocks(file, readFileSync(join(ROOT, file), 'utf8'))
   describe(file, () => {
     let session: DocSession | undefined
-    beforeAll(() => {
-      session = DocSession.open(ROOT)
+    beforeAll(async () => {
+      session = await DocSession.open(ROOT)
     })
     afterAll(async () => {
       await session?.close()

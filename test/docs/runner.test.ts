@@ -18,8 +18,8 @@ describe('a deliberately broken page (test/fixtures/docs/broken.md)', () => {
   const file = 'test/fixtures/docs/broken.md'
   const blocks = extractBlocks(file, readFileSync(join(ROOT, file), 'utf8'))
   let session: DocSession
-  beforeAll(() => {
-    session = DocSession.open(ROOT)
+  beforeAll(async () => {
+    session = await DocSession.open(ROOT)
   })
   afterAll(() => session.close())
 
@@ -106,8 +106,8 @@ describe('the info string', () => {
 
 describe('a session', () => {
   let session: DocSession
-  beforeAll(() => {
-    session = DocSession.open(ROOT)
+  beforeAll(async () => {
+    session = await DocSession.open(ROOT)
   })
   afterAll(() => session.close())
 
@@ -131,7 +131,7 @@ describe('a session', () => {
   })
 
   it('a text output block must be what the shell block before it printed', async () => {
-    const other = DocSession.open(ROOT)
+    const other = await DocSession.open(ROOT)
     try {
       const out = (content: string) => other.check(block('text output', content), {kind: 'shown', output: true})
       await expect(out('anything')).rejects.toThrow(/x\.md:3: output: no shell block ran before this one/)
@@ -143,8 +143,29 @@ describe('a session', () => {
     }
   })
 
+  it('a background block runs until its file is done, then its whole process group is stopped; one that never gets ready fails and is stopped too', async () => {
+    const other = await DocSession.open(ROOT)
+    // Running, not a zombie waiting for this container's init to reap it.
+    const alive = (pid: number) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+        return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
+      } catch {
+        return false
+      }
+    }
+    const up = block('sh background ready="^up$" expect="up"', 'sleep 300 & echo $! > child.pid; echo up; wait\n')
+    await other.check(up, classify(up))
+    const stuck = block('sh background ready="^never$" expect="x" timeout=1', 'sleep 300 & echo $! > stuck.pid; echo starting; wait\n')
+    await expect(other.check(stuck, classify(stuck))).rejects.toThrow(/x\.md:3: its output did not match ready=\/\^never\$\/ within 1 s; output:\n {4}starting/)
+    const pids = ['child.pid', 'stuck.pid'].map((f) => Number(readFileSync(join(other.dir, f), 'utf8')))
+    expect(pids.map(alive)).toEqual([true, true])
+    await other.close()
+    expect(pids.map(alive)).toEqual([false, false])
+  })
+
   it('a check=later file that no later block uses fails when the file is done', async () => {
-    const other = DocSession.open(ROOT)
+    const other = await DocSession.open(ROOT)
     const b = block('yaml fragment=inventory file=forgotten.yml check=later', 'stack: s\n')
     await other.check(b, classify(b))
     await expect(other.close()).rejects.toThrow(/x\.md:3: check=later: no later shell block of this file uses forgotten\.yml/)

@@ -13,7 +13,7 @@ import {dirname, join, relative} from 'node:path'
 import {Config} from '@oclif/core'
 import {parse, parseDocument, stringify} from 'yaml'
 
-import {ROOT} from '../../helpers/lab-stack.js'
+import {freePorts, ROOT} from '../../helpers/lab-stack.js'
 
 import {type BlockCheck, type DocBlock, DocBlockError} from './blocks.js'
 
@@ -37,12 +37,12 @@ export class DocSession {
   ) {}
 
   /** @param root the repository root (holds bin/run.js, inventories/, playbooks/) */
-  static open(root: string): DocSession {
+  static async open(root: string): Promise<DocSession> {
     const base = mkdtempSync(join(tmpdir(), 'chainup-docs-'))
     const dir = join(base, 'work')
     mkdirSync(dir)
     for (const d of ['inventories', 'playbooks']) cpSync(join(root, d), join(dir, d), {recursive: true})
-    moveLabPorts(join(dir, 'inventories', 'lab.yml'))
+    await moveLabPorts(join(dir, 'inventories', 'lab.yml'))
     for (const d of ['mibs', 'schemas', 'node_modules']) if (existsSync(join(root, d))) symlinkSync(join(root, d), join(dir, d))
     const bin = join(base, 'bin')
     const home = join(base, 'home')
@@ -169,6 +169,7 @@ export class DocSession {
     }
     if (check.background) {
       const child = spawn('bash', ['-eo', 'pipefail', '-c', block.content], {cwd: this.dir, env: this.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true})
+      if (child.pid !== undefined) runningGroups.add(child.pid)
       let output = ''
       child.stdout.setEncoding('utf8').on('data', (d: string) => (output += d))
       child.stderr.setEncoding('utf8').on('data', (d: string) => (output += d))
@@ -211,14 +212,38 @@ export class DocSession {
 }
 
 /**
- * The copy of the lab inventory gets other ports (devices and the trap receiver), so that its examples can run
- * while other test files use the shipped lab's 10021-10024 and 10162. A different base per worker and session.
+ * The copy of the lab inventory gets free ports (the 4 devices and the trap receiver) instead of 10021-10024 and
+ * 10162, so that its examples can run while other test files use the shipped lab's.
  */
-let sessions = 0
-function moveLabPorts(file: string): void {
-  const base = 30_000 + ((process.pid * 37 + sessions++ * 11) % 3000) * 10
-  const text = readText(file).replace(/port: 1002([1-4])\b/g, (_, n: string) => `port: ${base + Number(n)}`).replace(/port: 10162\b/, `port: ${base + 9}`)
+async function moveLabPorts(file: string): Promise<void> {
+  const ports = await freePorts(5)
+  const text = readText(file)
+    .replace(/port: 1002([1-4])\b/g, (_, n: string) => `port: ${ports[Number(n) - 1]}`)
+    .replace(/port: 10162\b/, `port: ${ports[4]}`)
   writeFileSync(file, text)
+}
+
+/**
+ * The process groups of background blocks still running, in every session of this process: killed when the process
+ * exits or is interrupted (a Ctrl-C of npm test must not leave `chainup serve` listening on 8080).
+ */
+const runningGroups = new Set<number>()
+function killRunningGroups(): void {
+  for (const pid of runningGroups) {
+    try {
+      process.kill(-pid, 'SIGKILL')
+    } catch {
+      // already gone
+    }
+  }
+  runningGroups.clear()
+}
+process.once('exit', killRunningGroups)
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+  process.once(signal, () => {
+    killRunningGroups()
+    process.kill(process.pid, signal)
+  })
 }
 
 /**
@@ -286,6 +311,7 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 
 /** SIGTERM to the block's process group, SIGKILL after 5 s; resolves once the shell has exited. */
 async function stopGroup(child: ChildProcess): Promise<void> {
+  if (child.pid !== undefined) runningGroups.delete(child.pid)
   if (child.exitCode !== null || child.signalCode !== null) {
     killGroup(child, 'SIGKILL') // anything it left behind in its group
     return
