@@ -15,6 +15,7 @@ Exit codes as for upgrade.`
   static override flags = {
     json: Flags.boolean({description: 'print the ChainExecutionResult as JSON on stdout (progress goes to stderr)'}),
     'state-dir': Flags.string({description: 'state directory: journal and results (default $XDG_STATE_HOME/chainup)'}),
+    lab: Flags.boolean({description: 'the run was a --lab run: start the simulated switches again (those the journal shows upgraded start on the target) and continue on them'}),
     transcript: Flags.string({description: "write every device session (sent and received, timestamped, secrets redacted) to DIR/<run id>/<device>.log"}),
   }
 
@@ -34,6 +35,7 @@ Exit codes as for upgrade.`
         json: flags.json,
         stateDir: stateDirectory(flags['state-dir']),
         ...(flags.transcript ? {transcriptDir: flags.transcript} : {}),
+        lab: flags.lab,
         stdout: process.stdout,
         stderr: process.stderr,
         cancel: signals.cancel,

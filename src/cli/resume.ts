@@ -12,12 +12,10 @@ import {inputsDigest} from '../config/load.js'
 import type {ChainExecutionResult} from '../model/result.js'
 import {WindowEvent} from '../run/window-gate.js'
 import {runTree} from './history.js'
-import {attachProgress, runWithUi, startRunLab, type RunUiOptions} from './run-ui.js'
+import {attachProgress, runWithUi, startRunLab, type RunUiOptions, runSecrets} from './run-ui.js'
 
 export interface ResumeCommandOptions extends RunUiOptions {
   runId: string
-  /** Start the simulated switches of the run's inventory first (`chainup serve --lab`). */
-  lab?: boolean
 }
 
 /** A run the maintenance window parked: it ended `vetoed` with a `windowParked` event. */
@@ -51,7 +49,7 @@ export type PreparedResume =
  * @param inventoryPath the inventory to continue with; defaults to the one the run recorded (its inputs must be unchanged either way)
  * @throws InputError (exit 2) for an unknown run, a run without a recorded inventory, or changed inputs (`RESUME_INPUTS_CHANGED`)
  */
-export async function prepareResume(stateDir: string, runId: string, inventoryPath?: string): Promise<PreparedResume> {
+export async function prepareResume(stateDir: string, runId: string, inventoryPath?: string, opts: {lab?: boolean} = {}): Promise<PreparedResume> {
   const journal = await openJournal(stateDir)
   let recorded: string
   let digest: string | undefined
@@ -76,8 +74,11 @@ export async function prepareResume(stateDir: string, runId: string, inventoryPa
       hint: reopen === 'parked' ? 'continue with the files as they were, or start over with chainup upgrade --new-run' : 'resume with the files as they were, or start a new run',
     })
   }
+  // The secrets the run will need (a missing variable is exit 2): checked before the run is reopened, so a refused
+  // resume leaves it as it was. The lab makes up its own.
+  if (!opts.lab) await runSecrets(inventory)
   if (reopen) {
-    // Only now, with the inputs checked: a refused resume leaves the run as it was.
+    // Only now, with the inputs and secrets checked: a refused resume leaves the run as it was.
     const j = await openJournal(stateDir)
     try {
       j.reopenRun(runId, reopen === 'parked' ? 'continuing a run the maintenance window parked' : 'chainup resume of a cancelled run')
@@ -108,7 +109,7 @@ async function labAsJournaled(stateDir: string, runId: string, inventory: Invent
  * @throws InputError (exit 2) for an unknown run or a run whose inventory cannot be found
  */
 export async function resumeCommand(opts: ResumeCommandOptions): Promise<{result: ChainExecutionResult; exitCode: ExitCode; already: boolean}> {
-  const prepared = await prepareResume(opts.stateDir, opts.runId)
+  const prepared = await prepareResume(opts.stateDir, opts.runId, undefined, {lab: opts.lab === true})
   if (prepared.already) return {result: prepared.result, exitCode: ExitCode.completed, already: true}
   const {inventory, playbook, inventoryPath} = prepared
   const events = opts.events ?? new RunEvents()

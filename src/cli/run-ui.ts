@@ -37,6 +37,17 @@ export interface RunUiOptions {
   transcriptDir?: string
   /** The run's event bus, when the caller watches it too (`chainup serve`: SSE, metrics); a new one by default. */
   events?: RunEvents
+  /** The devices are the lab's simulators (`--lab`): the commands the recap suggests carry `--lab` too. */
+  lab?: boolean
+}
+
+/**
+ * The run's secrets from `env` (passwords, keys, communities), as the run will resolve them.
+ * @throws InputError (exit 2) naming a missing variable or file, or a key that does not parse
+ */
+export async function runSecrets(inventory: Inventory, env: NodeJS.ProcessEnv = process.env): Promise<ReturnType<typeof resolveSecrets>> {
+  const {utils} = (await import('ssh2')).default
+  return resolveSecrets(inventory, env, (key, passphrase) => utils.parseKey(key, passphrase))
 }
 
 /** The lab of one run (`--lab`): secrets it made up, the simulators' host keys, and how to stop it. */
@@ -155,8 +166,7 @@ export async function runWithUi(
   opts: RunUiOptions,
 ): Promise<{result: ChainExecutionResult; exitCode: ExitCode}> {
   const {inventory, playbook} = input
-  const {utils} = (await import('ssh2')).default
-  const secrets = resolveSecrets(inventory, input.env ?? process.env, (key, passphrase) => utils.parseKey(key, passphrase))
+  const secrets = await runSecrets(inventory, input.env ?? process.env)
   const result = await runUpgrade({
     inventory,
     playbook,
@@ -176,6 +186,7 @@ export async function runWithUi(
     runRecap(result, {
       saved: ui.saved() ?? `result saved to ${join(opts.stateDir, 'runs', `${result.execution_id}.json`)}`,
       stateDirArg: stateDirArg(opts.stateDir),
+      lab: opts.lab === true,
       inventory: inventory.file,
       parked: result.status === 'vetoed' && (await parkedByWindow(opts.stateDir, result.execution_id)),
     }),

@@ -64,7 +64,7 @@ export async function upgradeCommand(opts: UpgradeCommandOptions): Promise<{resu
   checkWindow(inventory, opts)
   // The stack's newest run, parked by the window, is continued (docs/operations.md "Parking") unless --new-run.
   const parked = opts.newRun ? undefined : await findParkedRun(opts.stateDir, inventory.stack)
-  const resume = parked && !(await prepareResume(opts.stateDir, parked, inventory.file)).already ? parked : undefined
+  const resume = parked && !(await prepareResume(opts.stateDir, parked, inventory.file, {lab: opts.lab})).already ? parked : undefined
   const events = opts.events ?? new RunEvents()
   const ui = await attachProgress(events, opts)
   if (resume) ui.note(`continuing run ${resume} of stack ${inventory.stack}, parked by the maintenance window (--new-run starts over)`)

@@ -15,6 +15,8 @@ export interface RecapContext {
   stateDirArg: string
   /** The inventory file, for `chainup upgrade INVENTORY`. */
   inventory: string
+  /** The run's devices were the lab's simulators (`--lab`): the suggested `upgrade` and `resume` carry `--lab`. */
+  lab?: boolean
   /** The maintenance window parked the run (it ended `vetoed`; the next upgrade inside a window continues it). */
   parked: boolean
 }
@@ -54,19 +56,21 @@ function deviceOutcome(d: ChainExecutionResult['devices'][number]): string {
 function nextSteps(result: ChainExecutionResult, ctx: RecapContext): string[] {
   const id = result.execution_id
   const sd = ctx.stateDirArg
+  const lab = ctx.lab ? ' --lab' : ''
   const show = `chainup show ${id} --tree${sd}`
-  const fresh = `chainup upgrade ${shellWord(ctx.inventory)}${sd}`
+  const fresh = `chainup upgrade ${shellWord(ctx.inventory)}${lab}${sd}`
+  const resume = `chainup resume ${id}${lab}${sd}`
   const rolledBack = result.devices.filter((d) => d.status === 'rolled_back').map((d) => d.name)
   const rollbackFailed = result.devices.filter((d) => d.status === 'rollback_failed').map((d) => d.name)
   switch (result.status) {
     case 'completed':
       return [`next: ${show}   (every step and gate of the run)`]
     case 'cancelled':
-      return [`next: chainup resume ${id}${sd}   (continues the run: finished devices are not touched again, none is reloaded twice)`, `      ${show}   (where it stopped)`]
+      return [`next: ${resume}   (continues the run: finished devices are not touched again, none is reloaded twice)`, `      ${show}   (where it stopped)`]
     case 'vetoed':
       if (ctx.parked) {
         return [
-          `next: ${fresh} inside the next maintenance window continues this run (or: chainup resume ${id}${sd})`,
+          `next: ${fresh} inside the next maintenance window continues this run (or: ${resume})`,
           `      ${show}   (where it parked)`,
         ]
       }

@@ -3,6 +3,7 @@
  * lines say each device's phase and ChainSync state once and clearly, and the run ends on stderr with a recap: each
  * device, where the result was saved and what to run next — a command that works as printed.
  */
+import {spawn} from 'node:child_process'
 import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
@@ -14,7 +15,6 @@ import type {ChainExecutionResult} from '../../src/model/result.js'
 import {chainup} from '../helpers/cli.js'
 import {freePorts, ROOT} from '../helpers/lab-stack.js'
 import {recapLines} from '../helpers/recap.js'
-
 
 const STAMP = '\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z'
 
@@ -100,8 +100,45 @@ describe('what chainup upgrade prints (plain lines, the recap on stderr)', () =>
       `result saved to ${join(state, 'runs', `${result.execution_id}.json`)}`,
       'past timeouts.run no further device was started and nothing was rolled back (docs/runs.md "Cancellation")',
       `next: chainup show ${result.execution_id} --tree --state-dir ${state}   (what was done)`,
-      `      chainup upgrade ${inventory} --state-dir ${state} in the next window starts a new run: devices already on the target are skipped`,
+      `      chainup upgrade ${inventory} --lab --state-dir ${state} in the next window starts a new run: devices already on the target are skipped`,
     ])
     expect(existsSync(join(state, 'runs', `${result.execution_id}.json`))).toBe(true)
   }, 120_000)
+
+  it('after a cancelled --lab run the recap suggests chainup resume … --lab, which works as printed; a resume refused for a missing secret leaves the run cancelled', async () => {
+    const {inventory, state} = await labCopy({lab: {version: '17.06.05', boot_time: 'PT1S'}})
+    const env = {...process.env, CI: 'true', NO_COLOR: '1'}
+    delete env.CHAINUP_LAB_PASSWORD
+    const child = spawn(process.execPath, [join(ROOT, 'bin/run.js'), 'upgrade', inventory, '--lab', '--json', '--state-dir', state], {env, stdio: ['ignore', 'pipe', 'pipe']})
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => {
+      stderr += d
+      // Ctrl-C while sw2 installs: sw2 finishes, sw3 and sw4 do not start.
+      if (/ sw2 upgrading: install image/.test(stderr) && child.exitCode === null && !child.killed) child.kill('SIGINT')
+    })
+    const code = await new Promise<number | null>((r) => child.once('close', (c) => r(c)))
+    expect(code, stderr).toBe(130)
+    const result = JSON.parse(stdout) as ChainExecutionResult
+    expect(result.status).toBe('cancelled')
+    const recap = recapLines(stderr, 'run')
+    const suggested = recap.find((l) => l.startsWith('next: chainup resume '))
+    expect(suggested).toBe(`next: chainup resume ${result.execution_id} --lab --state-dir ${state}   (continues the run: finished devices are not touched again, none is reloaded twice)`)
+
+    // Without --lab the run needs the real devices' password: refused (exit 2) before the run is reopened.
+    const refused = await chainup(['resume', result.execution_id, '--state-dir', state], {CHAINUP_LAB_PASSWORD: ''})
+    expect(refused.code, refused.stderr).toBe(2)
+    expect(refused.stderr).toMatch(/CHAINUP_LAB_PASSWORD/)
+    const history = await chainup(['history', '--json', '--state-dir', state])
+    expect((JSON.parse(history.stdout) as {runs: Array<{execution_id: string; status: string}>}).runs.find((r) => r.execution_id === result.execution_id)?.status).toBe('cancelled')
+
+    // As printed: continues on fresh simulators (the upgraded ones start on the target) and completes.
+    const resumed = await chainup([...suggested!.replace(/^next: chainup /, '').replace(/ {3}\(.*$/, '').split(' '), '--json'], {CHAINUP_LAB_PASSWORD: ''})
+    expect(resumed.code, resumed.stderr).toBe(0)
+    const done = JSON.parse(resumed.stdout) as ChainExecutionResult
+    expect(done.execution_id).toBe(result.execution_id)
+    expect(done.status).toBe('completed')
+    expect(done.devices.map((d) => d.status)).toEqual(['upgraded', 'upgraded', 'upgraded', 'upgraded'])
+  }, 180_000)
 })
