@@ -136,7 +136,8 @@ export async function nodeCommand(opts: NodeCommandOptions): Promise<ExitCode> {
       line(`joining round ${roundId}`)
       const events = new RunEvents()
       events.redactSecrets(secretValues(secrets))
-      attachPlainReporter(events, opts.stdout)
+      // A node round has no runStarted: the lines learn the chain (who goes next) and the target from the inventory.
+      attachPlainReporter(events, opts.stdout, undefined, {devices: inventory.devices.map((d) => d.name), target: inventory.target.version})
       const round = runNodeRound({runId: roundId, inventory, playbook, device, node, secrets, events, journal})
       // With --persistent, the exit code is that of a round the stop interrupted, not of earlier rounds (their
       // results are in runs/): a stop with no round in progress is a clean one.

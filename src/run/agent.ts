@@ -94,6 +94,8 @@ export class DeviceAgent {
   private readonly tasks: Array<Promise<void>> = []
   private readonly listeners: Array<[keyof ChainSyncNodeEvents, (...args: never[]) => void]> = []
   private taskRunning = false
+  /** The reason of a halt another node sent while this device's task ran: the task finishes, then the agent stops. */
+  private haltedByPeer: string | undefined
   private readonly name: string
 
   constructor(
@@ -113,6 +115,14 @@ export class DeviceAgent {
       // A veto travels in ABORT as "veto: <reason>", so every process reports it as one.
       if (origin !== 'local' && reason.startsWith(VETO_PREFIX)) halt.record('vetoed', reason.slice(VETO_PREFIX.length))
       else halt.record('failed', `${this.name}: ${reason}`)
+      // Another node halted the round while this device's task runs: the task finishes first (its steps, its reload
+      // wait, its after gates), so the device is not left half-upgraded (seed 001 §6.1); {@link finish} then settles
+      // its outcome and stops without COMPLETE. A halt of this process's own (origin local) stops the task at once.
+      if (origin !== 'local' && this.taskRunning && !halt.signal.aborted) {
+        this.haltedByPeer = reason
+        events.emit('log', {level: 'warn', device: this.name, message: `${reason}: the task in progress finishes first`})
+        return
+      }
       halt.abort(reason)
     })
     this.listen('predecessorTimeout', ({roundId, predecessor, waitedMs}) => {
@@ -190,8 +200,10 @@ export class DeviceAgent {
   halt(status: ChainStatus, reason: string, rollback = false): void {
     this.ctx.halt.record(status, reason, rollback)
     this.ctx.events.emit('log', {level: status === 'vetoed' ? 'warn' : 'error', device: this.name, message: `halting the chain: ${reason}`})
-    this.ctx.node.abort(this.ctx.runId, status === 'vetoed' ? `${VETO_PREFIX}${reason}` : reason)
+    // Local work stops first: the node's ABORT reaches this process's other agents at once, and a task of theirs that
+    // shares this halt must see it as already stopped (not as a neighbour's halt it may finish through).
     this.ctx.halt.abort(reason)
+    this.ctx.node.abort(this.ctx.runId, status === 'vetoed' ? `${VETO_PREFIX}${reason}` : reason)
   }
 
   /** Settles this device's outcome and reports it (the journal records it as the device run's final status). */
@@ -211,6 +223,7 @@ export class DeviceAgent {
    * leaving only after the commit (seed 001 §5) — unless the run is being stopped.
    */
   private finish(outcome: DeviceOutcome | undefined, onError?: 'allow'): void {
+    if (this.haltedByPeer !== undefined) return this.stopAfterPeerHalt(outcome, onError)
     const stop = this.ctx.halt.stopRequested()
     if (stop) {
       if (outcome) this.settle(outcome, onError)
@@ -236,6 +249,25 @@ export class DeviceAgent {
     }
     if (stopped) return this.halt(stopped.status, stopped.reason)
     failpoint(`after-complete:${this.name}`)
+  }
+
+  /**
+   * The task ended after another node halted the round: its outcome is recorded (in one journal transaction, like
+   * with a COMPLETE) but no COMPLETE leaves (the round is over), and the agent's work stops. The round ends with the
+   * cause recorded when the halt arrived.
+   */
+  private stopAfterPeerHalt(outcome: DeviceOutcome | undefined, onError?: 'allow'): void {
+    const reason = this.haltedByPeer!
+    const commit = this.ctx.commit ?? ((fn) => fn())
+    try {
+      if (outcome) commit(() => this.settle(outcome, onError))
+    } catch (error) {
+      if (outcome) this.outcome = outcome
+      this.ctx.halt.record('failed', `${this.name}: cannot record its outcome: ${(error as Error).message}`)
+      this.ctx.events.emit('log', {level: 'error', device: this.name, message: `cannot record its outcome: ${(error as Error).message}`})
+    }
+    this.ctx.events.emit('log', {level: 'warn', device: this.name, message: `task finished (${this.outcome}); stopping: ${reason}`})
+    this.ctx.halt.abort(reason)
   }
 
   private async runTask(): Promise<void> {

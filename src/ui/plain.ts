@@ -11,12 +11,24 @@ import {formatMs} from '../util/duration.js'
 import {printable} from '../util/text.js'
 import {nodeStateText, phaseText} from './wording.js'
 
-/** Prints the run's events as `2026-11-21T05:40:00.123Z sw1 message` lines on `out`. */
-export function attachPlainReporter(events: RunEvents, out: Writable, now: () => Date = () => new Date()): void {
+/** What the lines know of the run before (or without) its `runStarted`. */
+export interface PlainChain {
+  /** The chain's devices in order (a ChainSync state names a neighbour). */
+  devices: readonly string[]
+  /** The target version. */
+  target: string
+}
+
+/**
+ * Prints the run's events as `2026-11-21T05:40:00.123Z sw1 message` lines on `out`.
+ * @param chain the chain and target when the events carry no `runStarted` (a `chainup node` round); a `runStarted`
+ *   replaces them
+ */
+export function attachPlainReporter(events: RunEvents, out: Writable, now: () => Date = () => new Date(), chain?: PlainChain): void {
   const line = (device: string | null, text: string) => out.write(`${now().toISOString()} ${printable(device ?? '-')} ${printable(text)}\n`)
   // What each device line needs to say itself: the chain (a ChainSync state names a neighbour), the target, the version before.
-  let devices: readonly string[] = []
-  let target: string | undefined
+  let devices: readonly string[] = chain?.devices ?? []
+  let target: string | undefined = chain?.target
   const before = new Map<string, string>()
   events.on('runStarted', (e) => {
     devices = e.devices

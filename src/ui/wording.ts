@@ -65,22 +65,25 @@ export function phaseText(device: string, phase: DevicePhase, detail: string, ct
 
 /**
  * A device's ChainSync node state (draft §4 table 1) as a line: the state's name, then what it means for this device
- * in this chain (`devices` in chain order).
+ * in this chain (`devices` in chain order). A device not in `devices` (the chain is not known) gets the state's
+ * meaning without a position: no neighbour named, not "the last device".
  */
 export function nodeStateText(device: string, state: NodeState, devices: readonly string[]): string {
   const at = devices.indexOf(device)
+  const known = at >= 0
   const predecessor = at > 0 ? devices[at - 1] : undefined
-  const successor = at >= 0 && at < devices.length - 1 ? devices[at + 1] : undefined
+  const successor = known && at < devices.length - 1 ? devices[at + 1] : undefined
   switch (state) {
     case 'SYNC':
       return `ChainSync SYNC: waiting until it and the devices before it are ready`
     case 'READY':
-      return successor ? `ChainSync READY: this device and all before it are ready` : `ChainSync READY: every device of the chain is ready`
+      return successor || !known ? `ChainSync READY: this device and all before it are ready` : `ChainSync READY: every device of the chain is ready`
     case 'WATCH':
       return `ChainSync WATCH: waiting for ${predecessor ?? 'its predecessor'} to complete`
     case 'START':
       return `ChainSync START: its turn to upgrade`
     case 'COMPLETE':
+      if (!known) return `ChainSync COMPLETE: its turn is over`
       return successor ? `ChainSync COMPLETE: its turn is over; ${successor} goes next` : `ChainSync COMPLETE: its turn is over; it was the last device`
   }
 }

@@ -176,4 +176,51 @@ describe('chainup node --persistent stopped by a signal', () => {
     process.kill(sw3.child.pid!, 'SIGTERM')
     expect(await sw3.exited, diagnostics()).toBe(0)
   })
+
+  it('SIGTERM to a node whose device is not working while its successor installs: the successor finishes its upgrade, then the round halts', async () => {
+    const names = ['sw1', 'sw2', 'sw3', 'sw4']
+    const {dir, inventory, node} = await setup(names, (i) => i > 0)
+    const sw2 = node('sw2')
+    const sw3 = node('sw3')
+    const sw4 = node('sw4')
+    // sw2 is done (its COMPLETE went on to sw3): stop its node the moment sw3 starts installing.
+    sims[2]!.on('event', (e) => {
+      if (e.type === 'install_started' && alive(sw2.child.pid!)) process.kill(sw2.child.pid!, 'SIGTERM')
+    })
+    const upgrade = start('upgrade', ['upgrade', inventory, '--json', '--state-dir', join(dir, 'state-upgrade')])
+    expect(await sw2.exited, diagnostics()).toBe(130)
+    expect(text(sw2)).toMatch(/SIGTERM: round \S+: cancelling it now \(the device's task is not running\)/)
+    // A node round knows the chain from the inventory: the middle node names its successor, and its target.
+    expect(text(sw2)).toMatch(/ sw2 ChainSync COMPLETE: its turn is over; sw3 goes next\n/)
+    expect(text(sw2)).not.toMatch(/it was the last device/)
+    expect(text(sw2)).toMatch(/ sw2 ready \(running 17\.06\.05, target 17\.09\.05\)\n/)
+    expect(text(sw3)).toMatch(/ sw3 ChainSync WATCH: waiting for sw2 to complete\n/)
+
+    // sw3's task was not cut off: it finished its install, reload wait and after gates, and then its round ended.
+    await until(() => /round \S+ (failed|cancelled|completed)/.test(text(sw3)), "sw3's round to end", 60_000)
+    const runId = /joining round (\S+)/.exec(text(sw3))![1]!
+    expect(text(sw3)).toMatch(/ sw3 warn: node sw2 stopped \(SIGTERM\): the task in progress finishes first\n/)
+    expect(text(sw3)).not.toMatch(/cancelled in \d+\S* - /)
+    expect(text(sw3)).toMatch(/ sw3 upgraded 17\.06\.05 -> 17\.09\.05\n/)
+    const events = sims[2]!.events.map((e) => e.type)
+    expect(events, diagnostics()).toContain('install_started')
+    expect(events.indexOf('up')).toBeGreaterThan(events.indexOf('down'))
+    expect(events.indexOf('down')).toBeGreaterThan(events.indexOf('install_started'))
+    expect(sims[2]!.version).toBe('17.09.05')
+    expect(sims[2]!.isUp).toBe(true)
+    const own = JSON.parse(readFileSync(join(dir, 'state-sw3', 'runs', `${runId}.sw3.json`), 'utf8'))
+    expect(own.status).not.toBe('completed')
+    expect(own.reason).toMatch(/node sw2 stopped \(SIGTERM\)/)
+    expect(own.devices.find((d: {name: string}) => d.name === 'sw3')).toMatchObject({status: 'upgraded', version_after: '17.09.05'})
+
+    // The chain stopped there: no COMPLETE went on to sw4, which never installed; the orchestrator reports the halt.
+    expect(await upgrade.exited, diagnostics()).toBe(1)
+    await until(() => /round \S+ (failed|cancelled)/.test(text(sw4)), "sw4's round to end", 30_000)
+    expect(sims[3]!.events.some((e) => e.type === 'install_started')).toBe(false)
+    expect(text(sw4)).not.toMatch(/ChainSync START/)
+    for (const p of [sw3, sw4]) {
+      process.kill(p.child.pid!, 'SIGTERM')
+      expect(await p.exited, diagnostics()).toBe(0)
+    }
+  })
 })

@@ -55,6 +55,15 @@ describe('nodeStateText', () => {
     expect(nodeStateText(device, state, chain)).toBe(text)
   })
 
+  it.each([
+    ['READY', 'ChainSync READY: this device and all before it are ready'],
+    ['WATCH', 'ChainSync WATCH: waiting for its predecessor to complete'],
+    ['COMPLETE', 'ChainSync COMPLETE: its turn is over'],
+  ] as const)('a device whose position is not known (not in the list, or no list): %s names no neighbour', (state, text) => {
+    expect(nodeStateText('sw9', state, chain)).toBe(text)
+    expect(nodeStateText('sw2', state, [])).toBe(text)
+  })
+
   it('says something for every state of draft §4', () => {
     for (const state of Object.values(NodeState)) expect(nodeStateText('sw2', state, chain)).toMatch(new RegExp(`^ChainSync ${state}: \\S`))
   })
