@@ -129,7 +129,9 @@ export async function runChain(round: ChainRound, agents: Map<string, DeviceAgen
       for (const agent of agents.values()) agent.start()
       await finished
     }
-    if (halt.cause) halt.abort(halt.cause.reason)
+    // A task held off by another node's ABORT (agent.ts: the device in progress finishes first) aborts the signal
+    // itself when it ends; aborting it here would cut that device's install or reload short.
+    if (halt.cause && ![...agents.values()].some((a) => a.working)) halt.abort(halt.cause.reason)
     // Let in-flight work see the halt and settle before the nodes go away.
     await Promise.all([...agents.values()].map((a) => a.settled()))
     // Devices whose task never started (readiness only) did not start their upgrade.

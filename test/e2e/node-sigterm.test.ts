@@ -177,6 +177,29 @@ describe('chainup node --persistent stopped by a signal', () => {
     expect(await sw3.exited, diagnostics()).toBe(0)
   })
 
+  it("SIGTERM to a waiting node while a device chainup upgrade runs itself installs: that device's task finishes too (run/chain.ts)", async () => {
+    const {dir, inventory, node} = await setup(['sw1', 'sw2'], (i) => i > 0)
+    const sw2 = node('sw2')
+    // sw1 runs in the chainup upgrade process; stop sw2's node (waiting for its turn) the moment sw1 starts installing.
+    sims[0]!.on('event', (e) => {
+      if (e.type === 'install_started' && alive(sw2.child.pid!)) process.kill(sw2.child.pid!, 'SIGTERM')
+    })
+    const upgrade = start('upgrade', ['upgrade', inventory, '--json', '--state-dir', join(dir, 'state-upgrade')])
+    expect(await sw2.exited, diagnostics()).toBe(130)
+    expect(await upgrade.exited, diagnostics()).toBe(1)
+    expect(text(upgrade)).toMatch(/ sw1 warn: node sw2 stopped \(SIGTERM\): the task in progress finishes first\n/)
+    expect(text(upgrade)).not.toMatch(/cancelled in \d+\S* - /)
+    const events = sims[0]!.events.map((e) => e.type)
+    expect(events.indexOf('down'), diagnostics()).toBeGreaterThan(events.indexOf('install_started'))
+    expect(events.indexOf('up')).toBeGreaterThan(events.indexOf('down'))
+    expect(sims[0]!.version).toBe('17.09.05')
+    const result = JSON.parse(readFileSync(/result saved to (\S+\.json)/.exec(text(upgrade))![1]!, 'utf8'))
+    expect(result.status).toBe('failed')
+    expect(result.reason).toMatch(/node sw2 stopped \(SIGTERM\)/)
+    expect(result.devices.find((d: {name: string}) => d.name === 'sw1')).toMatchObject({status: 'upgraded', version_after: '17.09.05'})
+    expect(sims[1]!.events.some((e) => e.type === 'install_started')).toBe(false)
+  })
+
   it('SIGTERM to a node whose device is not working while its successor installs: the successor finishes its upgrade, then the round halts', async () => {
     const names = ['sw1', 'sw2', 'sw3', 'sw4']
     const {dir, inventory, node} = await setup(names, (i) => i > 0)
