@@ -11,7 +11,7 @@ import {dirname, isAbsolute, join, relative, resolve, sep} from 'node:path'
 import {loadInventory} from '../config/load.js'
 import type {Inventory} from '../config/types.js'
 import {fingerprint256, initCerts} from '../protocol/certs.js'
-import {shellWord} from '../ui/recap.js'
+import {shellWord} from '../util/shell.js'
 
 /** What `certs init` did, for the command to print. */
 export interface CertsInitOutput {

@@ -15,7 +15,8 @@ import {resolveSecrets} from '../run/secrets.js'
 import {runUpgrade, type UpgradeOptions} from '../run/upgrade.js'
 import {WindowEvent} from '../run/window-gate.js'
 import {attachPlainReporter} from '../ui/plain.js'
-import {runRecap, shellWord} from '../ui/recap.js'
+import {runRecap} from '../ui/recap.js'
+import {shellWord} from '../util/shell.js'
 import {stateDirectory} from './state-dir.js'
 
 export interface RunUiOptions {

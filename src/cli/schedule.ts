@@ -8,6 +8,7 @@ import {join} from 'node:path'
 import {loadInventory} from '../config/load.js'
 import type {Inventory} from '../config/types.js'
 import {InputError} from '../errors.js'
+import {shellWord} from '../util/shell.js'
 import {CalendarError, cronToOnCalendar} from '../window/calendar.js'
 import {describeWindow} from '../window/window.js'
 
@@ -40,10 +41,6 @@ export interface Schedule {
   systemd?: {timer: {name: string; text: string}; service: {name: string; text: string}}
 }
 
-/** Single-quotes a word for /bin/sh (cron runs the entry with sh). */
-export function shellQuote(word: string): string {
-  return /^[A-Za-z0-9_./:=@+-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
-}
 
 /** A word of a systemd `ExecStart=` line: `%` and `$` escaped, quoted when it holds spaces, quotes or backslashes. */
 export function systemdQuote(word: string): string {
@@ -101,7 +98,7 @@ type Window = NonNullable<Inventory['window']>
 
 function crontabText(inventory: Inventory, window: Window, argv: string[], dir: string, files: Schedule['files']): string {
   // In a crontab entry an unescaped % ends the command.
-  const sh = (word: string) => shellQuote(word).replace(/%/g, '\\%')
+  const sh = (word: string) => shellWord(word).replace(/%/g, '\\%')
   const command = `mkdir -p ${sh(dir)} && ${argv.map(sh).join(' ')} > ${sh(files.result)} 2>> ${sh(files.stderr)}`
   return [
     `# chainup: upgrade stack ${inventory.stack} at each opening of its maintenance window ${describeWindow(window)}.`,

@@ -7,6 +7,7 @@
 import {ChainupError, ExitCode} from '../errors.js'
 import {openJournal} from '../journal/journal.js'
 import type {LockHolder} from '../journal/types.js'
+import {shellWord} from '../util/shell.js'
 
 export interface UnlockCommandOptions {
   stack: string
@@ -63,9 +64,4 @@ export async function unlockCommand(opts: UnlockCommandOptions): Promise<UnlockO
 function nextStep(h: LockHolder, dir: string): string {
   if (h.resume.resumable) return `run ${h.runId} can be continued with: chainup resume ${shellWord(h.runId)}${dir}`
   return `${h.resume.reason}; start a new run to upgrade the stack`
-}
-
-/** `word` as one POSIX shell word: as it is when it needs no quoting, else in single quotes. */
-function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`
 }

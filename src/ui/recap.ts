@@ -5,6 +5,7 @@
  */
 import type {ChainExecutionResult, FleetExecutionResult} from '../model/result.js'
 import {formatMs} from '../util/duration.js'
+import {shellWord} from '../util/shell.js'
 import {printable} from '../util/text.js'
 
 /** What the recap needs besides the result. */
@@ -21,10 +22,6 @@ export interface RecapContext {
   parked: boolean
 }
 
-/** A word or path as the shell would need it (single quotes only when it has anything but safe characters). */
-export function shellWord(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`
-}
 
 /** How a device ended, in a few words (`upgraded 17.06.05 -> 17.09.05`, `not started`). */
 function deviceOutcome(d: ChainExecutionResult['devices'][number]): string {

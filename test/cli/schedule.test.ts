@@ -10,7 +10,8 @@ import {join} from 'node:path'
 
 import {afterAll, beforeAll, describe, expect, it} from 'vitest'
 
-import {scheduleCommand, shellQuote, systemdQuote} from '../../src/cli/schedule.js'
+import {scheduleCommand, systemdQuote} from '../../src/cli/schedule.js'
+import {shellWord as shellQuote} from '../../src/util/shell.js'
 import {ExitCode, InputError} from '../../src/errors.js'
 import {chainup} from '../helpers/cli.js'
 import {ROOT} from '../helpers/lab-stack.js'

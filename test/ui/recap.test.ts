@@ -2,7 +2,8 @@
 import {describe, expect, it} from 'vitest'
 
 import type {ChainExecutionResult, FleetExecutionResult} from '../../src/model/result.js'
-import {fleetRecap, runRecap, shellWord} from '../../src/ui/recap.js'
+import {fleetRecap, runRecap} from '../../src/ui/recap.js'
+import {shellWord} from '../../src/util/shell.js'
 import {RESULT, RUN_ID} from './run-events.js'
 
 const ctx = {saved: `result saved to /var/lib/chainup/runs/${RUN_ID}.json`, stateDirArg: '', inventory: '/etc/chainup/lab stack.yml', parked: false}
